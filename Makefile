@@ -1,0 +1,29 @@
+# gtc-demo: one entry point for set-up, tests and the local rehearsal.
+# `make test` works on a fresh machine: it builds .venv, installs everything, runs the suite.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup test demo bench clean setup-browser
+
+setup: $(STAMP) setup-browser
+
+# Everything the program, the services and the tests import, in one venv.
+$(STAMP): requirements.txt requirements-test.txt loadgen/requirements.txt rehearsal/requirements.txt policy/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.txt -r requirements-test.txt -r loadgen/requirements.txt -r policy/requirements.txt
+	$(BIN)/pip install -q -r rehearsal/requirements.txt
+	$(BIN)/pip install -q --no-deps -r rehearsal/requirements-nodeps.txt
+	touch $@
+
+# Headless Chromium for the UI tests (Debian's build; playwright cannot download its own here).
+setup-browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+test: setup
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV)

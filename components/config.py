@@ -1,0 +1,390 @@
+"""The stack's typed configuration: read once from Pulumi config, validated before any resource exists.
+
+Every key lives under the project namespace (`gtc-demo:<key>`); structured keys are YAML objects in
+`Pulumi.<stack>.yaml`. A bad value fails `pulumi preview` with a `ConfigError` that names the key,
+the value and what is allowed, before a single resource is registered.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from typing import Any, Literal, Optional
+
+import pulumi
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+PROJECT = "gtc-demo"
+
+# NVIDIA GPU Droplet slugs DOKS offers as node pool sizes, and the GPUs each node carries.
+GPU_SLUGS: dict[str, int] = {
+    "gpu-h100x1-80gb": 1,
+    "gpu-h100x8-640gb": 8,
+    "gpu-h200x1-141gb": 1,
+    "gpu-h200x8-1128gb": 8,
+    "gpu-h200x8-1128gb-contracted": 8,
+    "gpu-l40sx1-48gb": 1,
+    "gpu-6000adax1-48gb": 1,
+    "gpu-4000adax1-20gb": 1,
+}
+
+# DigitalOcean regions that offer DOKS.
+REGIONS = ("ams3", "atl1", "blr1", "fra1", "lon1", "nyc1", "nyc2", "nyc3", "sfo2", "sfo3", "sgp1", "syd1", "tor1")
+
+_EXACT_VERSION = re.compile(r"^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.\-+]+)?$")
+_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+
+
+class ConfigError(pulumi.RunError):
+    """Raised for invalid stack configuration; Pulumi prints the message without a traceback."""
+
+
+class _Model(BaseModel):
+    """camelCase keys in YAML, snake_case in Python; unknown keys are errors, values immutable."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+
+def _check_exact_version(value: str) -> str:
+    if not _EXACT_VERSION.match(value):
+        raise ValueError(f"must be an exact version such as 1.2.3 (no ranges, no 'latest'), got {value!r}")
+    return value
+
+
+def _check_pinned_image(value: str) -> str:
+    if _DIGEST.search(value):
+        return value
+    name, sep, tag = value.rpartition(":")
+    if not sep or "/" in tag or not name:
+        raise ValueError(f"must be pinned to a tag or digest (repo:tag or repo@sha256:...), got {value!r}")
+    if tag == "latest":
+        raise ValueError(f"must not use the mutable 'latest' tag, got {value!r}")
+    return value
+
+
+class Network(_Model):
+    """VPC and DOKS pod/service ranges: three disjoint private CIDRs."""
+
+    vpc_cidr: str = "10.110.0.0/20"
+    cluster_subnet: str = "10.112.0.0/16"
+    service_subnet: str = "10.113.0.0/16"
+
+    @field_validator("vpc_cidr", "cluster_subnet", "service_subnet")
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        try:
+            net = ipaddress.ip_network(value, strict=True)
+        except ValueError as exc:
+            raise ValueError(f"must be an IPv4 network in CIDR form such as 10.110.0.0/20, got {value!r} ({exc})")
+        if not net.is_private:
+            raise ValueError(f"must be a private (RFC 1918) range, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> "Network":
+        named = {"vpcCidr": self.vpc_cidr, "clusterSubnet": self.cluster_subnet, "serviceSubnet": self.service_subnet}
+        items = list(named.items())
+        for i, (key_a, a) in enumerate(items):
+            for key_b, b in items[i + 1 :]:
+                if ipaddress.ip_network(a).overlaps(ipaddress.ip_network(b)):
+                    raise ValueError(f"{key_a}={a} overlaps {key_b}={b}: the three ranges must be disjoint")
+        return self
+
+
+class Maintenance(_Model):
+    day: Literal["any", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] = "sunday"
+    start_time: str = Field("04:00", pattern=r"^([01]\d|2[0-3]):00$")
+
+
+class ManagementPool(_Model):
+    """CPU nodes for the platform, the frontends, the load generator and the model Jobs."""
+
+    size: str = "s-2vcpu-4gb"
+    min_nodes: int = Field(2, ge=1)
+    max_nodes: int = Field(5, ge=1)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "ManagementPool":
+        if self.max_nodes < self.min_nodes:
+            raise ValueError(f"maxNodes={self.max_nodes} is below minNodes={self.min_nodes}")
+        return self
+
+
+class Cluster(_Model):
+    name: str = Field("gtc-demo", pattern=r"^[a-z][a-z0-9-]{0,62}$")
+    kubernetes_version_prefix: str = Field("1.33.", pattern=r"^\d+\.\d+\.$")
+    ha: bool = False
+    control_plane_allowlist: list[str] = Field(default_factory=list)
+    maintenance: Maintenance = Maintenance()
+    management_pool: ManagementPool = ManagementPool()
+    # How the Kubernetes provider authenticates; see README "Kubeconfig and the 7-day token".
+    kubeconfig_auth: Literal["api-token", "doctl-exec"] = "api-token"
+
+    @field_validator("control_plane_allowlist")
+    @classmethod
+    def _allowlist(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(f"entries must be CIDRs such as 203.0.113.0/24, got {cidr!r}")
+        return value
+
+
+class GpuPool(_Model):
+    slug: str
+    count: int = Field(1, ge=1, le=8)
+
+    @field_validator("slug")
+    @classmethod
+    def _known_slug(cls, value: str) -> str:
+        if value not in GPU_SLUGS:
+            raise ValueError(f"unknown GPU droplet slug {value!r}; allowed: {', '.join(sorted(GPU_SLUGS))}")
+        return value
+
+    @property
+    def gpus_per_node(self) -> int:
+        return GPU_SLUGS[self.slug]
+
+    @property
+    def total_gpus(self) -> int:
+        return self.gpus_per_node * self.count
+
+
+class Nfs(_Model):
+    size_gib: int = Field(16000, ge=50)
+    performance_tier: Literal["standard", "high"] = "high"
+
+
+class Spaces(_Model):
+    """The pre-existing bucket that caches model weights; only ever looked up."""
+
+    bucket: str = "do-gtc2026-doks-demo"
+    region: str = "atl1"
+    # Create a Spaces key scoped to this one bucket instead of passing the account's keys.
+    scoped_key: bool = True
+
+
+class Engine(_Model):
+    """TensorRT-LLM engine settings from seed 000 Group 1; rendered into the engine ConfigMap."""
+
+    max_batch_size: int = Field(16, ge=1)
+    max_num_tokens: int = Field(8192, ge=256)
+    free_gpu_memory_fraction: float = Field(0.85, gt=0.0, lt=1.0)
+    enable_chunked_prefill: bool = True
+    kv_cache_dtype: Literal["fp8", "auto"] = "fp8"
+    enable_block_reuse: bool = True
+
+
+class Model(_Model):
+    name: str = "nvidia/Llama-3.1-70B-Instruct-FP8"
+    replicas: int = Field(2, ge=1)
+    tensor_parallel: int = Field(4, ge=1)
+    engine: Engine = Engine()
+
+    @property
+    def slug(self) -> str:
+        """A DNS-label-safe form of the model name, for Job names and labels."""
+        return re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")[:50]
+
+
+class Router(_Model):
+    """The KV frontend's router settings (the rehearsal's benchmark chose them; see README)."""
+
+    overlap_score_credit: Optional[float] = None
+    temperature: Optional[float] = Field(None, ge=0.0)
+    extra_args: list[str] = Field(default_factory=list)
+
+
+class Chart(_Model):
+    chart: str
+    repo: str
+    version: str
+
+    @field_validator("version")
+    @classmethod
+    def _pinned(cls, value: str) -> str:
+        return _check_exact_version(value)
+
+
+class Charts(_Model):
+    dynamo_crds: Chart
+    dynamo_platform: Chart
+    kube_prometheus_stack: Chart
+    dcgm_exporter: Chart
+    cert_manager: Chart
+    external_dns: Chart
+
+
+class Images(_Model):
+    dynamo_frontend: str
+    trtllm_runtime: str
+    loadgen: str
+    model_tools: str = "python:3.11.11-slim"
+
+    @field_validator("dynamo_frontend", "trtllm_runtime", "loadgen", "model_tools")
+    @classmethod
+    def _pinned(cls, value: str) -> str:
+        return _check_pinned_image(value)
+
+
+class Loadgen(_Model):
+    replicas: int = Field(1, ge=1, le=3)
+    followup_model: str = "llama3-8b-instruct"
+    followup_url: str = "https://inference.do-ai.run/v1"
+
+
+class LetsEncrypt(_Model):
+    email: str = Field(..., pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    staging: bool = False
+
+
+class StackConfig(_Model):
+    """Everything one stack needs, validated as a whole."""
+
+    region: str
+    domain: str = "digitalocean.solutions"
+    hostname: str
+    network: Network = Network()
+    cluster: Cluster = Cluster()
+    gpu_pool: GpuPool
+    nfs: Nfs = Nfs()
+    spaces: Spaces = Spaces()
+    container_registry: str = "do-solutions-sfo3"
+    model: Model = Model()
+    worker_backend: Literal["trtllm", "mocker"] = "trtllm"
+    router: Router = Router()
+    charts: Charts
+    images: Images
+    loadgen: Loadgen = Loadgen()
+    lets_encrypt: LetsEncrypt
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if value not in REGIONS:
+            raise ValueError(f"unknown region {value!r}; allowed: {', '.join(REGIONS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> "StackConfig":
+        host, domain = self.hostname.lower(), self.domain.lower().strip(".")
+        if not host.endswith("." + domain):
+            raise ValueError(
+                f"hostname={self.hostname!r} is outside the managed domain {domain!r}; "
+                f"allowed: a name under {domain} such as gtc-demo.{domain}"
+            )
+        needed = self.model.replicas * self.model.tensor_parallel
+        if self.worker_backend == "trtllm" and needed > self.gpu_pool.total_gpus:
+            raise ValueError(
+                f"model.replicas x model.tensorParallel = {self.model.replicas} x {self.model.tensor_parallel} = {needed} GPUs, "
+                f"but gpuPool {self.gpu_pool.slug} x {self.gpu_pool.count} has {self.gpu_pool.total_gpus}; "
+                f"allowed: at most {self.gpu_pool.total_gpus}"
+            )
+        if self.worker_backend == "trtllm" and self.model.tensor_parallel > self.gpu_pool.gpus_per_node:
+            raise ValueError(
+                f"model.tensorParallel={self.model.tensor_parallel} exceeds the {self.gpu_pool.gpus_per_node} GPUs "
+                f"of one {self.gpu_pool.slug} node; allowed: at most {self.gpu_pool.gpus_per_node}"
+            )
+        return self
+
+    @property
+    def uses_gpus(self) -> bool:
+        return self.worker_backend == "trtllm"
+
+
+class Secrets:
+    """Secret config values, each a Pulumi secret Output; never plain strings."""
+
+    def __init__(self, do_token: pulumi.Output, hf_token: Optional[pulumi.Output], gradient_api_key: pulumi.Output,
+                 spaces_access_key_id: Optional[pulumi.Output], spaces_secret_access_key: Optional[pulumi.Output],
+                 dns_token: Optional[pulumi.Output] = None):
+        self.do_token = do_token
+        # cert-manager and external-dns only need DNS access: a token scoped to `domain` when given.
+        self.dns_token = dns_token if dns_token is not None else do_token
+        self.hf_token = hf_token
+        self.gradient_api_key = gradient_api_key
+        self.spaces_access_key_id = spaces_access_key_id
+        self.spaces_secret_access_key = spaces_secret_access_key
+
+
+class Settings:
+    """The validated config and the secrets of one stack: what `__main__` hands the components."""
+
+    def __init__(self, stack: str, config: StackConfig, secrets: Secrets):
+        self.stack = stack
+        self.config = config
+        self.secrets = secrets
+
+
+# Top-level keys this program reads (Pulumi has no API to list a namespace's keys).
+_KEYS = tuple(to_camel(name) for name in StackConfig.model_fields)
+
+
+def _format_errors(exc: ValidationError, raw: dict[str, Any]) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(part) for part in err["loc"])
+        where = f"{PROJECT}:{key}" if key else PROJECT
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "missing":
+            message = f"is required but not set; set it with `pulumi config set {PROJECT}:{key} ...` or in Pulumi.<stack>.yaml"
+            lines.append(f"  {where}: {message}")
+            continue
+        if isinstance(err.get("input"), dict):  # a check across keys: the message names them
+            lines.append(f"  {where}: {message}")
+        else:
+            lines.append(f"  {where}={err.get('input')!r}: {message}")
+    return "invalid stack configuration:\n" + "\n".join(lines)
+
+
+def parse_config(raw: dict[str, Any]) -> StackConfig:
+    """Validate a plain dict of config values (camelCase keys) into a StackConfig, or raise ConfigError."""
+    try:
+        return StackConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, raw)) from None
+
+
+def _secret(cfg: pulumi.Config, key: str, namespace: str, required: bool, why: str) -> Optional[pulumi.Output]:
+    value = cfg.get_secret(key)
+    if value is None and required:
+        raise ConfigError(
+            f"missing required secret {namespace}:{key} ({why}); "
+            f"set it with `pulumi config set --secret {namespace}:{key} <value>`"
+        )
+    return value
+
+
+def _decode(value: str) -> Any:
+    """Pulumi hands structured values over as JSON text and scalars as plain text."""
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def load_settings() -> Settings:
+    """Read and validate the current stack's config once; raises ConfigError before any resource is created."""
+    cfg = pulumi.Config(PROJECT)
+    raw = {}
+    for key in _KEYS:
+        value = cfg.get(key)
+        if value is not None:
+            raw[key] = _decode(value)
+    config = parse_config(raw)
+
+    do_cfg = pulumi.Config("digitalocean")
+    secrets = Secrets(
+        do_token=_secret(do_cfg, "token", "digitalocean", True, "the DigitalOcean API token the providers use"),
+        hf_token=_secret(cfg, "hfToken", PROJECT, config.uses_gpus, "Hugging Face token for the gated model download"),
+        gradient_api_key=_secret(cfg, "gradientApiKey", PROJECT, True, "DO Serverless Inference key for follow-up questions"),
+        spaces_access_key_id=_secret(cfg, "spacesAccessKeyId", PROJECT, not config.spaces.scoped_key,
+                                     "Spaces key when spaces.scopedKey is false"),
+        spaces_secret_access_key=_secret(cfg, "spacesSecretAccessKey", PROJECT, not config.spaces.scoped_key,
+                                         "Spaces secret when spaces.scopedKey is false"),
+        dns_token=_secret(cfg, "dnsToken", PROJECT, False, "DO token scoped to DNS for cert-manager and external-dns"),
+    )
+    return Settings(pulumi.get_stack(), config, secrets)

@@ -1,0 +1,183 @@
+"""DigitalOcean infrastructure: VPC, DOKS cluster with its pools, the NFS share, scoped Spaces key.
+
+Pre-existing account resources (the model-cache bucket, the container registry, the DNS domain) are
+looked up by name, so they are checked at preview and never created or deleted by this stack.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+import pulumi_digitalocean as do
+import pulumi_kubernetes as k8s
+
+from components.config import Secrets, StackConfig
+
+POOL_LABEL = "gtc-demo/pool"
+GPU_NODE_LABEL = "doks.digitalocean.com/gpu-brand"
+
+
+@dataclass
+class InfrastructureArgs:
+    config: StackConfig
+    secrets: Secrets
+
+
+def kubeconfig_document(cluster_name: str, endpoint: str, ca_data: str, cluster_id: str,
+                        auth: str, token: Optional[str]) -> str:
+    """A kubeconfig that outlives DOKS's 7-day kubeconfig tokens.
+
+    `api-token` authenticates with the DigitalOcean API token Pulumi already uses (the workaround the
+    pulumi-digitalocean maintainers give in issue 312); `doctl-exec` asks doctl for a fresh token on
+    every call and keeps no credential in the state at all.
+    """
+    if auth == "doctl-exec":
+        user = {"exec": {
+            "apiVersion": "client.authentication.k8s.io/v1beta1",
+            "command": "doctl",
+            "args": ["kubernetes", "cluster", "kubeconfig", "exec-credential", "--version=v1beta1", cluster_id],
+            "interactiveMode": "Never",
+        }}
+    else:
+        user = {"token": token}
+    context = f"do-{cluster_name}"
+    document = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": context, "cluster": {"server": endpoint, "certificate-authority-data": ca_data}}],
+        "users": [{"name": f"{context}-admin", "user": user}],
+        "contexts": [{"name": context, "context": {"cluster": context, "user": f"{context}-admin"}}],
+        "current-context": context,
+    }
+    return json.dumps(document, indent=2, sort_keys=True)
+
+
+class Infrastructure(pulumi.ComponentResource):
+    """The cloud foundation every Kubernetes resource of the demo runs on."""
+
+    def __init__(self, name: str, args: InfrastructureArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("gtc-demo:infra:Infrastructure", name, None, opts)
+        cfg = args.config
+        child = pulumi.ResourceOptions(parent=self)
+
+        # Look-ups of what the account already has: checked at preview, untouched by destroy.
+        self.bucket = do.get_spaces_bucket_output(name=cfg.spaces.bucket, region=cfg.spaces.region, opts=pulumi.InvokeOptions(parent=self))
+        self.registry = do.get_container_registry_output(name=cfg.container_registry, opts=pulumi.InvokeOptions(parent=self))
+        self.domain = do.get_domain_output(name=cfg.domain, opts=pulumi.InvokeOptions(parent=self))
+
+        self.vpc = do.Vpc(
+            f"{name}-vpc",
+            name=f"{cfg.cluster.name}-vpc",
+            region=cfg.region,
+            ip_range=cfg.network.vpc_cidr,
+            description=f"gtc-demo {pulumi.get_stack()}: DOKS nodes and the model NFS share",
+            opts=child,
+        )
+
+        versions = do.get_kubernetes_versions_output(
+            version_prefix=cfg.cluster.kubernetes_version_prefix, opts=pulumi.InvokeOptions(parent=self))
+        mgmt = cfg.cluster.management_pool
+        firewall = None
+        if cfg.cluster.control_plane_allowlist:
+            firewall = do.KubernetesClusterControlPlaneFirewallArgs(
+                enabled=True, allowed_addresses=cfg.cluster.control_plane_allowlist)
+
+        self.cluster = do.KubernetesCluster(
+            f"{name}-cluster",
+            name=cfg.cluster.name,
+            region=cfg.region,
+            # Exact version resolved once from the prefix; ignore_changes keeps it pinned when DO
+            # publishes a newer patch, so a later `pulumi up` never upgrades the cluster by surprise.
+            version=versions.latest_version,
+            vpc_uuid=self.vpc.id,
+            cluster_subnet=cfg.network.cluster_subnet,
+            service_subnet=cfg.network.service_subnet,
+            registry_integration=True,
+            ha=cfg.cluster.ha,
+            auto_upgrade=False,
+            surge_upgrade=True,
+            maintenance_policy=do.KubernetesClusterMaintenancePolicyArgs(
+                day=cfg.cluster.maintenance.day, start_time=cfg.cluster.maintenance.start_time),
+            control_plane_firewall=firewall,
+            # Deleting the cluster also deletes the load balancer Cilium made for the Gateway, which
+            # would otherwise keep the VPC from being deleted.
+            destroy_all_associated_resources=True,
+            node_pool=do.KubernetesClusterNodePoolArgs(
+                name="management",
+                size=mgmt.size,
+                auto_scale=True,
+                min_nodes=mgmt.min_nodes,
+                max_nodes=mgmt.max_nodes,
+                labels={POOL_LABEL: "management"},
+            ),
+            tags=["gtc-demo", pulumi.get_stack()],
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["version"]),
+        )
+
+        self.gpu_pool: Optional[do.KubernetesNodePool] = None
+        if cfg.uses_gpus:
+            # DOKS labels GPU nodes doks.digitalocean.com/gpu-brand=nvidia and taints them
+            # nvidia.com/gpu:NoSchedule itself; only our own pool label is added here.
+            self.gpu_pool = do.KubernetesNodePool(
+                f"{name}-gpu-pool",
+                cluster_id=self.cluster.id,
+                name="gpu",
+                size=cfg.gpu_pool.slug,
+                node_count=cfg.gpu_pool.count,
+                labels={POOL_LABEL: "gpu"},
+                tags=["gtc-demo", "gpu"],
+                opts=pulumi.ResourceOptions(parent=self, custom_timeouts=pulumi.CustomTimeouts(create="60m")),
+            )
+
+        self.nfs = do.Nfs(
+            f"{name}-nfs",
+            name=f"{cfg.cluster.name}-models",
+            region=cfg.region,
+            size=cfg.nfs.size_gib,
+            performance_tier=cfg.nfs.performance_tier,
+            vpc_id=self.vpc.id,
+            tags=["gtc-demo"],
+            opts=child,
+        )
+
+        self.spaces_key: Optional[do.SpacesKey] = None
+        if cfg.spaces.scoped_key:
+            # Read/write on the one model-cache bucket, nothing else in the account.
+            self.spaces_key = do.SpacesKey(
+                f"{name}-spaces-key",
+                name=f"{cfg.cluster.name}-model-cache",
+                grants=[do.SpacesKeyGrantArgs(bucket=cfg.spaces.bucket, permission="readwrite")],
+                opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["secret_key", "access_key"]),
+            )
+
+        ca_data = self.cluster.kube_configs.apply(lambda cfgs: cfgs[0].cluster_ca_certificate)
+        self.kubeconfig = pulumi.Output.secret(pulumi.Output.all(
+            self.cluster.name, self.cluster.endpoint, ca_data, self.cluster.id, args.secrets.do_token,
+        ).apply(lambda v: kubeconfig_document(v[0], v[1], v[2], v[3], cfg.cluster.kubeconfig_auth, v[4])))
+
+        self.k8s_provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=self.kubeconfig,
+            enable_server_side_apply=True,
+            # After the cluster is gone, let `pulumi destroy` drop its objects from the state.
+            delete_unreachable=True,
+            opts=child,
+        )
+
+        self.nfs_host = self.nfs.host
+        self.nfs_path = self.nfs.mount_path
+        self.register_outputs({
+            "clusterName": self.cluster.name,
+            "clusterId": self.cluster.id,
+            "vpcId": self.vpc.id,
+            "nfsHost": self.nfs.host,
+            "nfsPath": self.nfs.mount_path,
+        })
+
+    @property
+    def node_pools(self) -> list[pulumi.Resource]:
+        """What cluster workloads must wait for: the cluster (with its management pool) and the GPU pool."""
+        return [r for r in (self.cluster, self.gpu_pool) if r is not None]

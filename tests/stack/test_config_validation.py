@@ -1,0 +1,164 @@
+"""Bad stack config fails at preview with a message naming the key, the value and what is allowed.
+
+Most cases validate the stack file's config with one key changed (fast, no subprocess); a few run the
+whole program to show the failure happens before any resource is registered, as `pulumi preview` prints it.
+"""
+
+import copy
+
+import pytest
+from plan import PlanError, evaluate, stack_config
+
+from components.config import ConfigError, StackConfig, parse_config
+
+PREFIX = "gtc-demo:"
+
+
+def raw_config(stack: str) -> dict:
+    """The stack file's project config as the program receives it (keys without the namespace)."""
+    return {k[len(PREFIX):]: copy.deepcopy(v) for k, v in stack_config(stack).items() if k.startswith(PREFIX)}
+
+
+def error_for(stack: str, **changes) -> str:
+    raw = raw_config(stack)
+    for dotted, value in changes.items():
+        node = raw
+        *path, last = dotted.split("__")
+        for part in path:
+            node = node[part]
+        node[last] = value
+    with pytest.raises(ConfigError) as info:
+        parse_config(raw)
+    return str(info.value)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_stack_files_are_valid_and_match_the_seeds(stack):
+    config = parse_config(raw_config(stack))
+    expected = {
+        "dev": ("ams3", "gpu-h100x8-640gb", "gtc-2026-dev.digitalocean.solutions"),
+        "prod": ("atl1", "gpu-h200x8-1128gb-contracted", "gtc-2026.digitalocean.solutions"),
+    }[stack]
+    assert (config.region, config.gpu_pool.slug, config.hostname) == expected
+    assert config.gpu_pool.count == 1
+    assert config.model.name == "nvidia/Llama-3.1-70B-Instruct-FP8"
+    assert (config.model.replicas, config.model.tensor_parallel) == (2, 4)
+    assert config.cluster.management_pool.size == "s-2vcpu-4gb"
+    assert (config.cluster.management_pool.min_nodes, config.cluster.management_pool.max_nodes) == (2, 5)
+
+
+def test_unknown_gpu_slug_names_key_value_and_allowed():
+    message = error_for("dev", gpuPool__slug="gpu-h100x8-80gb")
+    assert "gtc-demo:gpuPool.slug='gpu-h100x8-80gb'" in message
+    assert "unknown GPU droplet slug" in message
+    assert "gpu-h100x8-640gb" in message and "gpu-h200x8-1128gb-contracted" in message
+
+
+def test_more_gpus_than_the_pool_has():
+    message = error_for("prod", model__replicas=3)
+    assert "model.replicas x model.tensorParallel = 3 x 4 = 12 GPUs" in message
+    assert "gpu-h200x8-1128gb-contracted x 1 has 8" in message
+    assert "allowed: at most 8" in message
+
+
+def test_tensor_parallel_larger_than_one_node():
+    message = error_for("dev", gpuPool__count=2, model__replicas=1, model__tensorParallel=16)
+    assert "tensorParallel=16 exceeds the 8 GPUs" in message
+
+
+def test_mocker_backend_needs_no_gpus():
+    raw = raw_config("dev")
+    raw["workerBackend"] = "mocker"
+    raw["model"]["replicas"] = 8
+    assert parse_config(raw).uses_gpus is False
+
+
+@pytest.mark.parametrize("field,value,other", [
+    ("clusterSubnet", "10.110.8.0/24", "vpcCidr=10.110.0.0/20"),
+    ("serviceSubnet", "10.112.128.0/17", "clusterSubnet=10.112.0.0/16"),
+])
+def test_overlapping_cidrs(field, value, other):
+    message = error_for("dev", **{f"network__{field}": value})
+    assert "gtc-demo:network: " in message
+    assert f"{field}={value}" in message and other in message
+    assert "must be disjoint" in message
+
+
+def test_malformed_cidr():
+    message = error_for("dev", network__vpcCidr="10.110.0.1/20")
+    assert "gtc-demo:network.vpcCidr='10.110.0.1/20'" in message
+    assert "CIDR form" in message
+
+
+def test_hostname_outside_the_managed_domain():
+    message = error_for("prod", hostname="gtc.example.com")
+    assert "gtc-demo:" in message and "hostname='gtc.example.com'" in message
+    assert "outside the managed domain 'digitalocean.solutions'" in message
+
+
+@pytest.mark.parametrize("image,why", [
+    ("registry.digitalocean.com/do-solutions-sfo3/gtc-demo-loadgen:latest", "'latest'"),
+    ("registry.digitalocean.com/do-solutions-sfo3/gtc-demo-loadgen", "pinned to a tag or digest"),
+])
+def test_unpinned_images(image, why):
+    message = error_for("dev", images__loadgen=image)
+    assert f"gtc-demo:images.loadgen='{image}'" in message
+    assert why in message
+
+
+def test_digest_pinned_image_is_accepted():
+    raw = raw_config("dev")
+    raw["images"]["loadgen"] = "registry.digitalocean.com/x/loadgen@sha256:" + "a" * 64
+    assert parse_config(raw).images.loadgen.endswith("a" * 64)
+
+
+@pytest.mark.parametrize("version", ["latest", "~1.19", "1.19", ">=1.0.0"])
+def test_unpinned_chart_versions(version):
+    message = error_for("dev", charts__certManager__version=version)
+    assert f"gtc-demo:charts.certManager.version='{version}'" in message
+    assert "exact version" in message
+
+
+def test_unknown_keys_are_rejected():
+    message = error_for("dev", cluster__haa=True)
+    assert "gtc-demo:cluster.haa" in message
+
+
+def test_unknown_region():
+    message = error_for("dev", region="mars1")
+    assert "gtc-demo:region='mars1'" in message and "ams3" in message
+
+
+def test_missing_required_key_says_how_to_set_it():
+    raw = raw_config("dev")
+    del raw["hostname"]
+    with pytest.raises(ConfigError) as info:
+        parse_config(raw)
+    assert "gtc-demo:hostname: is required" in str(info.value)
+    assert "pulumi config set gtc-demo:hostname" in str(info.value)
+
+
+def test_config_is_immutable_once_read():
+    config = parse_config(raw_config("dev"))
+    with pytest.raises(Exception):
+        config.region = "nyc3"
+    assert isinstance(config, StackConfig)
+
+
+# -- through the whole program: what `pulumi preview` shows, and that nothing was registered ----
+
+def test_bad_config_fails_the_program_before_any_resource():
+    with pytest.raises(PlanError) as info:
+        evaluate("prod", overrides={"gtc-demo:gpuPool": {"slug": "gpu-h100x8-80gb", "count": 1}})
+    assert "gtc-demo:gpuPool.slug='gpu-h100x8-80gb'" in info.value.message
+    assert "Traceback" not in info.value.message
+    assert info.value.registered == 0
+
+
+@pytest.mark.parametrize("key", ["gtc-demo:hfToken", "gtc-demo:gradientApiKey", "digitalocean:token"])
+def test_missing_required_secret(key):
+    with pytest.raises(PlanError) as info:
+        evaluate("dev", secrets={key: None})
+    assert f"missing required secret {key}" in info.value.message
+    assert f"pulumi config set --secret {key}" in info.value.message
+    assert info.value.registered == 0
