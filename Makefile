@@ -19,8 +19,9 @@ $(STAMP): requirements.txt requirements-test.txt loadgen/requirements.txt rehear
 	touch $@
 
 # Headless Chromium for the UI tests (Debian's build; playwright cannot download its own here).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 setup-browser:
-	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
 test: setup
 	$(BIN)/python -m pytest

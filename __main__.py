@@ -3,7 +3,12 @@
 import pulumi
 
 from components.config import load_settings
+from components.dashboards import Dashboards, DashboardsArgs
+from components.gateway import Gateway, GatewayArgs
+from components.inference import Inference, InferenceArgs
 from components.infra import Infrastructure, InfrastructureArgs
+from components.loadgen import SERVICE_PORT, LoadGenerator, LoadGeneratorArgs
+from components.model_pipeline import ModelPipeline, ModelPipelineArgs
 from components.platform import Platform, PlatformArgs
 
 settings = load_settings()
@@ -13,6 +18,19 @@ infra = Infrastructure("infra", InfrastructureArgs(config=config, secrets=settin
 on_cluster = pulumi.ResourceOptions(providers={"kubernetes": infra.k8s_provider})
 platform = Platform("platform", PlatformArgs(config=config, secrets=settings.secrets, infra=infra), opts=on_cluster)
 
+# The mocker backend needs no weights, so no download at all.
+pipeline = (ModelPipeline("model", ModelPipelineArgs(config=config, platform=platform), opts=on_cluster)
+            if config.uses_gpus else None)
+inference = Inference("inference", InferenceArgs(config=config, infra=infra, platform=platform, pipeline=pipeline),
+                      opts=on_cluster)
+loadgen = LoadGenerator("loadgen", LoadGeneratorArgs(
+    config=config, platform=platform, frontend_url=inference.frontend_url,
+    baseline_url=inference.baseline_url, model=inference.model_name), opts=on_cluster)
+dashboards = Dashboards("dashboards", DashboardsArgs(platform=platform), opts=on_cluster)
+gateway = Gateway("gateway", GatewayArgs(
+    config=config, platform=platform, loadgen_service=loadgen.service_name, loadgen_port=SERVICE_PORT,
+    backends=[loadgen.service]), opts=on_cluster)
+
 pulumi.export("hostname", config.hostname)
 pulumi.export("clusterName", infra.cluster.name)
 pulumi.export("clusterId", infra.cluster.id)
@@ -20,3 +38,9 @@ pulumi.export("kubeconfig", infra.kubeconfig)
 pulumi.export("nfsHost", infra.nfs_host)
 pulumi.export("nfsPath", infra.nfs_path)
 pulumi.export("grafanaAdminPassword", pulumi.Output.secret(platform.grafana_admin_password.result))
+pulumi.export("uiUrl", gateway.ui_url)
+pulumi.export("grafanaUrl", gateway.grafana_url)
+pulumi.export("frontendUrl", inference.frontend_url)
+pulumi.export("baselineFrontendUrl", inference.baseline_url)
+pulumi.export("workerBackend", config.worker_backend)
+pulumi.export("loadgenControlToken", pulumi.Output.secret(loadgen.control_token.result))

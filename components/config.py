@@ -183,6 +183,8 @@ class Model(_Model):
     replicas: int = Field(2, ge=1)
     tensor_parallel: int = Field(4, ge=1)
     engine: Engine = Engine()
+    # How long `pulumi up` waits for the DynamoGraphDeployment to report Ready (a 70B load from NFS).
+    ready_timeout_minutes: int = Field(90, ge=60, le=360)
 
     @property
     def slug(self) -> str:
@@ -223,11 +225,29 @@ class Images(_Model):
     trtllm_runtime: str
     loadgen: str
     model_tools: str = "python:3.11.11-slim"
+    # Image for `workerBackend: mocker` workers; unset means the frontend image (it ships dynamo.mocker).
+    mocker: Optional[str] = None
 
-    @field_validator("dynamo_frontend", "trtllm_runtime", "loadgen", "model_tools")
+    @field_validator("dynamo_frontend", "trtllm_runtime", "loadgen", "model_tools", "mocker")
+    @classmethod
+    def _pinned(cls, value: Optional[str]) -> Optional[str]:
+        return value if value is None else _check_pinned_image(value)
+
+
+class ModelPipelineSettings(_Model):
+    """The two model-copy Jobs (HF -> Spaces -> NFS): how long each may run, how often it retries."""
+
+    # Per Job: Kubernetes fails the Job after this (activeDeadlineSeconds); Pulumi waits 10 minutes longer.
+    job_timeout_minutes: int = Field(90, ge=60, le=480)
+    backoff_limit: int = Field(2, ge=0, le=6)
+    # Pinned Python packages the Jobs install at start (the image is a plain python:slim).
+    huggingface_hub_version: str = "0.36.0"
+    boto3_version: str = "1.40.70"
+
+    @field_validator("huggingface_hub_version", "boto3_version")
     @classmethod
     def _pinned(cls, value: str) -> str:
-        return _check_pinned_image(value)
+        return _check_exact_version(value)
 
 
 class Loadgen(_Model):
@@ -254,6 +274,7 @@ class StackConfig(_Model):
     spaces: Spaces = Spaces()
     container_registry: str = "do-solutions-sfo3"
     model: Model = Model()
+    model_pipeline: ModelPipelineSettings = ModelPipelineSettings()
     worker_backend: Literal["trtllm", "mocker"] = "trtllm"
     router: Router = Router()
     charts: Charts

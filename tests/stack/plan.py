@@ -124,7 +124,8 @@ class Plan:
         """Whether `resource` (or a component parent of it) transitively depends on `target`.
 
         Pulumi creates `resource` after `target` and destroys it before; a dependency on a
-        component counts as a dependency on all of the component's children.
+        component counts as a dependency on all of the component's children, and a resource
+        depends on its provider (the Kubernetes provider on the cluster it talks to).
         """
         targets = {target.urn} | self._children(target.urn)
         seen: set[str] = set()
@@ -137,7 +138,10 @@ class Plan:
             node = self._node(urn)
             if node is None:
                 continue
-            for dep in node.dependencies:
+            edges = list(node.dependencies)
+            if node.provider:  # "<provider urn>::<id>": a resource also needs its provider (and what that needs)
+                edges.append(node.provider.rsplit("::", 1)[0])
+            for dep in edges:
                 if dep in targets:
                     return True
                 frontier.append(dep)

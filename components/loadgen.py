@@ -1,0 +1,149 @@
+"""The load generator service (loadgen/): Deployment, Service, config, control token and scrape config.
+
+It talks only to the two in-cluster frontends and DO Serverless Inference, so it gets no Kubernetes
+API access at all (no RBAC, no service-account token): Phase 1 scales nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from components.config import StackConfig
+from components.infra import POOL_LABEL
+from components.platform import GRADIENT_KEY, GRADIENT_SECRET, WORKLOAD_NS, Platform
+
+APP = "loadgen"
+CONTAINER_PORT = 3000
+SERVICE_PORT = 80
+CONTROL_TOKEN_SECRET, CONTROL_TOKEN_KEY = "loadgen-control-token", "LOADGEN_CONTROL_TOKEN"
+RUN_AS_USER = 10001
+
+
+@dataclass
+class LoadGeneratorArgs:
+    config: StackConfig
+    platform: Platform
+    frontend_url: pulumi.Input[str]
+    baseline_url: pulumi.Input[str]
+    model: str
+
+
+class LoadGenerator(pulumi.ComponentResource):
+    """The demo's web UI and traffic source, reachable in-cluster at `http://loadgen.<ns>` (port 80)."""
+
+    def __init__(self, name: str, args: LoadGeneratorArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("gtc-demo:loadgen:LoadGenerator", name, None, opts)
+        cfg, platform = args.config, args.platform
+        namespace = platform.namespaces[WORKLOAD_NS].metadata.name
+        child = pulumi.ResourceOptions(parent=self)
+        labels = {"app.kubernetes.io/name": APP, "app.kubernetes.io/part-of": "gtc-demo"}
+
+        self.control_token = random.RandomPassword(f"{name}-control-token", length=40, special=False, opts=child)
+        self.token_secret = k8s.core.v1.Secret(
+            f"{name}-control-token",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=CONTROL_TOKEN_SECRET, namespace=namespace, labels=labels),
+            type="Opaque",
+            string_data=pulumi.Output.secret(self.control_token.result.apply(lambda t: {CONTROL_TOKEN_KEY: t})),
+            opts=child,
+        )
+        # Auto-named: changed settings make a new ConfigMap, so the Deployment rolls its pods.
+        self.settings = k8s.core.v1.ConfigMap(
+            f"{name}-settings",
+            metadata=k8s.meta.v1.ObjectMetaArgs(namespace=namespace, labels=labels),
+            data={
+                "LOADGEN_FRONTEND_URL": args.frontend_url,
+                "LOADGEN_BASELINE_URL": args.baseline_url,
+                "LOADGEN_MODEL": args.model,
+                "LOADGEN_PORT": str(CONTAINER_PORT),
+                "LOADGEN_HOST": "0.0.0.0",
+                "LOADGEN_FOLLOWUP_MODEL": cfg.loadgen.followup_model,
+                "LOADGEN_FOLLOWUP_URL": cfg.loadgen.followup_url,
+            },
+            opts=child,
+        )
+
+        self.deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=APP, namespace=namespace, labels=labels),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                replicas=cfg.loadgen.replicas,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+                    spec=self._pod(cfg),
+                ),
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.token_secret, platform.secrets[GRADIENT_SECRET]]),
+        )
+        self.service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=APP, namespace=namespace, labels=labels),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type="ClusterIP",
+                selector=labels,
+                ports=[k8s.core.v1.ServicePortArgs(name="http", port=SERVICE_PORT, target_port="http")],
+            ),
+            opts=child,
+        )
+        # kube-prometheus-stack selects PodMonitors in every namespace (platform values).
+        self.pod_monitor = k8s.apiextensions.CustomResource(
+            f"{name}-podmonitor",
+            api_version="monitoring.coreos.com/v1",
+            kind="PodMonitor",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=APP, namespace=namespace, labels=labels),
+            spec={
+                "selector": {"matchLabels": labels},
+                "podMetricsEndpoints": [{"port": "http", "path": "/metrics", "interval": "15s"}],
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[platform.releases["kube-prometheus-stack"]]),
+        )
+
+        self.service_name = self.service.metadata.name
+        self.url = f"http://{APP}.{WORKLOAD_NS}.svc.cluster.local"
+        self.register_outputs({"service": self.service.metadata.name, "url": self.url,
+                               "controlToken": pulumi.Output.secret(self.control_token.result)})
+
+    def _pod(self, cfg: StackConfig) -> k8s.core.v1.PodSpecArgs:
+        def secret_env(name: str, secret: str, key: str) -> k8s.core.v1.EnvVarArgs:
+            return k8s.core.v1.EnvVarArgs(name=name, value_from=k8s.core.v1.EnvVarSourceArgs(
+                secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret, key=key)))
+
+        probe = dict(http_get=k8s.core.v1.HTTPGetActionArgs(path="/healthz", port="http"), period_seconds=10)
+        return k8s.core.v1.PodSpecArgs(
+            automount_service_account_token=False,
+            node_selector={POOL_LABEL: "management"},
+            security_context=k8s.core.v1.PodSecurityContextArgs(
+                run_as_non_root=True, run_as_user=RUN_AS_USER, run_as_group=RUN_AS_USER,
+                seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+            ),
+            containers=[k8s.core.v1.ContainerArgs(
+                name=APP,
+                image=cfg.images.loadgen,
+                command=["python", "-m", "loadgen", "serve"],
+                ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=CONTAINER_PORT)],
+                env_from=[k8s.core.v1.EnvFromSourceArgs(
+                    config_map_ref=k8s.core.v1.ConfigMapEnvSourceArgs(name=self.settings.metadata.name))],
+                env=[
+                    secret_env(CONTROL_TOKEN_KEY, CONTROL_TOKEN_SECRET, CONTROL_TOKEN_KEY),
+                    secret_env("GRADIENT_API_KEY", GRADIENT_SECRET, GRADIENT_KEY),
+                ],
+                readiness_probe=k8s.core.v1.ProbeArgs(**probe, initial_delay_seconds=3, failure_threshold=3),
+                liveness_probe=k8s.core.v1.ProbeArgs(**probe, initial_delay_seconds=15, failure_threshold=6),
+                resources=k8s.core.v1.ResourceRequirementsArgs(
+                    requests={"cpu": "100m", "memory": "256Mi"},
+                    limits={"cpu": "1", "memory": "1Gi"},
+                ),
+                security_context=k8s.core.v1.SecurityContextArgs(
+                    allow_privilege_escalation=False,
+                    read_only_root_filesystem=True,
+                    capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+                ),
+                volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")],
+            )],
+            volumes=[k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="256Mi"))],
+        )

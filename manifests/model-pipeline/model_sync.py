@@ -1,0 +1,123 @@
+"""Copy one model Hugging Face -> Spaces (`upload`) or Spaces -> NFS (`download`).
+
+Each step is idempotent: it is skipped when its completion marker exists, files already copied
+with the right size are not copied again (a retried Job resumes), and the marker is written last,
+so a marker always means "every file is there". The upload streams from the Hub straight into
+multipart uploads, so the management node never needs 70 GB of local disk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+UPLOAD_MARKER = ".upload-complete"
+DOWNLOAD_MARKER = ".download-complete"
+CHUNK = 64 * 1024 * 1024
+
+
+def _s3(endpoint: str, region: str):
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id=os.environ["SPACES_ACCESS_KEY_ID"],
+        aws_secret_access_key=os.environ["SPACES_SECRET_ACCESS_KEY"],
+        config=Config(retries={"max_attempts": 10, "mode": "adaptive"}),
+    )
+
+
+def _transfer():
+    from boto3.s3.transfer import TransferConfig
+
+    return TransferConfig(multipart_threshold=CHUNK, multipart_chunksize=CHUNK, max_concurrency=4)
+
+
+def _size(s3, bucket: str, key: str) -> int | None:
+    """Size of an object, or None when it does not exist."""
+    from botocore.exceptions import ClientError
+
+    try:
+        return s3.head_object(Bucket=bucket, Key=key)["ContentLength"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise
+
+
+def upload(args: argparse.Namespace) -> int:
+    """Hugging Face -> s3://bucket/models/<model>/, then the upload marker."""
+    from huggingface_hub import HfApi, HfFileSystem
+
+    s3 = _s3(args.endpoint, args.region)
+    prefix = f"models/{args.model}/"
+    if _size(s3, args.bucket, prefix + UPLOAD_MARKER) is not None:
+        print(f"skip: s3://{args.bucket}/{prefix}{UPLOAD_MARKER} exists")
+        return 0
+    token = os.environ.get("HF_TOKEN") or None
+    info = HfApi(token=token).model_info(args.model, files_metadata=True)
+    fs = HfFileSystem(token=token)
+    files: dict[str, int] = {}
+    for sibling in info.siblings:
+        name, size = sibling.rfilename, int(sibling.size or 0)
+        files[name] = size
+        if _size(s3, args.bucket, prefix + name) == size:
+            print(f"have {name}")
+            continue
+        print(f"copy {name} ({size / 1e9:.2f} GB)", flush=True)
+        with fs.open(f"{args.model}/{name}", "rb", revision=info.sha, block_size=CHUNK) as source:
+            s3.upload_fileobj(source, args.bucket, prefix + name, Config=_transfer())
+    marker = {"model": args.model, "revision": info.sha, "files": files}
+    s3.put_object(Bucket=args.bucket, Key=prefix + UPLOAD_MARKER, Body=json.dumps(marker, indent=1).encode())
+    print(f"done: {len(files)} files in s3://{args.bucket}/{prefix}")
+    return 0
+
+
+def download(args: argparse.Namespace) -> int:
+    """s3://bucket/models/<model>/ -> <target>/<model>/, then the download marker."""
+    root = Path(args.target) / args.model
+    marker = root / DOWNLOAD_MARKER
+    if marker.exists():
+        print(f"skip: {marker} exists")
+        return 0
+    s3 = _s3(args.endpoint, args.region)
+    prefix = f"models/{args.model}/"
+    if _size(s3, args.bucket, prefix + UPLOAD_MARKER) is None:
+        print(f"error: s3://{args.bucket}/{prefix}{UPLOAD_MARKER} is missing; the upload Job has not finished", file=sys.stderr)
+        return 2
+    manifest = json.loads(s3.get_object(Bucket=args.bucket, Key=prefix + UPLOAD_MARKER)["Body"].read())
+    for name, size in manifest["files"].items():
+        dest = root / name
+        if dest.exists() and dest.stat().st_size == size:
+            print(f"have {name}")
+            continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        partial = dest.with_name(dest.name + ".partial")
+        print(f"copy {name} ({size / 1e9:.2f} GB)", flush=True)
+        s3.download_file(args.bucket, prefix + name, str(partial), Config=_transfer())
+        partial.replace(dest)
+    marker.write_text(json.dumps(manifest, indent=1))
+    print(f"done: {len(manifest['files'])} files in {root}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("step", choices=("upload", "download"))
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--bucket", required=True)
+    parser.add_argument("--endpoint", required=True)
+    parser.add_argument("--region", required=True)
+    parser.add_argument("--target", default="/models", help="NFS mount point (download only)")
+    args = parser.parse_args(argv)
+    return upload(args) if args.step == "upload" else download(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""The gtc-demo policy pack: each rule function wrapped as a MANDATORY pulumi-policy policy."""
+from typing import Callable, List, Mapping
+
+from pulumi_policy import (
+    EnforcementLevel,
+    Policy,
+    PolicyPack,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from .rules import exposure, gpu_pods, images, resources, secrets, spaces, versions
+from .secret_markers import keep_secret_markers
+
+PACK_NAME = "gtc-demo-guardrails"
+ENFORCEMENT = EnforcementLevel.MANDATORY
+
+Check = Callable[[str, str, Mapping], List[str]]
+
+# (policy name, description the CLI prints above each violation, rule)
+RESOURCE_RULES = [
+    ("pinned-images", "Every container image is pinned to a tag or digest, never untagged or latest.",
+     images.check),
+    ("gpu-pods-tolerate-taint-and-use-nvidia-runtime",
+     "Pods requesting nvidia.com/gpu tolerate the nvidia.com/gpu:NoSchedule taint and use RuntimeClass nvidia.",
+     gpu_pods.check),
+    ("no-load-balancer-services",
+     "No Service of type LoadBalancer: the Gateway (created by Cilium) is the only public entry.",
+     exposure.check_load_balancers),
+    ("dynamo-frontends-private", "No route or Ingress sends public traffic to a Dynamo frontend.",
+     exposure.check_frontend_routes),
+    ("secret-data-from-pulumi-secrets", "Kubernetes Secret data comes only from Pulumi secrets.",
+     secrets.check_secret_data),
+    ("no-credentials-in-configmaps", "ConfigMaps hold no credentials.", secrets.check_config_maps),
+    ("no-credentials-in-env-literals", "Container env holds no credential literals.",
+     secrets.check_env_literals),
+    ("container-resources", "Every container has cpu and memory requests and limits.", resources.check),
+    ("doks-version-pinned", "The DOKS cluster version is an exact version, not a prefix or latest.",
+     versions.check_cluster),
+    ("chart-versions-pinned", "Every Helm chart has an exact version.", versions.check_charts),
+    ("spaces-not-public", "Spaces buckets and objects are private.", spaces.check),
+]
+
+
+def resource_policy(name: str, description: str, check: Check) -> ResourceValidationPolicy:
+    def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+        for message in check(args.resource_type, args.name, args.props):
+            report_violation(message, None)
+    return ResourceValidationPolicy(name=name, description=description, validate=validate,
+                                    enforcement_level=ENFORCEMENT)
+
+
+def _validate_stack_frontend_routes(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    found = exposure.check_stack_frontend_routes(
+        (r.resource_type, r.name, r.urn, r.props) for r in args.resources)
+    for urn, message in found:
+        report_violation(message, urn)
+
+
+def build_policies() -> List[Policy]:
+    policies: List[Policy] = [resource_policy(*rule) for rule in RESOURCE_RULES]
+    policies.append(StackValidationPolicy(
+        name="dynamo-frontend-services-unrouted",
+        description="No route targets the Service the Dynamo operator creates for a DGD frontend.",
+        validate=_validate_stack_frontend_routes,
+        enforcement_level=ENFORCEMENT))
+    return policies
+
+
+def serve() -> None:
+    """Run the pack as the analyzer plugin the Pulumi CLI talks to (blocks forever)."""
+    keep_secret_markers()
+    PolicyPack(name=PACK_NAME, policies=build_policies(), enforcement_level=ENFORCEMENT)

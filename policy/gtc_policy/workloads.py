@@ -1,0 +1,121 @@
+"""Where pods and containers live in each resource type the pack inspects.
+
+Kubernetes workloads carry a pod template at a type-specific path; a DynamoGraphDeployment carries one
+pod per service (`spec.services.<name>`), whose container is `extraPodSpec.mainContainer` and whose
+resources may sit on the service (`resources`, with a `gpu` key) or on the container. Rules see both
+through the same `PodView`/`ContainerView` shapes.
+"""
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from .props import as_list, as_map, as_str, child, reveal
+
+POD_SPEC_PATHS: Dict[str, Tuple[str, ...]] = {
+    "kubernetes:core/v1:Pod": ("spec",),
+    "kubernetes:apps/v1:Deployment": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:StatefulSet": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:DaemonSet": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:ReplicaSet": ("spec", "template", "spec"),
+    "kubernetes:batch/v1:Job": ("spec", "template", "spec"),
+    "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+}
+DGD_TYPE = "kubernetes:nvidia.com/v1alpha1:DynamoGraphDeployment"
+GPU_RESOURCE = "nvidia.com/gpu"
+CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
+
+
+@dataclass
+class ContainerView:
+    where: str                      # e.g. 'container "loadgen"' or 'service "TrtllmWorker" mainContainer'
+    image: Any
+    requests: Dict[str, Any]
+    limits: Dict[str, Any]
+    env: List[Any] = field(default_factory=list)
+
+
+@dataclass
+class PodView:
+    where: str                      # '' for a workload's only pod, 'service "X"' for a DGD service
+    containers: List[ContainerView]
+    tolerations: List[Any]
+    runtime_class: Optional[str]
+    gpus: bool                      # does any container ask for a GPU
+
+
+def _quantity_positive(value: Any) -> bool:
+    value = reveal(value)
+    if value is None:
+        return False
+    try:
+        return float(str(value)) > 0
+    except ValueError:
+        return True  # e.g. "4G"-style oddities: treat as a request, the stricter reading
+
+
+def _asks_for_gpu(requests: Mapping, limits: Mapping) -> bool:
+    return any(_quantity_positive(child(side, key))
+               for side in (requests, limits) for key in (GPU_RESOURCE, "gpu"))
+
+
+def _k8s_container(where: str, container: Any) -> ContainerView:
+    return ContainerView(
+        where=where,
+        image=child(container, "image"),
+        requests=dict(as_map(child(container, "resources", "requests"))),
+        limits=dict(as_map(child(container, "resources", "limits"))),
+        env=as_list(child(container, "env")),
+    )
+
+
+def _k8s_pod(pod_spec: Any) -> PodView:
+    containers = []
+    for list_name in CONTAINER_LISTS:
+        for item in as_list(child(pod_spec, list_name)):
+            label = "container" if list_name == "containers" else list_name[:-1]
+            containers.append(_k8s_container(f'{label} "{as_str(child(item, "name"))}"', item))
+    return PodView(
+        where="",
+        containers=containers,
+        tolerations=as_list(child(pod_spec, "tolerations")),
+        runtime_class=as_str(child(pod_spec, "runtimeClassName")),
+        gpus=any(_asks_for_gpu(c.requests, c.limits) for c in containers),
+    )
+
+
+def _dgd_service_pod(service_name: str, service: Any) -> PodView:
+    where = f'service "{service_name}"'
+    extra = child(service, "extraPodSpec")
+    main = child(extra, "mainContainer")
+    main_view = _k8s_container(f"{where} mainContainer", main if main is not None else {})
+    # Service-level resources (Dynamo's own shape) count for the main container.
+    for side, target in (("requests", main_view.requests), ("limits", main_view.limits)):
+        for key, value in as_map(child(service, "resources", side)).items():
+            target.setdefault(key, value)
+    main_view.env = as_list(child(service, "envs")) + main_view.env
+    containers = [main_view]
+    for list_name in CONTAINER_LISTS:
+        for item in as_list(child(extra, list_name)):
+            containers.append(_k8s_container(f'{where} {list_name[:-1]} "{as_str(child(item, "name"))}"', item))
+    return PodView(
+        where=where,
+        containers=containers,
+        tolerations=as_list(child(extra, "tolerations")),
+        runtime_class=as_str(child(extra, "runtimeClassName")),
+        gpus=any(_asks_for_gpu(c.requests, c.limits) for c in containers),
+    )
+
+
+def pod_views(resource_type: str, props: Mapping) -> List[PodView]:
+    """Every pod the resource would run, or [] for types that run none."""
+    if resource_type in POD_SPEC_PATHS:
+        pod_spec = child(props, *POD_SPEC_PATHS[resource_type])
+        return [_k8s_pod(pod_spec)] if pod_spec is not None else []
+    if resource_type == DGD_TYPE:
+        return [_dgd_service_pod(str(name), service)
+                for name, service in as_map(child(props, "spec", "services")).items()]
+    return []
+
+
+def graph_envs(resource_type: str, props: Mapping) -> List[Any]:
+    """A DGD's graph-wide `spec.envs`, which every service inherits."""
+    return as_list(child(props, "spec", "envs")) if resource_type == DGD_TYPE else []

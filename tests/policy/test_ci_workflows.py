@@ -1,0 +1,106 @@
+"""The two GitHub workflows, read as a reviewer would: triggers, stacks, policy pack, PR comment, secrets."""
+import re
+
+import pytest
+import yaml
+
+from policy_harness import REPO
+from gtc_policy.rules.secrets import credential_found
+
+WORKFLOWS = REPO / ".github" / "workflows"
+SECRET_ENV = {"PULUMI_CONFIG_PASSPHRASE", "DIGITALOCEAN_TOKEN", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+STATE_URL = re.compile(r"^s3://\$\{\{ vars\.\w+ \}\}\?endpoint=\$\{\{ vars\.\w+ \}\}\.digitaloceanspaces\.com"
+                       r"&region=us-east-1&s3ForcePathStyle=true$")
+EXPRESSION = re.compile(r"\$\{\{\s*([^}]*?)\s*\}\}")
+
+
+def load(name: str) -> dict:
+    return yaml.safe_load((WORKFLOWS / name).read_text())
+
+
+def triggers(workflow: dict) -> dict:
+    return workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on:` key as True
+
+
+def steps_of(job: dict) -> list:
+    return job.get("steps", [])
+
+
+def pulumi_step(job: dict) -> dict:
+    [step] = [s for s in steps_of(job) if str(s.get("uses", "")).startswith("pulumi/actions@")]
+    return step
+
+
+@pytest.fixture(scope="module")
+def preview():
+    return load("preview.yml")
+
+
+@pytest.fixture(scope="module")
+def deploy():
+    return load("deploy.yml")
+
+
+def test_preview_runs_on_pull_requests_only(preview):
+    assert set(triggers(preview)) == {"pull_request"}
+
+
+def test_preview_covers_both_stacks_after_the_tests(preview):
+    job = preview["jobs"]["preview"]
+    assert job["strategy"]["matrix"]["stack"] == ["dev", "prod"]
+    assert job["needs"] == "test"
+    assert any(s.get("run") == "make test" for s in steps_of(preview["jobs"]["test"]))
+
+
+def test_preview_step_diffs_comments_and_enforces_the_pack(preview):
+    step = pulumi_step(preview["jobs"]["preview"])
+    assert re.fullmatch(r"pulumi/actions@v\d+", step["uses"]), "pin the action to a major version"
+    w = step["with"]
+    assert (w["command"], w["diff"], w["comment-on-pr"], w["policyPacks"]) == ("preview", True, True, "policy")
+    assert w["stack-name"] == "${{ matrix.stack }}"
+    assert STATE_URL.match(w["cloud-url"]), w["cloud-url"]
+    assert preview["permissions"]["pull-requests"] == "write"
+
+
+def test_deploy_is_started_by_hand_for_a_chosen_stack(deploy):
+    assert set(triggers(deploy)) == {"workflow_dispatch"}
+    stack = triggers(deploy)["workflow_dispatch"]["inputs"]["stack"]
+    assert (stack["type"], stack["options"], stack["required"]) == ("choice", ["dev", "prod"], True)
+
+
+def test_deploy_runs_up_with_the_pack_in_the_stacks_protected_environment(deploy):
+    job = deploy["jobs"]["up"]
+    assert job["needs"] == "test" and job["environment"] == "${{ inputs.stack }}"
+    assert "refs/heads/main" in job["if"]
+    w = pulumi_step(job)["with"]
+    assert (w["command"], w["policyPacks"], w["stack-name"]) == ("up", "policy", "${{ inputs.stack }}")
+    assert STATE_URL.match(w["cloud-url"])
+
+
+@pytest.mark.parametrize("name, job", [("preview.yml", "preview"), ("deploy.yml", "up")])
+def test_cli_version_matches_the_sdk_pin(name, job):
+    [sdk_pin] = re.findall(r"^pulumi==(\S+)$", (REPO / "requirements.txt").read_text(), flags=re.M)
+    assert str(pulumi_step(load(name)["jobs"][job])["with"]["pulumi-version"]) == sdk_pin
+
+
+@pytest.mark.parametrize("name, job", [("preview.yml", "preview"), ("deploy.yml", "up")])
+def test_credentials_come_from_repository_secrets(name, job):
+    env = load(name)["jobs"][job]["env"]
+    assert SECRET_ENV <= set(env)
+    for key in SECRET_ENV:
+        assert re.fullmatch(r"\$\{\{ secrets\.[A-Z_]+ \}\}", env[key]), f"{key} must come from secrets"
+
+
+@pytest.mark.parametrize("name", ["preview.yml", "deploy.yml"])
+def test_no_secret_literals_and_every_action_pinned(name):
+    text = (WORKFLOWS / name).read_text()
+    assert credential_found(text) == ("", ""), "a credential literal is in the workflow"
+    for expression in EXPRESSION.findall(text):
+        assert re.match(r"(secrets|vars|matrix|inputs|github)\.", expression), expression
+    for uses in re.findall(r"uses:\s*(\S+)", text):
+        assert re.search(r"@(v\d+|[0-9a-f]{40})$", uses), f"{uses} is not pinned"
+    # Sensitive-looking env keys hold expressions, not values.
+    for job in load(name)["jobs"].values():
+        for key, value in (job.get("env") or {}).items():
+            if re.search(r"TOKEN|SECRET|PASSPHRASE|KEY", key):
+                assert str(value).startswith("${{ secrets."), key

@@ -1,0 +1,140 @@
+"""Dashboards: ConfigMaps for the Grafana sidecar, and every panel query uses metrics the components export."""
+
+import json
+import re
+from pathlib import Path
+
+import promql_parser
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+DASHBOARDS = sorted((REPO / "manifests" / "dashboards").glob("*.json"))
+METRICS = yaml.safe_load((REPO / "manifests" / "metrics.yaml").read_text())
+HISTOGRAM_SERIES = ("_bucket", "_sum", "_count")
+# Grafana's interval variables are not PromQL; give the parser a literal range instead.
+GRAFANA_VARS = {"$__rate_interval": "5m", "$__interval": "1m", "$__range": "1h"}
+
+
+def known_metrics() -> dict[str, str]:
+    names = {}
+    for group in METRICS["groups"].values():
+        names.update(group["metrics"])
+    return names
+
+
+def allowed(name: str, known: dict[str, str]) -> bool:
+    if name in known:
+        return True
+    for suffix in HISTOGRAM_SERIES:
+        if name.endswith(suffix) and known.get(name[: -len(suffix)]) == "histogram":
+            return True
+    return False
+
+
+def metric_names(expr) -> set[str]:
+    """Every metric a parsed PromQL expression selects (walks the promql-parser AST)."""
+    found: set[str] = set()
+
+    def walk(node):
+        if isinstance(node, promql_parser.VectorSelector):
+            if node.name:
+                found.add(node.name)
+            for matcher in node.matchers.matchers:
+                if matcher.name == "__name__":
+                    found.add(matcher.value)
+            return
+        for attr in ("expr", "lhs", "rhs", "param", "vector_selector"):
+            child = getattr(node, attr, None)
+            if child is not None and not isinstance(child, (str, int, float)):
+                walk(child)
+        for arg in getattr(node, "args", None) or []:
+            walk(arg)
+
+    walk(expr)
+    return found
+
+
+def panel_queries(path: Path):
+    dashboard = json.loads(path.read_text())
+    for panel in dashboard["panels"]:
+        for target in panel.get("targets", []):
+            yield panel["title"], target["expr"]
+
+
+def parse(expr: str):
+    for var, value in GRAFANA_VARS.items():
+        expr = expr.replace(var, value)
+    return promql_parser.parse(expr)
+
+
+ALL_QUERIES = [(path.name, title, expr) for path in DASHBOARDS for title, expr in panel_queries(path)]
+
+
+def test_there_are_two_dashboards_with_queries():
+    assert {p.stem for p in DASHBOARDS} == {"dynamo-overview", "gtc-demo"}
+    assert len(ALL_QUERIES) >= 20
+
+
+@pytest.mark.parametrize("dashboard,title,expr", ALL_QUERIES, ids=[f"{d}:{t}:{i}" for i, (d, t, _) in enumerate(ALL_QUERIES)])
+def test_every_query_parses_and_uses_exported_metrics(dashboard, title, expr):
+    names = metric_names(parse(expr))
+    assert names, f"{title}: no metric in {expr}"
+    known = known_metrics()
+    unknown = sorted(n for n in names if not allowed(n, known))
+    assert not unknown, f"{dashboard} / {title}: {unknown} not in manifests/metrics.yaml"
+
+
+def test_the_checker_rejects_unknown_and_non_histogram_suffixes():
+    known = known_metrics()
+    assert metric_names(parse("sum(rate(foo_bar_total[5m])) / on() bar_baz")) == {"foo_bar_total", "bar_baz"}
+    assert not allowed("dynamo_frontend_requests_total_bucket", known)  # a counter has no buckets
+    assert not allowed("dynamo_component_kvstats_gpu_prefix_cache_hit_rate", known)  # gone in Dynamo 1.6.1
+    assert allowed("dynamo_frontend_time_to_first_token_seconds_bucket", known)
+    with pytest.raises(Exception):
+        parse("sum(rate(x[5m])")
+
+
+def test_demo_dashboard_title_and_panels():
+    demo = json.loads((REPO / "manifests" / "dashboards" / "gtc-demo.json").read_text())
+    assert demo["title"] == "GTC Demo: Optimized LLM Inference"
+    titles = " | ".join(p["title"] for p in demo["panels"]).lower()
+    for wanted in ("ttft", "itl", "request rate", "in-flight", "kv cache hit rate", "gpu utilisation",
+                   "output tokens/s", "end-to-end", "worker replicas", "by conversation turn"):
+        assert wanted in titles, wanted
+    for gone in ("prefill", "decode pool", "disaggregated", "scaling"):
+        assert gone not in titles, gone
+    exprs = " ".join(expr for _, expr in panel_queries(REPO / "manifests" / "dashboards" / "gtc-demo.json"))
+    assert re.search(r"sum by \(le, router, turn\) \(rate\(loadgen_ttft_seconds_bucket", exprs)
+    assert "p50" in json.dumps(demo) and "p95" in json.dumps(demo)
+
+
+def test_metric_list_groups_say_where_they_came_from():
+    for name, group in METRICS["groups"].items():
+        assert len(group["source"]) > 30, name
+        assert group["metrics"], name
+        assert set(group["metrics"].values()) <= {"counter", "gauge", "histogram", "summary"}, name
+
+
+def test_loadgen_group_matches_the_load_generator_source():
+    source = (REPO / "loadgen" / "metrics.py").read_text()
+    declared = {m.group(2): m.group(1).lower()
+                for m in re.finditer(r'(Histogram|Counter|Gauge)\(\s*"(loadgen_[a-z_]+)"', source)}
+    assert METRICS["groups"]["loadgen"]["metrics"] == declared
+    for contract in ("loadgen_ttft_seconds", "loadgen_itl_seconds", "loadgen_request_duration_seconds"):
+        assert declared[contract] == "histogram"
+
+
+def test_dashboard_config_maps_for_the_sidecar(stack_plan):
+    maps = {r.name: r.plain for r in stack_plan.by_type("kubernetes:core/v1:ConfigMap") if r.name.startswith("dashboards-")}
+    assert set(maps) == {"dashboards-dynamo-overview", "dashboards-gtc-demo"}
+    for name, config_map in maps.items():
+        stem = name.removeprefix("dashboards-")
+        assert config_map["metadata"]["namespace"] == "monitoring"
+        assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+        assert json.loads(config_map["data"][f"{stem}.json"]) == json.loads(
+            (REPO / "manifests" / "dashboards" / f"{stem}.json").read_text())
+    monitoring = stack_plan.get("kubernetes:helm.sh/v3:Release", "platform-kube-prometheus-stack")
+    for resource in stack_plan.by_type("kubernetes:core/v1:ConfigMap"):
+        if resource.name.startswith("dashboards-"):
+            assert stack_plan.depends_on(resource, monitoring)

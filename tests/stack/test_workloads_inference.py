@@ -1,0 +1,231 @@
+"""The DynamoGraphDeployment (seed 000 Group 1): exact spec, the Ready wait, its dependencies, the mocker switch."""
+
+import json
+
+import pytest
+import yaml
+from kubernetes_validate import validate as k8s_validate
+
+DGD = "kubernetes:nvidia.com/v1alpha1:DynamoGraphDeployment"
+CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
+MODEL = "nvidia/Llama-3.1-70B-Instruct-FP8"
+K8S_VERSION = "1.33.0"
+
+
+def dgd(plan):
+    return plan.get(DGD, "inference-dgd")
+
+
+def services(plan):
+    return dgd(plan).plain["spec"]["services"]
+
+
+def env(service):
+    return {e["name"]: e.get("value") for e in service.get("envs", [])}
+
+
+def test_graph_identity_and_annotations(stack_plan):
+    graph = dgd(stack_plan).plain
+    assert graph["apiVersion"] == "nvidia.com/v1alpha1"
+    assert graph["kind"] == "DynamoGraphDeployment"
+    assert graph["metadata"]["name"] == "gtc-demo"
+    assert graph["metadata"]["namespace"] == "dynamo-workload"
+    annotations = graph["metadata"]["annotations"]
+    assert annotations["nvidia.com/enable-grove"] == "false"
+    assert graph["spec"]["backendFramework"] == "trtllm"
+    assert graph["spec"]["pvcs"] == [{"name": "model-nfs-pvc", "create": False}]
+    assert set(graph["spec"]["services"]) == {"Frontend", "FrontendRoundRobin", "TrtllmWorker"}
+
+
+def test_worker_spec_is_exactly_the_aggregated_tp4_layout(stack_plan):
+    worker = services(stack_plan)["TrtllmWorker"]
+    assert worker == {
+        "componentType": "worker",
+        "replicas": 2,
+        "resources": {"requests": {"cpu": "16", "memory": "128Gi"},
+                      "limits": {"gpu": "4", "cpu": "48", "memory": "512Gi"}},
+        "labels": {"kai.scheduler/queue": "default-queue"},
+        "volumeMounts": [{"name": "model-nfs-pvc", "mountPoint": "/models"}],
+        "extraPodSpec": {
+            "hostIPC": True,
+            "runtimeClassName": "nvidia",
+            "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+            "nodeSelector": {"gtc-demo/pool": "gpu"},
+            "volumes": [
+                {"name": "engine-config", "configMap": {"name": "trtllm-engine-config"}},
+                {"name": "cuda-compat", "emptyDir": {}},
+            ],
+            "mainContainer": {
+                "image": "nvcr.io/nvidia/ai-dynamo/tensorrtllm-runtime:1.6.1",
+                "command": ["python3", "-m", "dynamo.trtllm"],
+                "args": [
+                    "--model-path", f"/models/{MODEL}",
+                    "--served-model-name", MODEL,
+                    "--tensor-parallel-size", "4",
+                    "--max-batch-size", "16",
+                    "--max-num-tokens", "8192",
+                    "--free-gpu-memory-fraction", "0.85",
+                    "--extra-engine-args", "/engine-config/engine.yaml",
+                    "--publish-events-and-metrics",
+                ],
+                "securityContext": {"capabilities": {"add": ["IPC_LOCK"]}},
+                "volumeMounts": [
+                    {"name": "engine-config", "mountPath": "/engine-config", "readOnly": True},
+                    {"name": "cuda-compat", "mountPath": "/usr/local/cuda/compat/lib"},
+                ],
+            },
+        },
+    }
+
+
+def test_what_must_be_absent(stack_plan):
+    """No prefill/decode split, no scaling adapter, no NIXL/UCX, no unknown worker flags."""
+    text = json.dumps(dgd(stack_plan).plain)
+    for banned in ("subComponentType", "scalingAdapter", "disaggregation", "UCX_", "NIXL", "nixl",
+                   "cache_transceiver", "TrtllmPrefillWorker", "TrtllmDecodeWorker", "autoscaling"):
+        assert banned not in text, banned
+    args = services(stack_plan)["TrtllmWorker"]["extraPodSpec"]["mainContainer"]["args"]
+    # Dynamo 1.6.1's TRT-LLM worker exits on it ("Unrecognized argument"); it is an engine arg instead.
+    assert "--trust-remote-code" not in args
+
+
+def test_gpus_match_the_tensor_parallel_size(stack_plan):
+    worker = services(stack_plan)["TrtllmWorker"]
+    args = worker["extraPodSpec"]["mainContainer"]["args"]
+    tp = args[args.index("--tensor-parallel-size") + 1]
+    assert worker["resources"]["limits"]["gpu"] == tp == "4"
+    assert worker["replicas"] * int(tp) == 8  # both stacks: one 8-GPU node
+
+
+def test_kv_frontend_and_round_robin_baseline_share_the_workers(stack_plan):
+    svc = services(stack_plan)
+    kv, baseline = svc["Frontend"], svc["FrontendRoundRobin"]
+    for frontend in (kv, baseline):
+        assert frontend["componentType"] == "frontend"
+        assert frontend["replicas"] == 1
+        assert frontend["extraPodSpec"]["mainContainer"]["image"] == "nvcr.io/nvidia/ai-dynamo/dynamo-frontend:1.6.1"
+        assert frontend["extraPodSpec"]["nodeSelector"] == {"gtc-demo/pool": "management"}
+        assert frontend["volumeMounts"] == [{"name": "model-nfs-pvc", "mountPoint": "/models"}]
+        assert {"name": "POD_UID", "valueFrom": {"fieldRef": {"fieldPath": "metadata.uid"}}} in frontend["envs"]
+        assert "gpu" not in json.dumps(frontend.get("resources", {}))
+        assert "tolerations" not in frontend["extraPodSpec"]
+    assert env(kv)["DYN_ROUTER_MODE"] == "kv"
+    assert env(baseline)["DYN_ROUTER_MODE"] == "round-robin"
+    # Router tuning defaults to Dynamo's own values: nothing rendered.
+    assert not any(name.startswith("DYN_ROUTER_") and name != "DYN_ROUTER_MODE" for name in env(kv))
+    assert "args" not in kv["extraPodSpec"]["mainContainer"]
+
+
+def test_router_settings_render_as_frontend_env_and_args():
+    from plan import evaluate
+    plan = evaluate("dev", overrides={"gtc-demo:router": {
+        "overlapScoreCredit": 0.5, "temperature": 0.25, "extraArgs": ["--router-replica-sync"]}})
+    svc = services(plan)
+    kv_env = env(svc["Frontend"])
+    assert kv_env["DYN_ROUTER_KV_OVERLAP_SCORE_CREDIT"] == "0.5"
+    assert kv_env["DYN_ROUTER_TEMPERATURE"] == "0.25"
+    container = svc["Frontend"]["extraPodSpec"]["mainContainer"]
+    assert container["command"] == ["python3", "-m", "dynamo.frontend"]
+    assert container["args"] == ["--router-replica-sync"]
+    # The baseline is never tuned: it is the round-robin reference.
+    assert set(env(svc["FrontendRoundRobin"])) == {"DYN_ROUTER_MODE", "POD_UID"}
+
+
+def test_engine_settings_config_map_from_typed_config(stack_plan):
+    config_map = stack_plan.get(CONFIG_MAP, "inference-engine-config")
+    assert config_map.plain["metadata"]["name"] == "trtllm-engine-config"
+    assert config_map.plain["metadata"]["namespace"] == "dynamo-workload"
+    engine = yaml.safe_load(config_map.plain["data"]["engine.yaml"])
+    assert engine == {
+        "backend": "pytorch",
+        "tensor_parallel_size": 4,
+        "max_batch_size": 16,
+        "max_num_tokens": 8192,
+        "enable_chunked_prefill": True,
+        "trust_remote_code": True,
+        "kv_cache_config": {"dtype": "fp8", "free_gpu_memory_fraction": 0.85, "enable_block_reuse": True},
+        "cuda_graph_config": {"max_batch_size": 16},
+    }
+    k8s_validate(config_map.plain, K8S_VERSION, strict=True)
+
+
+def test_pulumi_waits_for_ready_long_enough_for_a_70b_load(stack_plan):
+    graph = dgd(stack_plan)
+    assert graph.plain["metadata"]["annotations"]["pulumi.com/waitFor"] == "condition=Ready"
+    timeouts = graph.options["customTimeouts"]
+    for phase in ("create", "update"):
+        assert timeouts[phase].endswith("m") and int(timeouts[phase][:-1]) >= 60, timeouts
+
+
+@pytest.mark.parametrize("target_type,target_name", [
+    ("kubernetes:helm.sh/v3:Release", "platform-dynamo-platform"),
+    ("digitalocean:index/kubernetesNodePool:KubernetesNodePool", "infra-gpu-pool"),
+    ("kubernetes:batch/v1:Job", "model-download"),
+    ("kubernetes:batch/v1:Job", "model-upload"),
+    ("kubernetes:node.k8s.io/v1:RuntimeClass", "platform-runtimeclass-nvidia"),
+    ("kubernetes:core/v1:PersistentVolumeClaim", "platform-model-nfs-pvc"),
+    (CONFIG_MAP, "inference-engine-config"),
+])
+def test_graph_is_created_after_and_destroyed_before(stack_plan, target_type, target_name):
+    assert stack_plan.depends_on(dgd(stack_plan), stack_plan.get(target_type, target_name))
+
+
+def test_graph_declares_its_direct_dependencies(dev_plan):
+    direct = dgd(dev_plan).explicit_dependencies
+    for target_type, target_name in [
+        ("kubernetes:helm.sh/v3:Release", "platform-dynamo-platform"),
+        ("digitalocean:index/kubernetesNodePool:KubernetesNodePool", "infra-gpu-pool"),
+        ("kubernetes:batch/v1:Job", "model-download"),
+    ]:
+        assert dev_plan.get(target_type, target_name).urn in direct, target_name
+
+
+def test_frontend_urls_are_exported_and_in_cluster(stack_plan):
+    assert stack_plan.outputs["frontendUrl"] == "http://gtc-demo-frontend.dynamo-workload.svc.cluster.local:8000"
+    assert stack_plan.outputs["baselineFrontendUrl"] == (
+        "http://gtc-demo-frontendroundrobin.dynamo-workload.svc.cluster.local:8000")
+
+
+# -- workerBackend: mocker ----------------------------------------------------------------------
+
+
+def test_mocker_graph_has_no_gpus(mocker_plan):
+    graph = dgd(mocker_plan).plain
+    text = json.dumps(graph)
+    for gpu_only in ("gpu", "nvidia.com/gpu", "runtimeClassName", "hostIPC", "IPC_LOCK", "tolerations",
+                     "model-nfs-pvc", "kai.scheduler", "dynamo.trtllm"):
+        assert gpu_only not in text, gpu_only
+    assert set(graph["spec"]["services"]) == {"Frontend", "FrontendRoundRobin", "TrtllmWorker"}
+    assert mocker_plan.find("digitalocean:index/kubernetesNodePool:KubernetesNodePool") is None
+
+
+def test_mocker_workers_run_the_trtllm_mocker_on_the_management_pool(mocker_plan):
+    worker = services(mocker_plan)["TrtllmWorker"]
+    assert worker["componentType"] == "worker"
+    assert worker["replicas"] == 2
+    pod = worker["extraPodSpec"]
+    assert pod["nodeSelector"] == {"gtc-demo/pool": "management"}
+    container = pod["mainContainer"]
+    assert container["command"] == ["python3", "-m", "dynamo.mocker"]
+    assert container["args"] == ["--model-path", f"/models/{MODEL}", "--model-name", MODEL, "--engine-type", "trtllm"]
+    assert container["image"] == "nvcr.io/nvidia/ai-dynamo/dynamo-frontend:1.6.1"
+
+
+def test_mocker_tokenizer_is_mounted_where_the_model_would_be(mocker_plan):
+    tokenizer = mocker_plan.get(CONFIG_MAP, "inference-mocker-tokenizer")
+    assert "tokenizer.json" in tokenizer.plain["data"]
+    json.loads(tokenizer.plain["data"]["tokenizer.json"])
+    assert sum(len(v) for v in tokenizer.plain["data"].values()) < 1_000_000  # ConfigMap size limit
+    for name, service in services(mocker_plan).items():
+        mounts = service["extraPodSpec"]["mainContainer"]["volumeMounts"]
+        assert {"name": "tokenizer", "mountPath": f"/models/{MODEL}", "readOnly": True} in mounts, name
+    assert mocker_plan.depends_on(dgd(mocker_plan), tokenizer)
+    assert mocker_plan.depends_on(dgd(mocker_plan), mocker_plan.get("kubernetes:helm.sh/v3:Release",
+                                                                    "platform-dynamo-platform"))
+
+
+def test_mocker_keeps_the_ready_wait_and_the_frontends(mocker_plan):
+    graph = dgd(mocker_plan)
+    assert graph.plain["metadata"]["annotations"]["pulumi.com/waitFor"] == "condition=Ready"
+    assert env(services(mocker_plan)["Frontend"])["DYN_ROUTER_MODE"] == "kv"
+    assert mocker_plan.find(CONFIG_MAP, "inference-engine-config") is None

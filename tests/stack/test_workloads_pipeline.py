@@ -1,0 +1,181 @@
+"""The model pipeline: two idempotent Jobs on the management pool that never wait for the GPU pool or the charts."""
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from kubernetes_validate import validate as k8s_validate
+
+JOB = "kubernetes:batch/v1:Job"
+RELEASE = "kubernetes:helm.sh/v3:Release"
+MODEL = "nvidia/Llama-3.1-70B-Instruct-FP8"
+K8S_VERSION = "1.33.0"
+SCRIPTS = Path(__file__).resolve().parents[2] / "manifests" / "model-pipeline"
+
+
+def jobs(plan):
+    return plan.get(JOB, "model-upload"), plan.get(JOB, "model-download")
+
+
+def container(job):
+    return job.plain["spec"]["template"]["spec"]["containers"][0]
+
+
+def env_refs(job):
+    return {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container(job)["env"] if "valueFrom" in e}
+
+
+def test_job_names_carry_a_hash_of_the_model(stack_plan):
+    suffix = hashlib.sha256(MODEL.encode()).hexdigest()[:8]
+    upload, download = jobs(stack_plan)
+    assert upload.plain["metadata"]["name"] == f"model-upload-spaces-{suffix}"
+    assert download.plain["metadata"]["name"] == f"model-download-nfs-{suffix}"
+    for job in (upload, download):
+        assert job.plain["metadata"]["namespace"] == "dynamo-workload"
+
+
+def test_changing_the_model_creates_new_jobs(dev_plan):
+    from plan import evaluate
+    other = evaluate("dev", overrides={"gtc-demo:model": {"name": "meta-llama/Llama-3.1-8B-Instruct",
+                                                          "replicas": 2, "tensorParallel": 4}})
+    before = {j.plain["metadata"]["name"] for j in jobs(dev_plan)}
+    after = {j.plain["metadata"]["name"] for j in jobs(other)}
+    assert before.isdisjoint(after)
+    upload = other.get(JOB, "model-upload")
+    assert "meta-llama/Llama-3.1-8B-Instruct" in container(upload)["command"]
+
+
+def test_jobs_run_the_scripts_from_a_config_map(stack_plan):
+    scripts = stack_plan.get("kubernetes:core/v1:ConfigMap", "model-scripts")
+    assert scripts.plain["data"]["model_sync.py"] == (SCRIPTS / "model_sync.py").read_text()
+    assert scripts.plain["data"]["run.sh"] == (SCRIPTS / "run.sh").read_text()
+    for job, step in zip(jobs(stack_plan), ("upload", "download")):
+        command = container(job)["command"]
+        assert command[:3] == ["sh", "/scripts/run.sh", step]
+        assert command[command.index("--model") + 1] == MODEL
+        assert command[command.index("--bucket") + 1] == "do-gtc2026-doks-demo"
+        assert command[command.index("--endpoint") + 1] == "https://atl1.digitaloceanspaces.com"
+        volumes = {v["name"]: v for v in job.plain["spec"]["template"]["spec"]["volumes"]}
+        assert volumes["scripts"]["configMap"]["name"] == "model-pipeline-scripts"
+
+
+def test_jobs_on_the_management_pool_without_gpus(stack_plan):
+    for job in jobs(stack_plan):
+        pod = job.plain["spec"]["template"]["spec"]
+        assert pod["nodeSelector"] == {"gtc-demo/pool": "management"}
+        assert "tolerations" not in pod
+        assert "runtimeClassName" not in pod
+        assert "nvidia.com/gpu" not in str(container(job)["resources"])
+        assert pod["restartPolicy"] == "Never"
+        assert pod["automountServiceAccountToken"] is False
+
+
+def test_secrets_come_from_the_platform_secrets(stack_plan):
+    upload, download = jobs(stack_plan)
+    assert env_refs(upload) == {
+        "SPACES_ACCESS_KEY_ID": {"name": "spaces-credentials", "key": "SPACES_ACCESS_KEY_ID"},
+        "SPACES_SECRET_ACCESS_KEY": {"name": "spaces-credentials", "key": "SPACES_SECRET_ACCESS_KEY"},
+        "HF_TOKEN": {"name": "hf-token", "key": "HF_TOKEN", "optional": True},
+    }
+    assert set(env_refs(download)) == {"SPACES_ACCESS_KEY_ID", "SPACES_SECRET_ACCESS_KEY"}
+    for job in (upload, download):
+        assert not any("value" in e and "TOKEN" in e["name"] for e in container(job)["env"])
+
+
+def test_download_mounts_the_model_claim(stack_plan):
+    _, download = jobs(stack_plan)
+    pod = download.plain["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["models"]["persistentVolumeClaim"] == {"claimName": "model-nfs-pvc"}
+    assert {"name": "models", "mountPath": "/models"} in container(download)["volumeMounts"]
+
+
+def test_image_from_config_and_pinned_pip_packages(stack_plan):
+    for job in jobs(stack_plan):
+        assert container(job)["image"] == "python:3.11.11-slim"
+        values = {e["name"]: e.get("value") for e in container(job)["env"]}
+        assert values["HUGGINGFACE_HUB_VERSION"].count(".") == 2
+        assert values["BOTO3_VERSION"].count(".") == 2
+
+
+def test_timeouts_fit_a_70_gb_model_and_failures_surface(stack_plan):
+    for job in jobs(stack_plan):
+        spec = job.plain["spec"]
+        assert spec["backoffLimit"] <= 3
+        assert spec["activeDeadlineSeconds"] >= 3600
+        timeouts = job.options["customTimeouts"]
+        assert int(timeouts["create"].rstrip("m")) >= 60
+        # Kubernetes gives up first, so `pulumi up` reports the Job's DeadlineExceeded reason.
+        assert int(timeouts["create"].rstrip("m")) * 60 > spec["activeDeadlineSeconds"]
+        # A finished Job is kept: TTL deletion would show up as drift and re-create it on the next up.
+        assert "ttlSecondsAfterFinished" not in spec
+        assert job.plain["metadata"]["annotations"]["pulumi.com/replaceUnready"] == "true"
+        assert job.options["deleteBeforeReplace"] is True
+
+
+def test_download_runs_after_upload(stack_plan):
+    upload, download = jobs(stack_plan)
+    assert upload.urn in download.explicit_dependencies
+    assert not stack_plan.depends_on(upload, download)
+
+
+@pytest.mark.parametrize("target_type,target_name", [
+    ("digitalocean:index/kubernetesNodePool:KubernetesNodePool", "infra-gpu-pool"),
+    (RELEASE, "platform-dynamo-platform"),
+    (RELEASE, "platform-dynamo-crds"),
+    (RELEASE, "platform-kube-prometheus-stack"),
+    (RELEASE, "platform-dcgm-exporter"),
+    (RELEASE, "platform-cert-manager"),
+    (RELEASE, "platform-external-dns"),
+])
+def test_pipeline_does_not_wait_for_the_gpu_pool_or_the_charts(stack_plan, target_type, target_name):
+    target = stack_plan.get(target_type, target_name)
+    for job in jobs(stack_plan):
+        assert not stack_plan.depends_on(job, target), f"{job.name} waits for {target_name}"
+
+
+def test_pipeline_runs_on_the_cluster_through_the_stack_provider(stack_plan):
+    provider = stack_plan.get("pulumi:providers:kubernetes", "infra-k8s")
+    cluster = stack_plan.get("digitalocean:index/kubernetesCluster:KubernetesCluster", "infra-cluster")
+    assert stack_plan.depends_on(provider, cluster)
+    for job in jobs(stack_plan):
+        assert job.provider.startswith(provider.urn + "::"), job.provider
+
+
+@pytest.mark.parametrize("target_type,target_name", [
+    ("kubernetes:core/v1:Namespace", "platform-ns-dynamo-workload"),
+    ("kubernetes:core/v1:Secret", "platform-secret-dynamo-workload-spaces-credentials"),
+])
+def test_pipeline_waits_for_what_it_uses(stack_plan, target_type, target_name):
+    for job in jobs(stack_plan):
+        assert stack_plan.depends_on(job, stack_plan.get(target_type, target_name)), job.name
+    upload, download = jobs(stack_plan)
+    assert stack_plan.depends_on(upload, stack_plan.get("kubernetes:core/v1:Secret",
+                                                        "platform-secret-dynamo-workload-hf-token"))
+    assert stack_plan.depends_on(download, stack_plan.get("kubernetes:core/v1:PersistentVolumeClaim",
+                                                          "platform-model-nfs-pvc"))
+
+
+def test_jobs_are_valid_kubernetes_objects(stack_plan):
+    for job in jobs(stack_plan):
+        k8s_validate(job.plain, K8S_VERSION, strict=True)
+    k8s_validate(stack_plan.get("kubernetes:core/v1:ConfigMap", "model-scripts").plain, K8S_VERSION, strict=True)
+
+
+def test_mocker_skips_the_pipeline_entirely(mocker_plan):
+    assert mocker_plan.by_type(JOB) == []
+    assert mocker_plan.find("gtc-demo:model:ModelPipeline") is None
+
+
+def test_sync_script_skips_when_markers_exist(tmp_path, monkeypatch):
+    """The download step is a no-op when its marker is on the share (no S3 call at all)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("model_sync", SCRIPTS / "model_sync.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    marker = tmp_path / MODEL / module.DOWNLOAD_MARKER
+    marker.parent.mkdir(parents=True)
+    marker.write_text("{}")
+    monkeypatch.setattr(module, "_s3", lambda *a: pytest.fail("must not reach Spaces when the marker exists"))
+    assert module.main(["download", "--model", MODEL, "--bucket", "b", "--endpoint", "https://x",
+                        "--region", "atl1", "--target", str(tmp_path)]) == 0
