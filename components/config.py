@@ -47,6 +47,12 @@ class _Model(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
 
 
+def _one_of(value: str, allowed, what: str) -> str:
+    if value not in allowed:
+        raise ValueError(f"unknown {what} {value!r}; allowed: {', '.join(allowed)}")
+    return value
+
+
 def _check_exact_version(value: str) -> str:
     if not _EXACT_VERSION.match(value):
         raise ValueError(f"must be an exact version such as 1.2.3 (no ranges, no 'latest'), got {value!r}")
@@ -140,9 +146,7 @@ class GpuPool(_Model):
     @field_validator("slug")
     @classmethod
     def _known_slug(cls, value: str) -> str:
-        if value not in GPU_SLUGS:
-            raise ValueError(f"unknown GPU droplet slug {value!r}; allowed: {', '.join(sorted(GPU_SLUGS))}")
-        return value
+        return _one_of(value, sorted(GPU_SLUGS), "GPU droplet slug")
 
     @property
     def gpus_per_node(self) -> int:
@@ -285,9 +289,7 @@ class StackConfig(_Model):
     @field_validator("region")
     @classmethod
     def _region(cls, value: str) -> str:
-        if value not in REGIONS:
-            raise ValueError(f"unknown region {value!r}; allowed: {', '.join(REGIONS)}")
-        return value
+        return _one_of(value, REGIONS, "region")
 
     @model_validator(mode="after")
     def _cross_checks(self) -> "StackConfig":
@@ -344,7 +346,7 @@ class Settings:
 _KEYS = tuple(to_camel(name) for name in StackConfig.model_fields)
 
 
-def _format_errors(exc: ValidationError, raw: dict[str, Any]) -> str:
+def _format_errors(exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
         key = ".".join(str(part) for part in err["loc"])
@@ -366,7 +368,7 @@ def parse_config(raw: dict[str, Any]) -> StackConfig:
     try:
         return StackConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_format_errors(exc, raw)) from None
+        raise ConfigError(_format_errors(exc)) from None
 
 
 def _secret(cfg: pulumi.Config, key: str, namespace: str, required: bool, why: str) -> Optional[pulumi.Output]:

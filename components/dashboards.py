@@ -15,6 +15,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.platform import MONITORING_NS, Platform
+from components.k8s_common import PART_OF
 
 DASHBOARDS_DIR = Path(__file__).resolve().parents[1] / "manifests" / "dashboards"
 SIDECAR_LABEL = {"grafana_dashboard": "1"}
@@ -47,7 +48,7 @@ class Dashboards(pulumi.ComponentResource):
                 metadata=k8s.meta.v1.ObjectMetaArgs(
                     name=f"grafana-dashboard-{stem}",
                     namespace=platform.namespaces[MONITORING_NS].metadata.name,
-                    labels={**SIDECAR_LABEL, "app.kubernetes.io/part-of": "gtc-demo"},
+                    labels={**SIDECAR_LABEL, **PART_OF},
                 ),
                 data={f"{stem}.json": text},
                 # The sidecar comes with the chart; without it the ConfigMaps would just sit there.

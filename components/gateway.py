@@ -15,6 +15,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.config import StackConfig
+from components.k8s_common import PART_OF
 from components.platform import DNS_TOKEN_KEY, DNS_TOKEN_SECRET, MONITORING_NS, WORKLOAD_NS, Platform
 
 GATEWAY_NAME = "gtc-demo"
@@ -27,7 +28,6 @@ LETS_ENCRYPT_SERVERS = {
 }
 GATEWAY_API = "gateway.networking.k8s.io/v1"
 # Namespaces allowed to attach routes: the platform labels its own namespaces with this.
-PART_OF = {"app.kubernetes.io/part-of": "gtc-demo"}
 
 
 def issuer_name(staging: bool) -> str:

@@ -26,6 +26,7 @@ from components.config import Engine, Router, StackConfig
 from components.infra import POOL_LABEL, Infrastructure
 from components.model_pipeline import ModelPipeline
 from components.platform import GPU_TOLERATION, MODEL_PVC, WORKLOAD_NS, Platform
+from components.k8s_common import PART_OF
 
 DGD_NAME = "gtc-demo"
 KV_FRONTEND = "Frontend"
@@ -132,7 +133,7 @@ class Inference(pulumi.ComponentResource):
             self.engine_config = k8s.core.v1.ConfigMap(
                 f"{name}-engine-config",
                 metadata=k8s.meta.v1.ObjectMetaArgs(name="trtllm-engine-config", namespace=namespace,
-                                                    labels={"app.kubernetes.io/part-of": "gtc-demo"}),
+                                                    labels=dict(PART_OF)),
                 data={ENGINE_CONFIG_FILE: yaml.safe_dump(
                     engine_settings(cfg.model.engine, cfg.model.tensor_parallel), sort_keys=True)},
                 opts=child,
@@ -145,7 +146,7 @@ class Inference(pulumi.ComponentResource):
             self.tokenizer = k8s.core.v1.ConfigMap(
                 f"{name}-mocker-tokenizer",
                 metadata=k8s.meta.v1.ObjectMetaArgs(name="mocker-tokenizer", namespace=namespace,
-                                                    labels={"app.kubernetes.io/part-of": "gtc-demo"}),
+                                                    labels=dict(PART_OF)),
                 data=_tokenizer_files(),
                 opts=child,
             )
@@ -159,7 +160,7 @@ class Inference(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=DGD_NAME,
                 namespace=namespace,
-                labels={"app.kubernetes.io/part-of": "gtc-demo"},
+                labels=dict(PART_OF),
                 annotations={
                     # Operator creates plain Deployments, not Grove PodCliques (seed 000 Group 1).
                     "nvidia.com/enable-grove": "false",

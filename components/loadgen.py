@@ -15,6 +15,7 @@ import pulumi_random as random
 
 from components.config import StackConfig
 from components.infra import POOL_LABEL
+from components.k8s_common import PART_OF, restricted_security_context, secret_env
 from components.platform import GRADIENT_KEY, GRADIENT_SECRET, WORKLOAD_NS, Platform
 
 APP = "loadgen"
@@ -41,7 +42,7 @@ class LoadGenerator(pulumi.ComponentResource):
         cfg, platform = args.config, args.platform
         namespace = platform.namespaces[WORKLOAD_NS].metadata.name
         child = pulumi.ResourceOptions(parent=self)
-        labels = {"app.kubernetes.io/name": APP, "app.kubernetes.io/part-of": "gtc-demo"}
+        labels = {"app.kubernetes.io/name": APP, **PART_OF}
 
         self.control_token = random.RandomPassword(f"{name}-control-token", length=40, special=False, opts=child)
         self.token_secret = k8s.core.v1.Secret(
@@ -109,10 +110,6 @@ class LoadGenerator(pulumi.ComponentResource):
                                "controlToken": pulumi.Output.secret(self.control_token.result)})
 
     def _pod(self, cfg: StackConfig) -> k8s.core.v1.PodSpecArgs:
-        def secret_env(name: str, secret: str, key: str) -> k8s.core.v1.EnvVarArgs:
-            return k8s.core.v1.EnvVarArgs(name=name, value_from=k8s.core.v1.EnvVarSourceArgs(
-                secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret, key=key)))
-
         probe = dict(http_get=k8s.core.v1.HTTPGetActionArgs(path="/healthz", port="http"), period_seconds=10)
         return k8s.core.v1.PodSpecArgs(
             automount_service_account_token=False,
@@ -138,11 +135,7 @@ class LoadGenerator(pulumi.ComponentResource):
                     requests={"cpu": "100m", "memory": "256Mi"},
                     limits={"cpu": "1", "memory": "1Gi"},
                 ),
-                security_context=k8s.core.v1.SecurityContextArgs(
-                    allow_privilege_escalation=False,
-                    read_only_root_filesystem=True,
-                    capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
-                ),
+                security_context=restricted_security_context(),
                 volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")],
             )],
             volumes=[k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="256Mi"))],

@@ -19,6 +19,7 @@ import pulumi_kubernetes as k8s
 
 from components.config import StackConfig
 from components.infra import POOL_LABEL
+from components.k8s_common import PART_OF, restricted_security_context, secret_env
 from components.platform import (
     HF_TOKEN_KEY,
     HF_TOKEN_SECRET,
@@ -103,16 +104,16 @@ class ModelPipeline(pulumi.ComponentResource):
     # -- helpers ---------------------------------------------------------------------------------
 
     def _labels(self) -> dict[str, str]:
-        return {"app.kubernetes.io/part-of": "gtc-demo", "app.kubernetes.io/component": "model-pipeline",
+        return {**PART_OF, "app.kubernetes.io/component": "model-pipeline",
                 "gtc-demo/model": self._cfg.model.slug}
 
     def _spaces_env(self) -> list[k8s.core.v1.EnvVarArgs]:
-        return [_secret_env(SPACES_ID_KEY, SPACES_SECRET, SPACES_ID_KEY),
-                _secret_env(SPACES_KEY_KEY, SPACES_SECRET, SPACES_KEY_KEY)]
+        return [secret_env(SPACES_ID_KEY, SPACES_SECRET, SPACES_ID_KEY),
+                secret_env(SPACES_KEY_KEY, SPACES_SECRET, SPACES_KEY_KEY)]
 
     def _hf_env(self) -> list[k8s.core.v1.EnvVarArgs]:
         # Optional: public models download without a token.
-        return [_secret_env("HF_TOKEN", HF_TOKEN_SECRET, HF_TOKEN_KEY, optional=True)]
+        return [secret_env("HF_TOKEN", HF_TOKEN_SECRET, HF_TOKEN_KEY, optional=True)]
 
     def _job(self, resource_name: str, job_name: str, namespace: pulumi.Input[str], step: str,
              env: list[k8s.core.v1.EnvVarArgs], volumes: list[k8s.core.v1.VolumeArgs],
@@ -165,11 +166,7 @@ class ModelPipeline(pulumi.ComponentResource):
                                 requests={"cpu": "250m", "memory": "512Mi"},
                                 limits={"cpu": "1", "memory": "1536Mi"},
                             ),
-                            security_context=k8s.core.v1.SecurityContextArgs(
-                                allow_privilege_escalation=False,
-                                read_only_root_filesystem=True,
-                                capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
-                            ),
+                            security_context=restricted_security_context(),
                             volume_mounts=[
                                 k8s.core.v1.VolumeMountArgs(name="scripts", mount_path=SCRIPTS_MOUNT, read_only=True),
                                 k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
@@ -194,7 +191,3 @@ class ModelPipeline(pulumi.ComponentResource):
             ),
         )
 
-
-def _secret_env(name: str, secret: str, key: str, optional: bool = False) -> k8s.core.v1.EnvVarArgs:
-    return k8s.core.v1.EnvVarArgs(name=name, value_from=k8s.core.v1.EnvVarSourceArgs(
-        secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret, key=key, optional=optional or None)))

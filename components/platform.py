@@ -15,6 +15,7 @@ import pulumi_random as random
 
 from components.config import Chart, Secrets, StackConfig
 from components.infra import GPU_NODE_LABEL, Infrastructure
+from components.k8s_common import PART_OF
 
 WORKLOAD_NS = "dynamo-workload"
 SYSTEM_NS = "dynamo-system"
@@ -58,7 +59,7 @@ class Platform(pulumi.ComponentResource):
         self.namespaces = {
             ns: k8s.core.v1.Namespace(
                 f"{name}-ns-{ns}",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=ns, labels={"app.kubernetes.io/part-of": "gtc-demo"}),
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=ns, labels=dict(PART_OF)),
                 opts=pulumi.ResourceOptions(parent=self),
             )
             for ns in (WORKLOAD_NS, SYSTEM_NS, MONITORING_NS, CERT_MANAGER_NS, EXTERNAL_DNS_NS)
@@ -154,7 +155,7 @@ class Platform(pulumi.ComponentResource):
                 access_modes=["ReadWriteMany"],
                 persistent_volume_reclaim_policy="Retain",
                 storage_class_name="",
-                mount_options=["nfsvers=4.1", "nconnect=8"],
+                mount_options=["nfsvers=4.1"],
                 nfs=k8s.core.v1.NFSVolumeSourceArgs(server=infra.nfs.host, path=infra.nfs.mount_path),
             ),
             opts=pulumi.ResourceOptions(parent=self),
