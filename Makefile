@@ -5,6 +5,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
+UI_PORT ?= 3000
+KV_PORT ?= 8000
+RR_PORT ?= 8001
+WORKERS ?= 2
+
 .PHONY: setup test demo bench clean setup-browser
 
 setup: $(STAMP) setup-browser
@@ -25,6 +30,14 @@ setup-browser:
 
 test: setup
 	$(BIN)/python -m pytest
+
+# Local rehearsal: real Dynamo KV + round-robin frontends over mocker workers, plus the loadgen UI, on 127.0.0.1.
+demo: $(STAMP)
+	$(BIN)/python -m rehearsal --ui-port $(UI_PORT) --kv-port $(KV_PORT) --rr-port $(RR_PORT) --workers $(WORKERS)
+
+# Router table at the demo's setting; redraws docs/img/ttft_by_turn.png (~4 min).
+bench: $(STAMP)
+	$(BIN)/python -m bench.router_sweep table
 
 clean:
 	rm -rf $(VENV)

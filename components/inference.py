@@ -74,6 +74,8 @@ def engine_settings(engine: Engine, tensor_parallel: int) -> dict[str, Any]:
 def router_env(router: Router) -> list[dict[str, str]]:
     """The KV frontend's tuning as Dynamo 1.6.1 env vars; unset fields keep Dynamo's defaults."""
     env = []
+    if router.prefill_load_scale is not None:
+        env.append({"name": "DYN_ROUTER_PREFILL_LOAD_SCALE", "value": str(router.prefill_load_scale)})
     if router.overlap_score_credit is not None:
         env.append({"name": "DYN_ROUTER_KV_OVERLAP_SCORE_CREDIT", "value": str(router.overlap_score_credit)})
     if router.temperature is not None:

@@ -111,8 +111,9 @@ def test_kv_frontend_and_round_robin_baseline_share_the_workers(stack_plan):
         assert "tolerations" not in frontend["extraPodSpec"]
     assert env(kv)["DYN_ROUTER_MODE"] == "kv"
     assert env(baseline)["DYN_ROUTER_MODE"] == "round-robin"
-    # Router tuning defaults to Dynamo's own values: nothing rendered.
-    assert not any(name.startswith("DYN_ROUTER_") and name != "DYN_ROUTER_MODE" for name in env(kv))
+    # The booth's router settings from the stack config (README, "Router settings for the booth").
+    tuning = {k: v for k, v in env(kv).items() if k.startswith("DYN_ROUTER_") and k != "DYN_ROUTER_MODE"}
+    assert tuning == {"DYN_ROUTER_PREFILL_LOAD_SCALE": "4.0", "DYN_ROUTER_TEMPERATURE": "0.0"}
     assert "args" not in kv["extraPodSpec"]["mainContainer"]
 
 

@@ -1,0 +1,1 @@
+"""Benchmarks of the local rehearsal: router settings, replicas, load and opening length."""

@@ -1,0 +1,79 @@
+"""The rehearsal's fixed choices: model name, ports, mocker timing, router settings.
+
+Kept in one module so the launcher, the end-to-end test and the benchmark all
+rehearse exactly the same stack, and so the README can point at one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+# Same served model name as the cloud stacks, so the load generator and any
+# client config work unchanged against the rehearsal.
+MODEL_NAME = "nvidia/Llama-3.1-70B-Instruct-FP8"
+TOKENIZER_DIR = Path(__file__).parent / "tokenizer"
+HOST = "127.0.0.1"
+
+DEFAULT_UI_PORT = 3000
+DEFAULT_KV_PORT = 8000
+DEFAULT_RR_PORT = 8001
+DEFAULT_WORKERS = 2  # the cloud stacks' replica count (2x TP=4 on one 8-GPU node)
+
+# Dynamo without etcd or NATS: discovery through files in a temp dir, requests
+# over TCP, KV events over ZMQ (through our loopback-only broker).
+PLANE_ARGS = ("--discovery-backend", "file", "--request-plane", "tcp", "--event-plane", "zmq")
+
+
+@dataclass(frozen=True)
+class MockerTiming:
+    """Mocker speed, calibrated to Llama 3.1 70B FP8, TP=4, H100 (see README).
+
+    At speedup 1.0 the trtllm mocker prefills ~4k tokens in ~90 ms and decodes at
+    ~6 ms/token; the targets are ~190 ms and ~12 ms, so prefill is slowed by 0.45
+    and decode by 0.45 * 1.1 = 0.495. Measured (bench.calibrate_mocker): 4k-token
+    uncached TTFT 195 ms, ITL 12.4 ms.
+    """
+
+    speedup_ratio: float = 0.45
+    decode_speedup_ratio: float = 1.1
+    engine_type: str = "trtllm"
+
+    def args(self) -> list[str]:
+        return [
+            "--engine-type", self.engine_type,
+            "--speedup-ratio", str(self.speedup_ratio),
+            "--decode-speedup-ratio", str(self.decode_speedup_ratio),
+        ]
+
+
+@dataclass(frozen=True)
+class RouterSettings:
+    """KV frontend router settings; each maps to one `python -m dynamo.frontend` flag."""
+
+    overlap_score_credit: float | None = None
+    prefill_load_scale: float | None = None
+    temperature: float | None = None
+
+    def args(self) -> list[str]:
+        flags = {
+            "--router-kv-overlap-score-credit": self.overlap_score_credit,
+            "--router-prefill-load-scale": self.prefill_load_scale,
+            "--router-temperature": self.temperature,
+        }
+        return [part for flag, value in flags.items() if value is not None for part in (flag, f"{value:g}")]
+
+    def label(self) -> str:
+        return " ".join(self.args()) or "defaults"
+
+
+# Dynamo 1.6.1's own defaults (overlap credit 1, prefill load scale 1, temperature
+# 0): a worker's active decode blocks weigh as much as the prefill a cache miss
+# costs, so under modest load turn 2 often goes to the emptier replica and misses.
+DYNAMO_DEFAULTS = RouterSettings()
+# Booth settings, chosen with `python -m bench.router_sweep candidates` (README):
+# weigh the prefill a request would need on each worker 4x against decode load,
+# so a conversation only leaves its replica under a real imbalance. Temperature 0
+# (deterministic; 1.6.1's default) is pinned so an upgrade cannot randomize it.
+BOOTH = RouterSettings(prefill_load_scale=4.0, temperature=0.0)
+ROUTER_PRESETS = {"booth": BOOTH, "defaults": DYNAMO_DEFAULTS}

@@ -1,0 +1,50 @@
+"""The shipped tokenizer and the flags the rehearsal passes to Dynamo."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from rehearsal.settings import BOOTH, DYNAMO_DEFAULTS, MODEL_NAME, TOKENIZER_DIR, MockerTiming, RouterSettings
+
+
+def test_router_settings_map_to_frontend_flags():
+    assert DYNAMO_DEFAULTS.args() == []
+    assert RouterSettings(overlap_score_credit=8, prefill_load_scale=4, temperature=0).args() == [
+        "--router-kv-overlap-score-credit", "8", "--router-prefill-load-scale", "4", "--router-temperature", "0"]
+
+
+@pytest.mark.e2e
+def test_every_flag_we_pass_exists_in_installed_dynamo():
+    """Guards against typos and flags renamed in a Dynamo upgrade (argparse would exit at start-up)."""
+    fe = subprocess.run([sys.executable, "-m", "dynamo.frontend", "--help"], capture_output=True, text=True,
+                        timeout=120).stdout
+    mocker = subprocess.run([sys.executable, "-m", "dynamo.mocker", "--help"], capture_output=True, text=True,
+                            timeout=120).stdout
+    for flag in RouterSettings(overlap_score_credit=1, prefill_load_scale=1, temperature=0).args()[::2]:
+        assert flag in fe
+    for flag in MockerTiming().args()[::2]:
+        assert flag in mocker
+    assert BOOTH.args(), "the booth must differ from Dynamo's defaults"
+
+
+def test_tokenizer_dir_is_small_and_renders_llama3_multi_turn():
+    from transformers import AutoTokenizer
+
+    size = sum(p.stat().st_size for p in TOKENIZER_DIR.iterdir())
+    assert size < 700_000
+    tok = AutoTokenizer.from_pretrained(str(TOKENIZER_DIR))
+    text = tok.apply_chat_template(
+        [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
+         {"role": "assistant", "content": "Hello."}, {"role": "user", "content": "Why?"}],
+        tokenize=False, add_generation_prompt=True)
+    assert text == ("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|>"
+                    "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
+                    "<|start_header_id|>assistant<|end_header_id|>\n\nHello.<|eot_id|>"
+                    "<|start_header_id|>user<|end_header_id|>\n\nWhy?<|eot_id|>"
+                    "<|start_header_id|>assistant<|end_header_id|>\n\n")
+    ids = tok(text, add_special_tokens=False)["input_ids"]
+    assert ids.count(tok.convert_tokens_to_ids("<|eot_id|>")) == 4  # special tokens stay single tokens
+    config = json.loads((TOKENIZER_DIR / "config.json").read_text())
+    assert config["_name_or_path"] == MODEL_NAME and config["num_hidden_layers"] == 80
