@@ -1,0 +1,110 @@
+"""Command line: `serve` runs the service, `check` is the operator's smoke test; every flag has a LOADGEN_* env twin."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from .settings import DEFAULT_FOLLOWUP_MODEL, DEFAULT_FOLLOWUP_URL, Settings
+
+
+def _env(flag: str, default: str | None = None) -> str | None:
+    """Default for --some-flag from LOADGEN_SOME_FLAG."""
+    return os.environ.get("LOADGEN_" + flag.upper().replace("-", "_"), default)
+
+
+def _add(parser: argparse.ArgumentParser, flag: str, *, type=str, default=None, help: str = "", required=False):
+    """Add --flag whose default comes from the env; required only when the env does not supply it."""
+    env_value = _env(flag)
+    value = type(env_value) if env_value not in (None, "") else default
+    parser.add_argument(
+        f"--{flag}",
+        type=type,
+        default=value,
+        required=required and value is None,
+        help=f"{help} [env LOADGEN_{flag.upper().replace('-', '_')}]",
+    )
+
+
+def _common(parser: argparse.ArgumentParser, *, model_required: bool) -> None:
+    _add(parser, "frontend-url", required=True, help="KV-routed Dynamo frontend base URL (e.g. http://frontend:8000)")
+    _add(parser, "baseline-url", help="round-robin baseline frontend base URL")
+    _add(parser, "model", required=model_required, default=None if model_required else "", help="served model name")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Parser for both sub-commands."""
+    parser = argparse.ArgumentParser(prog="python -m loadgen", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the load generator service and web UI")
+    _common(serve, model_required=True)
+    _add(serve, "port", type=int, default=3000, help="listen port")
+    _add(serve, "host", default="0.0.0.0", help="listen address")
+    _add(serve, "control-token", help="bearer token required by state-changing calls")
+    _add(serve, "followup-url", default=DEFAULT_FOLLOWUP_URL, help="DO Serverless Inference base URL")
+    _add(serve, "followup-model", default=DEFAULT_FOLLOWUP_MODEL, help="small model that writes follow-up questions")
+    _add(serve, "followup-timeout", type=float, default=3.0, help="seconds before falling back to templates")
+    _add(serve, "max-kept-conversations", type=int, default=1000, help="finished conversations kept for the viewer")
+    _add(serve, "request-timeout", type=float, default=300.0, help="seconds allowed per streamed completion")
+    _add(serve, "scenario-speedup", type=float, default=1.0, help="divide auto-mode phase durations (tests)")
+    _add(serve, "stats-window", type=float, default=60.0, help="seconds of history behind the live UI numbers")
+    _add(serve, "log-level", default="info", help="uvicorn log level")
+
+    check = sub.add_parser("check", help="one completion, then a 5-turn conversation per router; fails if KV shows no TTFT drop")
+    _common(check, model_required=False)
+    _add(check, "turns", type=int, default=5, help="turns in the conversation")
+    _add(check, "opening-tokens", type=int, default=2000, help="approximate length of the opening message")
+    _add(check, "max-tokens", type=int, default=64, help="completion tokens per turn")
+    _add(check, "min-drop", type=float, default=0.2, help="required fractional TTFT drop of turns 2+ vs turn 1")
+    _add(check, "timeout", type=float, default=120.0, help="seconds per request")
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """Build Settings from parsed `serve` args plus GRADIENT_API_KEY."""
+    return Settings(
+        frontend_url=args.frontend_url,
+        baseline_url=args.baseline_url or None,
+        model=args.model,
+        control_token=args.control_token or None,
+        host=args.host,
+        port=args.port,
+        followup_url=args.followup_url,
+        followup_model=args.followup_model,
+        followup_timeout_s=args.followup_timeout,
+        gradient_api_key=os.environ.get("GRADIENT_API_KEY") or None,
+        max_kept_conversations=args.max_kept_conversations,
+        request_timeout_s=args.request_timeout,
+        scenario_speedup=args.scenario_speedup,
+        stats_window_s=args.stats_window,
+        log_level=args.log_level,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point for `python -m loadgen`."""
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        import uvicorn
+
+        from .app import create_app
+
+        settings = settings_from_args(args)
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+            access_log=False,
+        )
+        return 0
+    from .check import run_check
+
+    return run_check(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

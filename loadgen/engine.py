@@ -1,0 +1,164 @@
+"""Open-loop arrival scheduler: Poisson session starts at the configured rate, capped by maxConcurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+from collections import Counter as Tally
+from itertools import cycle
+
+from .conversations import Conversation, ConversationStore
+from .metrics import Metrics
+from .schemas import WorkloadConfig
+from .sessions import SessionRunner
+
+log = logging.getLogger("loadgen.engine")
+
+
+class Engine:
+    """Starts sessions as a Poisson process; config changes take effect at the next arrival."""
+
+    def __init__(self, *, runner: SessionRunner, store: ConversationStore, metrics: Metrics, rng: random.Random) -> None:
+        self.runner = runner
+        self.store = store
+        self.metrics = metrics
+        self.rng = rng
+        self.config = WorkloadConfig()
+        self.state = "idle"  # idle | running | draining | finished | stopped
+        self.run = 0
+        self.run_started = 0
+        self.tally: Tally[str] = Tally()
+        self.active: Tally[str] = Tally()
+        self._sessions: set[asyncio.Task] = set()
+        self._arrivals: asyncio.Task | None = None
+        self._wake = asyncio.Event()
+        self._ab = cycle(("kv", "round-robin"))
+        self.lag_max_s = 0.0  # how late arrivals fire versus their Poisson schedule (benchmark figure)
+        self.lag_total_s = 0.0
+        self.arrivals = 0
+
+    @property
+    def running(self) -> bool:
+        return self.state in ("running", "draining")
+
+    @property
+    def active_sessions(self) -> int:
+        return len(self._sessions)
+
+    async def start(self, config: WorkloadConfig) -> None:
+        """Begin a new run, or retune the current one."""
+        if self.state == "running":
+            self.update(config)
+            return
+        await self.stop(final_state=self.state)
+        self.config = config
+        self.run += 1
+        self.run_started = 0
+        self.state = "running"
+        self.metrics.target_rps.set(config.totalRPS)
+        self._arrivals = asyncio.create_task(self._arrival_loop(), name="loadgen-arrivals")
+
+    def update(self, config: WorkloadConfig) -> None:
+        """Apply a new config; the arrival loop redraws its next gap at once."""
+        self.config = config
+        if self.state == "running":
+            self.metrics.target_rps.set(config.totalRPS)
+        self._wake.set()
+
+    async def stop(self, final_state: str = "stopped") -> None:
+        """Stop arrivals and cancel every session in progress."""
+        if self._arrivals is not None:
+            self._arrivals.cancel()
+            await asyncio.gather(self._arrivals, return_exceptions=True)
+            self._arrivals = None
+        sessions = list(self._sessions)
+        for task in sessions:
+            task.cancel()
+        await asyncio.gather(*sessions, return_exceptions=True)
+        if self.state != "idle":
+            self.state = final_state
+        self.metrics.target_rps.set(0)
+
+    def _pick_router(self) -> str:
+        if self.config.router == "ab":
+            return next(self._ab)
+        return self.config.router
+
+    def _pick_workload(self, rates: dict[str, float]) -> str:
+        names = [name for name, rate in rates.items() if rate > 0]
+        return self.rng.choices(names, weights=[rates[n] for n in names])[0]
+
+    async def _arrival_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_at = loop.time()
+        while True:
+            cfg = self.config
+            if cfg.maxConversations is not None and self.run_started >= cfg.maxConversations:
+                break
+            rates = cfg.session_rates()
+            total = sum(rates.values())
+            if total <= 0:
+                self._wake.clear()
+                await self._wake.wait()
+                next_at = loop.time()
+                continue
+            next_at += self.rng.expovariate(total)
+            delay = next_at - loop.time()
+            if delay > 0:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), delay)
+                    next_at = loop.time()  # config changed: memoryless, so redraw from now
+                    continue
+                except TimeoutError:
+                    pass
+            else:
+                await asyncio.sleep(0)  # behind schedule: catch up, but let sessions run
+            lag = max(0.0, loop.time() - next_at)
+            self.lag_max_s = max(self.lag_max_s, lag)
+            self.lag_total_s += lag
+            self.arrivals += 1
+            self._arrive(self._pick_workload(rates))
+        self.state = "draining"
+        while self._sessions:
+            await asyncio.gather(*list(self._sessions), return_exceptions=True)
+        self.state = "finished"
+        self.metrics.target_rps.set(0)
+
+    def _arrive(self, workload: str) -> None:
+        cfg = self.config
+        if len(self._sessions) >= cfg.maxConcurrency:
+            self.tally["arrivals_skipped"] += 1
+            self.metrics.skipped.labels(workload=workload).inc()
+            return
+        router = self._pick_router()
+        turns = self.rng.randint(cfg.turns.min, cfg.turns.max) if workload == "chat" else 1
+        conv = Conversation(id=uuid.uuid4().hex[:12], run=self.run, workload=workload, router=router, planned_turns=turns, source="")
+        self.store.add(conv)
+        self.run_started += 1
+        self.tally["sessions_started"] += 1
+        task = asyncio.create_task(self._session(conv, cfg), name=f"session-{conv.id}")
+        self._sessions.add(task)
+        task.add_done_callback(self._sessions.discard)
+
+    async def _session(self, conv: Conversation, cfg: WorkloadConfig) -> None:
+        router = conv.router
+        self.active[router] += 1
+        self.metrics.active.labels(router=router).inc()
+        outcome = "error"
+        try:
+            outcome = await self.runner.run(conv, cfg)
+        except asyncio.CancelledError:
+            outcome = "cancelled"
+            raise
+        except Exception:  # a bug in one session must not take the service down
+            log.exception("session %s failed", conv.id)
+        finally:
+            self.active[router] -= 1
+            self.metrics.active.labels(router=router).dec()
+            conv.finish(outcome)
+            self.store.finished(conv)
+            self.tally[f"sessions_{outcome}"] += 1
+            self.metrics.conversations.labels(workload=conv.workload, router=router, outcome=outcome).inc()

@@ -1,0 +1,108 @@
+"""Wires settings, clients, corpus, engine and scenario together; one instance per running app."""
+
+from __future__ import annotations
+
+import random
+import time
+
+from .conversations import ConversationStore
+from .corpus import default_corpus
+from .engine import Engine
+from .followups import FollowupWriter
+from .metrics import Metrics
+from .scenario import ScenarioController
+from .schemas import WorkloadConfig
+from .sessions import SessionRunner
+from .settings import Settings
+from .stats import LiveStats
+from .upstream import ClientPool
+
+
+class Service:
+    """The load generator's state; created inside the app's lifespan so clients bind to its event loop."""
+
+    def __init__(self, settings: Settings, *, seed: int | None = None) -> None:
+        self.settings = settings
+        self.started = time.time()
+        self.rng = random.Random(seed)
+        self.metrics = Metrics()
+        self.store = ConversationStore(settings.max_kept_conversations)
+        self.stats = LiveStats(window_s=settings.stats_window_s)
+        self.clients = {router: ClientPool(url, read_timeout=settings.request_timeout_s) for router, url in settings.upstream_urls().items()}
+        self.followups = FollowupWriter(
+            metrics=self.metrics,
+            api_key=settings.gradient_api_key,
+            base_url=settings.followup_url,
+            model=settings.followup_model,
+            timeout_s=settings.followup_timeout_s,
+            rng=random.Random(self.rng.random()),
+        )
+        self.runner = SessionRunner(
+            clients=self.clients,
+            model=settings.model,
+            corpus=default_corpus(),
+            followups=self.followups,
+            metrics=self.metrics,
+            stats=self.stats,
+            timeout_s=settings.request_timeout_s,
+            rng=random.Random(self.rng.random()),
+        )
+        self.engine = Engine(runner=self.runner, store=self.store, metrics=self.metrics, rng=random.Random(self.rng.random()))
+        self.scenario = ScenarioController(self.engine, self.metrics, speedup=settings.scenario_speedup)
+
+    def routers(self) -> list[str]:
+        """Router values the control API accepts with the configured frontends."""
+        return ["kv", "round-robin", "ab"] if "round-robin" in self.clients else ["kv"]
+
+    async def aclose(self) -> None:
+        await self.scenario.stop()
+        for client in self.clients.values():
+            await client.aclose()
+        await self.followups.aclose()
+
+    def reset(self) -> None:
+        """Forget finished conversations, live samples and counters (Prometheus series stay monotonic)."""
+        self.store.clear()
+        self.stats.clear()
+        self.engine.tally.clear()
+        self.runner.tally.clear()
+        self.runner.errors_by_kind.clear()
+        self.followups.fallbacks = 0
+        self.followups.remote = 0
+
+    def status(self) -> dict:
+        """Running state, config, scenario state and counters (GET /api/status)."""
+        engine, runner = self.engine, self.runner
+        scenario = self.scenario.state()  # first: it applies a due phase change to the config reported below
+        return {
+            "running": engine.running,
+            "state": engine.state,
+            "run": engine.run,
+            "config": engine.config.model_dump(),
+            "arrivalRates": {k: round(v, 6) for k, v in engine.config.session_rates().items()},
+            "defaults": WorkloadConfig().model_dump(),
+            "scenario": scenario,
+            "model": self.settings.model,
+            "routers": self.routers(),
+            "authRequired": bool(self.settings.control_token),
+            "followupSource": "gradient" if self.followups.enabled else "templates",
+            "uptimeSeconds": round(time.time() - self.started, 1),
+            "counters": {
+                "sessionsStarted": engine.tally["sessions_started"],
+                "runSessionsStarted": engine.run_started,
+                "sessionsCompleted": engine.tally["sessions_completed"],
+                "sessionsError": engine.tally["sessions_error"],
+                "sessionsCancelled": engine.tally["sessions_cancelled"],
+                "arrivalsSkipped": engine.tally["arrivals_skipped"],
+                "activeSessions": engine.active_sessions,
+                "activeByRouter": {r: engine.active[r] for r in ("kv", "round-robin")},
+                "inflightRequests": sum(runner.inflight.values()),
+                "inflightByRouter": {r: runner.inflight[r] for r in ("kv", "round-robin")},
+                "requestsOk": runner.tally["requests_ok"],
+                "requestsError": runner.tally["requests_error"],
+                "errorsByKind": dict(runner.errors_by_kind),
+                "followupFallbacks": self.followups.fallbacks,
+                "followupsRemote": self.followups.remote,
+                "keptConversations": len(self.store),
+            },
+        }

@@ -1,0 +1,140 @@
+"""Runs one session of each workload (A chat, B summarisation, C reasoning) and records every request it makes."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import Counter as Tally
+
+from .conversations import Conversation, TurnRecord
+from .corpus import Corpus
+from .followups import FollowupWriter
+from .metrics import Metrics, turn_label
+from .schemas import WorkloadConfig
+from .stats import LiveStats, Sample
+from .upstream import ClientPool, stream_chat
+
+SYSTEM_PROMPT = (
+    "You are a concise, accurate assistant for engineers who deploy and operate large language models on GPU clusters and Kubernetes. Answer in plain prose."
+)
+CHAT_OPENING = "[session {sid}] Read the following text, explain its main idea and why it matters for running LLMs in production.\n\n{text}"
+SUMMARY_PROMPT = "Summarise the following document in five short bullet points.\n\n{text}"
+SUMMARY_MAX_TOKENS = 200
+REASONING_MAX_TOKENS = 1024
+
+
+class SessionRunner:
+    """Executes sessions against the frontend clients and feeds metrics, live stats and the store's records."""
+
+    def __init__(
+        self,
+        *,
+        clients: dict[str, ClientPool],
+        model: str,
+        corpus: Corpus,
+        followups: FollowupWriter,
+        metrics: Metrics,
+        stats: LiveStats,
+        timeout_s: float,
+        rng: random.Random,
+    ) -> None:
+        self.clients = clients
+        self.model = model
+        self.corpus = corpus
+        self.followups = followups
+        self.metrics = metrics
+        self.stats = stats
+        self.timeout_s = timeout_s
+        self.rng = rng
+        self.tally: Tally[str] = Tally()
+        self.errors_by_kind: Tally[str] = Tally()
+        self.inflight: Tally[str] = Tally()
+
+    async def run(self, conv: Conversation, config: WorkloadConfig) -> str:
+        """Run the session to its end; returns the outcome (completed|error)."""
+        conv.client = self.clients[conv.router].pick()
+        if conv.workload == "chat":
+            return await self._chat(conv, config)
+        if conv.workload == "summarization":
+            doc = self.corpus.document(self.rng)
+            conv.source = doc.id
+            conv.messages.append({"role": "user", "content": SUMMARY_PROMPT.format(text=doc.text)})
+            ok = await self._request(conv, 1, SUMMARY_MAX_TOKENS, "document")
+            return "completed" if ok else "error"
+        prompt = self.corpus.prompt(self.rng)
+        conv.source = prompt.id
+        conv.messages.append({"role": "user", "content": prompt.prompt})
+        ok = await self._request(conv, 1, min(REASONING_MAX_TOKENS, prompt.expected_output_length), "prompt")
+        return "completed" if ok else "error"
+
+    async def _chat(self, conv: Conversation, config: WorkloadConfig) -> str:
+        text, source, topic = self.corpus.opening(self.rng, config.openingTokens)
+        conv.source = source
+        conv.messages.append({"role": "system", "content": SYSTEM_PROMPT})
+        conv.messages.append({"role": "user", "content": CHAT_OPENING.format(sid=conv.id, text=text)})
+        question_source = "opening"
+        for turn in range(1, conv.planned_turns + 1):
+            if turn > 1:
+                think = self.rng.uniform(config.thinkTimeMs.min, config.thinkTimeMs.max) / 1000.0
+                if think > 0:
+                    await asyncio.sleep(think)
+                question, question_source = await self.followups.next_question(topic, conv.messages[-1]["content"])
+                conv.messages.append({"role": "user", "content": question})
+            if not await self._request(conv, turn, config.maxTokens, question_source):
+                return "error"
+        return "completed"
+
+    async def _request(self, conv: Conversation, turn: int, max_tokens: int, question_source: str) -> bool:
+        """One streamed completion with the whole history; appends the answer on success."""
+        router = conv.router
+        started_at = time.time()
+        self.inflight[router] += 1
+        self.metrics.inflight.labels(router=router).inc()
+        try:
+            result = await stream_chat(conv.client, model=self.model, messages=conv.messages, max_tokens=max_tokens, timeout_s=self.timeout_s)
+        finally:
+            self.inflight[router] -= 1
+            self.metrics.inflight.labels(router=router).dec()
+        record = TurnRecord.from_result(
+            conversation_id=conv.id, turn=turn, router=router, workload=conv.workload, started_at=started_at, result=result, question_source=question_source
+        )
+        conv.turns.append(record)
+        self._observe(conv.workload, router, turn, record)
+        if result.ok:
+            conv.messages.append({"role": "assistant", "content": result.text})
+        return result.ok
+
+    def _observe(self, workload: str, router: str, turn: int, rec: TurnRecord) -> None:
+        m, label = self.metrics, turn_label(turn)
+        ok = rec.error is None
+        m.requests.labels(workload=workload, router=router, status="ok" if ok else "error").inc()
+        self.tally["requests_ok" if ok else "requests_error"] += 1
+        if not ok:
+            m.errors.labels(workload=workload, router=router, kind=rec.error_kind).inc()
+            self.errors_by_kind[rec.error_kind] += 1
+        else:
+            if rec.ttft_ms is not None:
+                m.ttft.labels(workload=workload, router=router, turn=label).observe(rec.ttft_ms / 1000.0)
+            if rec.itl_ms is not None:
+                m.itl.labels(workload=workload, router=router, turn=label).observe(rec.itl_ms / 1000.0)
+            m.duration.labels(workload=workload, router=router, turn=label).observe(rec.e2e_ms / 1000.0)
+            if rec.prompt_tokens is not None:
+                m.prompt_tokens.labels(router=router, turn=label).inc(rec.prompt_tokens)
+            if rec.cached_tokens is not None:
+                m.cached_tokens.labels(router=router, turn=label).inc(rec.cached_tokens)
+            if rec.completion_tokens:
+                m.completion_tokens.labels(workload=workload, router=router).inc(rec.completion_tokens)
+        self.stats.add(
+            Sample(
+                t=time.monotonic(),
+                workload=workload,
+                router=router,
+                turn=label,
+                ok=ok,
+                ttft_ms=rec.ttft_ms,
+                itl_ms=rec.itl_ms,
+                cached=rec.cached_tokens,
+                prompt=rec.prompt_tokens,
+            )
+        )

@@ -1,0 +1,168 @@
+"""Streams one chat completion from an OpenAI-compatible frontend and times it (TTFT, ITL, end-to-end, usage)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+import time
+from dataclasses import dataclass, field
+from functools import cache
+
+import httpx
+from httpx_sse import SSEError, aconnect_sse
+
+ERROR_KINDS = ("connect", "timeout", "http_4xx", "http_5xx", "stream_cut", "bad_response")
+
+
+@dataclass
+class TurnResult:
+    """What one streamed completion produced and how long it took (seconds)."""
+
+    text: str = ""
+    ttft_s: float | None = None
+    itl_s: float | None = None
+    e2e_s: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cached_tokens: int | None = None
+    content_chunks: int = 0
+    error_kind: str | None = None
+    error: str | None = None
+    token_times: list[float] = field(default_factory=list, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.error_kind is None
+
+
+class UpstreamError(Exception):
+    """A failed completion, classified by kind for metrics."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+
+
+class ClientPool:
+    """Several small httpx pools per frontend: httpcore scans its whole pool on every request and close, so one
+    pool of hundreds of connections costs milliseconds per request at high concurrency; shards keep scans short."""
+
+    def __init__(self, base_url: str, *, shards: int = 8, connections_per_shard: int = 160, read_timeout: float = 120.0) -> None:
+        self.shards = [make_client(base_url, max_connections=connections_per_shard, read_timeout=read_timeout) for _ in range(shards)]
+        self._next = 0
+
+    def pick(self) -> httpx.AsyncClient:
+        """Round-robin over shards (one shard per session keeps its connection warm across turns)."""
+        client = self.shards[self._next]
+        self._next = (self._next + 1) % len(self.shards)
+        return client
+
+    async def aclose(self) -> None:
+        for client in self.shards:
+            await client.aclose()
+
+
+@cache
+def _tls() -> ssl.SSLContext:
+    """One default TLS context for all clients (building one per client costs ~10 ms each)."""
+    return httpx.create_ssl_context()
+
+
+def make_client(base_url: str, *, max_connections: int = 1100, read_timeout: float = 120.0) -> httpx.AsyncClient:
+    """One pooled HTTP client for a frontend."""
+    return httpx.AsyncClient(
+        base_url=base_url.rstrip("/"),
+        verify=_tls(),
+        timeout=httpx.Timeout(connect=5.0, read=read_timeout, write=30.0, pool=None),
+        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+    )
+
+
+def _usage_from(chunk: dict, result: TurnResult) -> None:
+    usage = chunk.get("usage")
+    if not isinstance(usage, dict):
+        return
+    result.prompt_tokens = usage.get("prompt_tokens", result.prompt_tokens)
+    result.completion_tokens = usage.get("completion_tokens", result.completion_tokens)
+    details = usage.get("prompt_tokens_details")
+    if isinstance(details, dict) and details.get("cached_tokens") is not None:
+        result.cached_tokens = int(details["cached_tokens"])
+
+
+async def _stream(client: httpx.AsyncClient, body: dict, result: TurnResult, started: float) -> None:
+    parts: list[str] = []
+    finished = False
+    async with aconnect_sse(client, "POST", "/v1/chat/completions", json=body) as source:
+        response = source.response
+        if response.status_code >= 400:
+            detail = (await response.aread())[:200].decode("utf-8", "replace")
+            kind = "http_5xx" if response.status_code >= 500 else "http_4xx"
+            raise UpstreamError(kind, f"HTTP {response.status_code}: {detail}")
+        async for event in source.aiter_sse():
+            if event.data == "[DONE]":
+                finished = True  # keep reading to the end of the body so the connection goes back to the pool
+                continue
+            try:
+                chunk = json.loads(event.data)
+            except json.JSONDecodeError as exc:
+                raise UpstreamError("bad_response", f"invalid JSON in stream: {exc}") from exc
+            if "error" in chunk and not chunk.get("choices"):
+                raise UpstreamError("bad_response", f"error event: {str(chunk['error'])[:200]}")
+            _usage_from(chunk, result)
+            for choice in chunk.get("choices") or ():
+                delta = choice.get("delta") or {}
+                content = delta.get("content")
+                if content:
+                    now = time.perf_counter()
+                    if result.ttft_s is None:
+                        result.ttft_s = now - started
+                    result.token_times.append(now)
+                    parts.append(content)
+                if choice.get("finish_reason"):
+                    finished = True
+    result.text = "".join(parts)
+    result.content_chunks = len(result.token_times)
+    if not finished:
+        raise UpstreamError("stream_cut", "stream ended before [DONE]/finish_reason")
+
+
+async def stream_chat(
+    client: httpx.AsyncClient,
+    *,
+    model: str,
+    messages: list[dict],
+    max_tokens: int,
+    timeout_s: float,
+) -> TurnResult:
+    """POST /v1/chat/completions with stream + include_usage; never raises for upstream failures."""
+    body = {
+        "model": model,
+        "messages": messages,
+        "max_tokens": max_tokens,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    result = TurnResult()
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(timeout_s):
+            await _stream(client, body, result, started)
+    except UpstreamError as exc:
+        result.error_kind, result.error = exc.kind, str(exc)
+    except (TimeoutError, httpx.TimeoutException) as exc:
+        result.error_kind, result.error = "timeout", f"timed out: {type(exc).__name__}"
+    except httpx.ConnectError as exc:
+        result.error_kind, result.error = "connect", f"connection failed: {exc}"
+    except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+        result.error_kind, result.error = "stream_cut", f"stream broken: {type(exc).__name__}: {exc}"
+    except (SSEError, httpx.HTTPError) as exc:
+        result.error_kind, result.error = "bad_response", f"{type(exc).__name__}: {exc}"
+    ended = time.perf_counter()
+    result.e2e_s = ended - started
+    times = result.token_times
+    if len(times) >= 2:
+        result.itl_s = (times[-1] - times[0]) / (len(times) - 1)
+    if result.completion_tokens is None and result.ok:
+        result.completion_tokens = result.content_chunks
+    return result

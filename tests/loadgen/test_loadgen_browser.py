@@ -1,0 +1,137 @@
+"""The web UI in headless Chromium: it loads, a preset click changes the server's config, live numbers update."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import FAST, TOKEN, wait_for
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("LOADGEN_TEST_CHROMIUM", "/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SHOTS = Path(os.environ.get("LOADGEN_SCREENSHOTS", "/tmp/loadgen-screenshots"))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not shutil.which(CHROMIUM):
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield pg
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def test_page_loads_and_a_preset_click_changes_the_server_config(pair, page):
+    lg, _, _ = pair
+    page.goto(lg.url + "/")
+    page.wait_for_selector("#presets button")
+    assert page.locator("#model").inner_text() == "model test-model"
+    assert [b.inner_text().splitlines()[0] for b in page.locator("#presets button").all()] == ["Light Load", "Moderate Load", "Heavy Load"]
+    page.wait_for_function("document.getElementById('ws-state').textContent === 'live'")
+    page.locator("#presets button", has_text="Heavy Load").click()
+    config = wait_for(lambda: (c := lg.status()["config"])["totalRPS"] == 4.0 and c, what="server config to change")
+    assert config["maxConcurrency"] == 20 and config["mix"] == {"a": 1.0, "b": 0.0, "c": 0.0}
+    page.wait_for_function("document.getElementById('server-config').textContent.includes('4 RPS · concurrency 20')")
+    assert page.input_value("#rps") == "4" and page.input_value("#concurrency") == "20"
+    page.locator("#presets button", has_text="Light Load").click()
+    wait_for(lambda: lg.status()["config"]["totalRPS"] == 1.0, what="light preset")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "preset.png"), full_page=True)
+
+
+def test_start_shows_live_numbers_and_charts_update(pair, page):
+    lg, _, _ = pair
+    page.goto(lg.url + "/")
+    page.wait_for_selector("#presets button")
+    page.fill("#rps", "20")
+    page.fill("#opening", "3000")
+    page.locator("#router button[data-router='ab']").click()
+    wait_for(lambda: lg.status()["config"]["router"] == "ab", what="router ab")
+    lg.post("/api/workload/config", {**FAST})  # keep the test quick: short think time, 3 turns
+    page.locator("#start").click()
+    wait_for(lambda: lg.status()["running"], what="workload to start")
+    assert lg.status()["config"]["totalRPS"] == 20 and lg.status()["config"]["openingTokens"] == 3000
+    page.wait_for_function("+document.getElementById('requests-ok').textContent >= 10", timeout=30_000)
+    first = int(page.inner_text("#requests-ok"))
+    page.wait_for_function(f"+document.getElementById('requests-ok').textContent > {first}", timeout=30_000)
+    page.wait_for_function("document.getElementById('rate-kv').textContent !== '–'")
+    # The TTFT-by-turn chart got data for both routers.
+    bars = page.evaluate("Chart.getChart('chart-ttft').data.datasets.map(d => d.data.filter(v => v != null).length)")
+    assert bars[0] >= 2 and bars[1] >= 2
+    page.screenshot(path=str(SHOTS / "live.png"), full_page=True)
+    page.locator("#stop").click()
+    page.wait_for_function("document.getElementById('run-state').textContent === 'stopped'")
+    assert lg.status()["running"] is False
+
+
+def test_auto_mode_toggle_shows_phase_and_countdown(pair, page):
+    lg, _, _ = pair
+    page.goto(lg.url + "/")
+    page.wait_for_selector("#presets button")
+    page.locator("#auto").click()
+    page.wait_for_function("document.getElementById('phase-pill').textContent === 'RAMP_UP'")
+    assert lg.status()["scenario"]["mode"] == "auto"
+    page.wait_for_function("document.getElementById('phase-countdown').textContent.endsWith('left')")
+    assert page.inner_text("#phase-label") == "Ramp Up" and page.inner_text("#phase-cycle") == "cycle 1"
+    assert page.inner_text("#auto") == "Stop auto mode"
+    page.locator("#auto").click()
+    page.wait_for_function("document.getElementById('phase-pill').textContent === 'IDLE'")
+    assert lg.status()["scenario"]["mode"] == "manual" and lg.status()["running"] is False
+
+
+def test_conversation_list_and_viewer(pair, page):
+    lg, _, _ = pair
+    lg.post("/api/workload/start", {"totalRPS": 30, "maxConversations": 3, **FAST})
+    lg.wait_state("finished")
+    page.goto(lg.url + "/#/conversations")
+    page.wait_for_selector("#conv-table tbody tr")
+    assert page.locator("#conv-table tbody tr").count() == 3
+    assert page.is_hidden("#view-dashboard")
+    conv_id = page.locator("#conv-table tbody tr").first.get_attribute("data-id")
+    page.locator("#conv-table tbody tr").first.click()
+    page.wait_for_selector("#turn-table tbody tr")
+    assert page.url.endswith(f"#/conversations/{conv_id}")
+    assert page.text_content("#conv-id") == conv_id
+    assert page.locator("#turn-table tbody tr").count() == 3
+    assert page.locator("#messages .msg.assistant").count() == 3
+
+
+def test_without_the_token_a_preset_click_is_refused_and_nothing_changes(make_stub, make_loadgen, page):
+    lg = make_loadgen(make_stub().url, token=TOKEN, client_token=None)
+    page.goto(lg.url + "/")
+    page.wait_for_selector("#presets button")
+    assert page.is_visible("#token")
+    page.locator("#presets button", has_text="Heavy Load").click()
+    page.wait_for_function("document.getElementById('message').textContent.includes('401')")
+    assert lg.status()["config"]["totalRPS"] == 2
+    page.fill("#token", TOKEN)
+    page.dispatch_event("#token", "change")
+    page.locator("#presets button", has_text="Heavy Load").click()
+    wait_for(lambda: lg.status()["config"]["totalRPS"] == 4.0, what="config with token")

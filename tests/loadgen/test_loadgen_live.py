@@ -1,0 +1,40 @@
+"""Live feed: /ws pushes status and live numbers about once a second, and the numbers move while load runs."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import FAST
+from websockets.sync.client import connect
+
+
+def test_ws_pushes_snapshots_that_track_the_workload(pair):
+    lg, _, _ = pair
+    with connect(lg.url.replace("http", "ws") + "/ws", open_timeout=10) as ws:
+        first = json.loads(ws.recv(timeout=10))
+        assert first["type"] == "snapshot"
+        assert first["status"]["state"] == "idle" and first["status"]["scenario"]["phase"] == "IDLE"
+        assert set(first["live"]["routers"]) == {"kv", "round-robin"}
+        lg.post("/api/workload/start", {"totalRPS": 30, "router": "ab", "maxConversations": 6, "openingTokens": 2000, **FAST})
+        live = None
+        for _ in range(30):  # at most ~30 s of snapshots
+            msg = json.loads(ws.recv(timeout=10))
+            if msg["status"]["state"] == "finished":
+                live = msg["live"]
+                break
+        assert live is not None, "run did not finish while watching the feed"
+        assert msg["status"]["counters"]["requestsOk"] == 18
+        kv, rr = live["routers"]["kv"], live["routers"]["round-robin"]
+        assert kv["requests"] == 9 and rr["requests"] == 9
+        assert kv["ttftP50ByTurn"]["2"] < kv["ttftP50ByTurn"]["1"]
+        assert kv["ttftMeanByTurn"]["2"] < kv["ttftMeanByTurn"]["1"]
+        # Round-robin never lands on the cache here (the stub has no shared cache across routers):
+        assert rr["ttftMeanByTurn"]["2"] > kv["ttftMeanByTurn"]["2"]
+        assert rr["cachedShare"] < 0.05 < kv["cachedShare"]
+        assert kv["requestRate"] > 0
+
+
+def test_live_endpoint_matches_window(pair):
+    lg, _, _ = pair
+    live = lg.http.get("/api/live").json()
+    assert live["windowSeconds"] == 60 and live["routers"]["kv"]["requests"] == 0
