@@ -10,9 +10,10 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from typing import Any, Literal, Optional
+from typing import Any, Iterable, Literal, Optional
 
 import pulumi
+from pulumi.runtime.config import get_config_env
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
@@ -349,6 +350,18 @@ class Settings:
 
 # Top-level keys this program reads (Pulumi has no API to list a namespace's keys).
 _KEYS = tuple(to_camel(name) for name in StackConfig.model_fields)
+_SECRET_KEYS = ("hfToken", "gradientApiKey", "spacesAccessKeyId", "spacesSecretAccessKey", "dnsToken")
+
+
+def _check_no_unknown_keys(present: Iterable[str]) -> None:
+    """A misspelt top-level key (`gtc-demo:gpupool`) would otherwise be ignored in favour of a default."""
+    allowed = set(_KEYS) | set(_SECRET_KEYS)
+    unknown = sorted(k for k in present if k.startswith(f"{PROJECT}:") and k.split(":", 1)[1] not in allowed)
+    if unknown:
+        raise ConfigError(
+            "invalid stack configuration:\n" + "\n".join(f"  {key}: unknown key" for key in unknown)
+            + f"\n  allowed keys under {PROJECT}: {', '.join(sorted(allowed))}"
+        )
 
 
 def _format_errors(exc: ValidationError) -> str:
@@ -396,6 +409,8 @@ def _decode(value: str) -> Any:
 
 def load_settings() -> Settings:
     """Read and validate the current stack's config once; raises ConfigError before any resource is created."""
+    # The language host hands the stack's whole config over as PULUMI_CONFIG; it is the only listing there is.
+    _check_no_unknown_keys(get_config_env())
     cfg = pulumi.Config(PROJECT)
     raw = {}
     for key in _KEYS:

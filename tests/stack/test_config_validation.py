@@ -162,3 +162,11 @@ def test_missing_required_secret(key):
     assert f"missing required secret {key}" in info.value.message
     assert f"pulumi config set --secret {key}" in info.value.message
     assert info.value.registered == 0
+
+
+def test_misspelt_top_level_key_is_not_silently_ignored():
+    with pytest.raises(PlanError) as info:
+        evaluate("dev", overrides={"gtc-demo:gpupool": {"slug": "gpu-h100x8-640gb", "count": 1}})
+    assert "gtc-demo:gpupool: unknown key" in info.value.message
+    assert "gpuPool" in info.value.message  # the allowed spelling is listed
+    assert info.value.registered == 0
