@@ -16,27 +16,29 @@ def estimate_tokens(text: str) -> int:
     return max(1, round(len(text) / CHARS_PER_TOKEN))
 
 
+class _Text:
+    """Anything with a `text`, sized in (estimated) tokens."""
+
+    text: str
+
+    @property
+    def tokens(self) -> int:
+        return estimate_tokens(self.text)
+
+
 @dataclass(frozen=True)
-class Passage:
+class Passage(_Text):
     id: str
     topic: str
     title: str
     text: str
 
-    @property
-    def tokens(self) -> int:
-        return estimate_tokens(self.text)
-
 
 @dataclass(frozen=True)
-class Document:
+class Document(_Text):
     id: str
     title: str
     text: str
-
-    @property
-    def tokens(self) -> int:
-        return estimate_tokens(self.text)
 
 
 @dataclass(frozen=True)
