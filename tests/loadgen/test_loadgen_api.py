@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import TOKEN
+from loadgen_testkit import TOKEN
 
 
 @pytest.fixture
@@ -69,7 +69,7 @@ BAD_BODIES = [
 @pytest.fixture(scope="module")
 def shared():
     """One service for the many rejected-input cases (a rejected call must not change it anyway)."""
-    from conftest import Loadgen
+    from loadgen_testkit import Loadgen
     from stub_openai import StubConfig, StubServer, ThreadedApp
 
     from loadgen.app import create_app

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import FAST, TOKEN, wait_for
+from loadgen_testkit import FAST, TOKEN, wait_for
 
 pytestmark = pytest.mark.browser
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import httpx
-from conftest import REPO_ROOT, wait_for
+from loadgen_testkit import REPO_ROOT, wait_for
 from stub_openai import free_port
 
 

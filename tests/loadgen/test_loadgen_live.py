@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import FAST
+from loadgen_testkit import FAST
 from websockets.sync.client import connect
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import wait_for
+from loadgen_testkit import wait_for
 
 from loadgen.scenario import PHASES, phase_at
 

@@ -6,7 +6,7 @@ import itertools
 import re
 import statistics
 
-from conftest import FAST, wait_for
+from loadgen_testkit import FAST, wait_for
 
 
 def _run(lg, body: dict, timeout_s: float = 60) -> dict:
