@@ -154,13 +154,12 @@ def free_port() -> int:
 
 
 class StubServer:
-    """Runs a Stub under uvicorn in a background thread on 127.0.0.1."""
+    """Runs a Stub under uvicorn in a background thread on 127.0.0.1 (a ThreadedApp around the stub's app)."""
 
     def __init__(self, config: StubConfig | None = None, port: int | None = None) -> None:
         self.stub = Stub(config)
-        self.port = port or free_port()
-        self._server = uvicorn.Server(uvicorn.Config(self.stub.app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False))
-        self._thread = threading.Thread(target=self._server.run, daemon=True, name=f"stub-{self.port}")
+        self._app = ThreadedApp(self.stub.app, port)
+        self.port = self._app.port
 
     @property
     def config(self) -> StubConfig:
@@ -168,20 +167,14 @@ class StubServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self._app.url
 
     def start(self, timeout_s: float = 15.0) -> StubServer:
-        self._thread.start()
-        deadline = time.monotonic() + timeout_s
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("stub did not start")
-            time.sleep(0.01)
+        self._app.start(timeout_s)
         return self
 
     def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
+        self._app.stop()
 
     def __enter__(self) -> StubServer:
         return self.start()

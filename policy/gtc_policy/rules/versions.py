@@ -15,13 +15,16 @@ def _is_local_chart(chart: str) -> bool:
     return chart.startswith(("./", "../", "/"))
 
 
+def _shown(version: str | None) -> str:
+    return f'"{version}"' if version is not None else "unset"
+
+
 def check_cluster(resource_type: str, name: str, props: Mapping) -> List[str]:
     if resource_type != CLUSTER_TYPE:
         return []
     version = as_str(child(props, "version"))
     if version is None or not DOKS_EXACT_VERSION.match(version):
-        shown = f'"{version}"' if version is not None else "unset"
-        return [f"{subject(resource_type, name)}: version {shown} is not an exact DOKS version "
+        return [f"{subject(resource_type, name)}: version {_shown(version)} is not an exact DOKS version "
                 '(like "1.33.1-do.3"); resolve the prefix with digitalocean.get_kubernetes_versions']
     return []
 
@@ -34,7 +37,6 @@ def check_charts(resource_type: str, name: str, props: Mapping) -> List[str]:
         return []  # pinned by the commit that holds it
     version = as_str(child(props, "version"))
     if version is None or not EXACT_SEMVER.match(version):
-        shown = f'"{version}"' if version is not None else "unset"
-        return [f'{subject(resource_type, name)}: chart "{chart}" version {shown} is not an exact '
+        return [f'{subject(resource_type, name)}: chart "{chart}" version {_shown(version)} is not an exact '
                 'version (like "1.16.2"); ranges and unset versions float to new releases']
     return []
