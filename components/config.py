@@ -17,6 +17,8 @@ from pulumi.runtime.config import get_config_env
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from components.charts import EXACT_VERSION, ChartSource
+
 PROJECT = "gtc-demo"
 
 # NVIDIA GPU Droplet slugs DOKS offers as node pool sizes, and the GPUs each node carries.
@@ -34,7 +36,6 @@ GPU_SLUGS: dict[str, int] = {
 # DigitalOcean regions that offer DOKS.
 REGIONS = ("ams3", "atl1", "blr1", "fra1", "lon1", "nyc1", "nyc2", "nyc3", "sfo2", "sfo3", "sgp1", "syd1", "tor1")
 
-_EXACT_VERSION = re.compile(r"^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.\-+]+)?$")
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 
 
@@ -55,7 +56,7 @@ def _one_of(value: str, allowed, what: str) -> str:
 
 
 def _check_exact_version(value: str) -> str:
-    if not _EXACT_VERSION.match(value):
+    if not EXACT_VERSION.match(value):
         raise ValueError(f"must be an exact version such as 1.2.3 (no ranges, no 'latest'), got {value!r}")
     return value
 
@@ -210,24 +211,12 @@ class Router(_Model):
     extra_args: list[str] = Field(default_factory=list)
 
 
-class Chart(_Model):
-    chart: str
-    repo: str
-    version: str
-
-    @field_validator("version")
-    @classmethod
-    def _pinned(cls, value: str) -> str:
-        return _check_exact_version(value)
-
-
 class Charts(_Model):
-    dynamo_crds: Chart
-    dynamo_platform: Chart
-    kube_prometheus_stack: Chart
-    dcgm_exporter: Chart
-    cert_manager: Chart
-    external_dns: Chart
+    """Where the Helm releases install from; chart names and versions are pinned in components/charts.py."""
+
+    # `repository`: the chart repositories at the pinned versions. `vendored`: the archives in
+    # vendor/charts (no network needed; what the tests render).
+    source: ChartSource = "repository"
 
 
 class Images(_Model):
@@ -287,7 +276,7 @@ class StackConfig(_Model):
     model_pipeline: ModelPipelineSettings = ModelPipelineSettings()
     worker_backend: Literal["trtllm", "mocker"] = "trtllm"
     router: Router = Router()
-    charts: Charts
+    charts: Charts = Charts()
     images: Images
     loadgen: Loadgen = Loadgen()
     lets_encrypt: LetsEncrypt

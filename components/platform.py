@@ -13,7 +13,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.config import Chart, Secrets, StackConfig
+from components.charts import release_source
+from components.config import Secrets, StackConfig
 from components.infra import GPU_NODE_LABEL, Infrastructure
 from components.k8s_common import PART_OF
 
@@ -33,6 +34,29 @@ MODEL_PVC = "model-nfs-pvc"
 
 PROMETHEUS_URL = f"http://kube-prometheus-stack-prometheus.{MONITORING_NS}.svc.cluster.local:9090"
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+
+
+def dynamo_platform_values() -> dict[str, Any]:
+    """dynamo-platform values in the keys the current chart reads (its validate-values.yaml fails the
+    install on the old top-level `grove.enabled` / `kai-scheduler.enabled`, and ignores a top-level
+    `prometheusEndpoint`).
+
+    Grove and KAI stay out: one 8-GPU node running aggregated TP=4 replicas needs neither multinode
+    orchestration (Grove) nor gang scheduling and queues (KAI, which also needs GPU Operator topology
+    data DOKS does not provide). Set explicitly so a changed chart default cannot switch them on.
+    """
+    return {
+        "global": {
+            "grove": {"install": False, "enabled": False},
+            "kai-scheduler": {"install": False, "enabled": False},
+        },
+        "dynamo-operator": {
+            # The operator applies its CRDs (DynamoGraphDeployment, ...) itself: there is no dynamo-crds chart.
+            "upgradeCRD": True,
+            # Injected into the graph's pods as PROMETHEUS_ENDPOINT (the planner and metrics read it).
+            "dynamo": {"metrics": {"prometheusEndpoint": PROMETHEUS_URL}},
+        },
+    }
 
 
 @dataclass
@@ -65,7 +89,7 @@ class Platform(pulumi.ComponentResource):
             for ns in (WORKLOAD_NS, SYSTEM_NS, MONITORING_NS, CERT_MANAGER_NS, EXTERNAL_DNS_NS)
         }
 
-        # KAI injects runtimeClassName: nvidia into GPU pods; DOKS does not create the class.
+        # The GPU workers run with runtimeClassName: nvidia (the NVIDIA container runtime); DOKS does not create the class.
         self.runtime_class = k8s.node.v1.RuntimeClass(
             f"{name}-runtimeclass-nvidia",
             metadata=k8s.meta.v1.ObjectMetaArgs(name="nvidia"),
@@ -82,27 +106,25 @@ class Platform(pulumi.ComponentResource):
             "admin-user": "admin", "admin-password": self.grafana_admin_password.result})
 
         self.releases: dict[str, k8s.helm.v3.Release] = {}
-        monitoring = self._release("kube-prometheus-stack", cfg.charts.kube_prometheus_stack, MONITORING_NS,
+        monitoring = self._release("kube-prometheus-stack", cfg, MONITORING_NS,
                                    self._prometheus_values(cfg), depends_on=[grafana_admin], timeout=900)
-        crds = self._release("dynamo-crds", cfg.charts.dynamo_crds, "default", {})
-        self._release("dynamo-platform", cfg.charts.dynamo_platform, SYSTEM_NS, {
-            "prometheusEndpoint": PROMETHEUS_URL,
-            "grove": {"enabled": True},
-            "kai-scheduler": {"enabled": True},
-        }, depends_on=[crds, monitoring, self.runtime_class], timeout=900)
+        # No dynamo-crds release: the operator applies its own CRDs (dynamo-operator.upgradeCRD) before it
+        # reports ready, so the DynamoGraphDeployment, which waits for this release, finds them.
+        self._release("dynamo-platform", cfg, SYSTEM_NS, dynamo_platform_values(),
+                      depends_on=[monitoring, self.runtime_class], timeout=900)
         if cfg.uses_gpus:
-            self._release("dcgm-exporter", cfg.charts.dcgm_exporter, MONITORING_NS, {
+            self._release("dcgm-exporter", cfg, MONITORING_NS, {
                 "nodeSelector": {GPU_NODE_LABEL: "nvidia"},
                 "tolerations": [GPU_TOLERATION],
                 "serviceMonitor": {"enabled": True, "additionalLabels": {"release": "kube-prometheus-stack"}},
             }, depends_on=[monitoring])
-        self._release("cert-manager", cfg.charts.cert_manager, CERT_MANAGER_NS, {
+        self._release("cert-manager", cfg, CERT_MANAGER_NS, {
             "crds": {"enabled": True},
             # cert-manager issues the Gateway's certificate from the Gateway's own annotations.
             "config": {"apiVersion": "controller.config.cert-manager.io/v1alpha1",
                        "kind": "ControllerConfiguration", "enableGatewayAPI": True},
         })
-        self._release("external-dns", cfg.charts.external_dns, EXTERNAL_DNS_NS, {
+        self._release("external-dns", cfg, EXTERNAL_DNS_NS, {
             "provider": {"name": "digitalocean"},
             "env": [{"name": "DO_TOKEN", "valueFrom": {"secretKeyRef": {"name": DNS_TOKEN_SECRET, "key": DNS_TOKEN_KEY}}}],
             "sources": ["gateway-httproute"],
@@ -194,15 +216,16 @@ class Platform(pulumi.ComponentResource):
             },
         }
 
-    def _release(self, release_name: str, chart: Chart, namespace: str, values: dict[str, Any],
+    def _release(self, release_name: str, cfg: StackConfig, namespace: str, values: dict[str, Any],
                  depends_on: Optional[list[pulumi.Resource]] = None, timeout: int = 600) -> k8s.helm.v3.Release:
         ns = self.namespaces[namespace].metadata.name if namespace in self.namespaces else namespace
+        source = release_source(release_name, cfg.charts.source)
+        repo = source.pop("repository_opts", None)
         release = k8s.helm.v3.Release(
             f"{self._name}-{release_name}",
             name=release_name,
-            chart=chart.chart,
-            version=chart.version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repo),
+            **source,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(**repo) if repo else None,
             namespace=ns,
             values=values,
             atomic=True,

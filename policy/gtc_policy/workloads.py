@@ -1,9 +1,10 @@
 """Where pods and containers live in each resource type the pack inspects.
 
-Kubernetes workloads carry a pod template at a type-specific path; a DynamoGraphDeployment carries one
-pod per service (`spec.services.<name>`), whose container is `extraPodSpec.mainContainer` and whose
-resources may sit on the service (`resources`, with a `gpu` key) or on the container. Rules see both
-through the same `PodView`/`ContainerView` shapes.
+Kubernetes workloads carry a pod template at a type-specific path. A DynamoGraphDeployment carries one
+pod per component: in `nvidia.com/v1beta1` (what the program declares) `spec.components[i].podTemplate.spec`,
+a plain PodSpec; in the deprecated `v1alpha1`, `spec.services.<name>`, whose container is
+`extraPodSpec.mainContainer` and whose resources may sit on the service (`resources`, with a `gpu` key)
+or on the container. Rules see all of them through the same `PodView`/`ContainerView` shapes.
 """
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Tuple
@@ -20,6 +21,8 @@ POD_SPEC_PATHS: Dict[str, Tuple[str, ...]] = {
     "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
 }
 DGD_TYPE = "kubernetes:nvidia.com/v1alpha1:DynamoGraphDeployment"
+DGD_V1BETA1_TYPE = "kubernetes:nvidia.com/v1beta1:DynamoGraphDeployment"
+DGD_TYPES = (DGD_TYPE, DGD_V1BETA1_TYPE)
 GPU_RESOURCE = "nvidia.com/gpu"
 CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
 
@@ -105,11 +108,30 @@ def _dgd_service_pod(service_name: str, service: Any) -> PodView:
     )
 
 
+def _dgd_component_pod(component: Any) -> PodView:
+    pod = _k8s_pod(child(component, "podTemplate", "spec") or {})
+    pod.where = f'component "{as_str(child(component, "name"))}"'
+    return pod
+
+
+def dgd_components(resource_type: str, props: Mapping) -> List[Tuple[str, str]]:
+    """(name, component type) of each component/service of a DGD, either API version; [] for other types."""
+    if resource_type == DGD_V1BETA1_TYPE:
+        return [(as_str(child(c, "name")) or "", as_str(child(c, "type")) or "")
+                for c in as_list(child(props, "spec", "components"))]
+    if resource_type == DGD_TYPE:
+        return [(str(name), as_str(child(spec, "componentType")) or "")
+                for name, spec in as_map(child(props, "spec", "services")).items()]
+    return []
+
+
 def pod_views(resource_type: str, props: Mapping) -> List[PodView]:
     """Every pod the resource would run, or [] for types that run none."""
     if resource_type in POD_SPEC_PATHS:
         pod_spec = child(props, *POD_SPEC_PATHS[resource_type])
         return [_k8s_pod(pod_spec)] if pod_spec is not None else []
+    if resource_type == DGD_V1BETA1_TYPE:
+        return [_dgd_component_pod(c) for c in as_list(child(props, "spec", "components"))]
     if resource_type == DGD_TYPE:
         return [_dgd_service_pod(str(name), service)
                 for name, service in as_map(child(props, "spec", "services")).items()]
@@ -117,5 +139,7 @@ def pod_views(resource_type: str, props: Mapping) -> List[PodView]:
 
 
 def graph_envs(resource_type: str, props: Mapping) -> List[Any]:
-    """A DGD's graph-wide `spec.envs`, which every service inherits."""
+    """A DGD's graph-wide env (`spec.env` in v1beta1, `spec.envs` in v1alpha1), which every component inherits."""
+    if resource_type == DGD_V1BETA1_TYPE:
+        return as_list(child(props, "spec", "env"))
     return as_list(child(props, "spec", "envs")) if resource_type == DGD_TYPE else []

@@ -114,10 +114,27 @@ def dgd(**services: Dict[str, Any]) -> Dict[str, Any]:
             "spec": {"services": services or {"Frontend": frontend, "TrtllmWorker": dgd_worker()}}}
 
 
+def dgd_v1beta1_worker(**pod_overrides: Any) -> Dict[str, Any]:
+    """A v1beta1 component (the shape the program declares): a plain PodSpec with a `main` container."""
+    main = container("main", "nvcr.io/nvidia/ai-dynamo/tensorrtllm-runtime:1.6.1")
+    main["resources"]["limits"]["nvidia.com/gpu"] = "4"
+    pod = {"runtimeClassName": "nvidia", "tolerations": [GPU_TOLERATION], "containers": [main], **pod_overrides}
+    return {"name": "TrtllmWorker", "type": "worker", "replicas": 2, "podTemplate": {"spec": pod}}
+
+
+def dgd_v1beta1(*components: Dict[str, Any]) -> Dict[str, Any]:
+    frontend = {"name": "Frontend", "type": "frontend", "replicas": 1, "podTemplate": {"spec": {
+        "containers": [container("main", "nvcr.io/nvidia/ai-dynamo/dynamo-frontend:1.6.1")]}}}
+    return {"apiVersion": "nvidia.com/v1beta1", "kind": "DynamoGraphDeployment",
+            "metadata": {"name": "gtc-demo", "namespace": "dynamo-workload"},
+            "spec": {"components": list(components) or [frontend, dgd_v1beta1_worker()]}}
+
+
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 JOB = "kubernetes:batch/v1:Job"
 POD = "kubernetes:core/v1:Pod"
 DGD = "kubernetes:nvidia.com/v1alpha1:DynamoGraphDeployment"
+DGD_V1BETA1 = "kubernetes:nvidia.com/v1beta1:DynamoGraphDeployment"
 SERVICE = "kubernetes:core/v1:Service"
 SECRET = "kubernetes:core/v1:Secret"
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"

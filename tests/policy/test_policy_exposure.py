@@ -1,5 +1,5 @@
 """no-load-balancer-services, dynamo-frontends-private, dynamo-frontend-services-unrouted."""
-from policy_harness import DGD, HTTP_ROUTE, SERVICE, analyze_stack, dgd, messages
+from policy_harness import DGD, DGD_V1BETA1, HTTP_ROUTE, SERVICE, analyze_stack, dgd, dgd_v1beta1, messages
 
 LB_POLICY = "no-load-balancer-services"
 ROUTE_POLICY = "dynamo-frontends-private"
@@ -60,6 +60,15 @@ def test_stack_policy_finds_routes_to_operator_services_of_frontends_with_other_
          'HTTPRoute "ui": routes public traffic to "gtc-demo-router", the Service the Dynamo operator '
          "creates for a DGD frontend")]
     assert all(d.mandatory for d in found)
+
+
+def test_stack_policy_reads_v1beta1_frontend_components():
+    graph = dgd_v1beta1()
+    graph["spec"]["components"][0]["name"] = "Router"
+    found = analyze_stack([(DGD_V1BETA1, "gtc-demo", graph), (HTTP_ROUTE, "ui", route("gtc-demo-router"))])
+    assert [d.message.split("\n", 1)[1] for d in found] == [
+        'HTTPRoute "ui": routes public traffic to "gtc-demo-router", the Service the Dynamo operator '
+        "creates for a DGD frontend"]
 
 
 def test_stack_policy_passes_when_no_route_reaches_a_frontend():

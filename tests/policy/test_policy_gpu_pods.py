@@ -1,5 +1,6 @@
 """gpu-pods-tolerate-taint-and-use-nvidia-runtime: GPU pods land on the tainted GPU nodes and see the GPUs."""
-from policy_harness import (DEPLOYMENT, DGD, GPU_TOLERATION, container, deployment, dgd, dgd_worker, messages)
+from policy_harness import (DEPLOYMENT, DGD, DGD_V1BETA1, GPU_TOLERATION, container, deployment, dgd, dgd_v1beta1,
+                            dgd_v1beta1_worker, dgd_worker, messages)
 
 POLICY = "gpu-pods-tolerate-taint-and-use-nvidia-runtime"
 
@@ -58,3 +59,13 @@ def test_dgd_gpu_worker_without_toleration_is_named():
 
 def test_dgd_frontend_without_gpu_needs_no_toleration():
     assert messages(DGD, "gtc-demo", dgd(), POLICY) == []
+
+
+def test_v1beta1_dgd_gpu_component_is_checked_through_its_pod_template():
+    assert messages(DGD_V1BETA1, "gtc-demo", dgd_v1beta1(), POLICY) == []
+    worker = dgd_v1beta1_worker(runtimeClassName="runc", tolerations=[])
+    assert messages(DGD_V1BETA1, "gtc-demo", dgd_v1beta1(worker), POLICY) == [
+        'DynamoGraphDeployment "gtc-demo": component "TrtllmWorker" requests nvidia.com/gpu but does not tolerate '
+        "the nvidia.com/gpu:NoSchedule taint (toleration keys: [])",
+        'DynamoGraphDeployment "gtc-demo": component "TrtllmWorker" requests nvidia.com/gpu but '
+        'runtimeClassName is "runc"; it must be "nvidia"']

@@ -27,6 +27,12 @@ def mocker_plan() -> Plan:
     return evaluate("dev", overrides={"gtc-demo:workerBackend": "mocker"}, secrets={"gtc-demo:hfToken": None})
 
 
+@pytest.fixture(scope="session")
+def vendored_plan() -> Plan:
+    """The prod stack installing every chart from the archives in vendor/charts."""
+    return evaluate("prod", overrides={"gtc-demo:charts": {"source": "vendored"}})
+
+
 @pytest.fixture(params=["dev", "prod"])
 def stack_plan(request, dev_plan, prod_plan) -> Plan:
     """Each real stack in turn."""

@@ -114,9 +114,31 @@ def test_digest_pinned_image_is_accepted():
 
 @pytest.mark.parametrize("version", ["latest", "~1.19", "1.19", ">=1.0.0"])
 def test_unpinned_chart_versions(version):
-    message = error_for("dev", charts__certManager__version=version)
-    assert f"gtc-demo:charts.certManager.version='{version}'" in message
-    assert "exact version" in message
+    """Chart pins live in components/charts.py (one place); an inexact one fails at import, naming the chart."""
+    from components.charts import ChartPin
+    with pytest.raises(ValueError) as info:
+        ChartPin("cert-manager", "https://charts.jetstack.io", version)
+    assert f"chart cert-manager: version must be an exact version such as 1.2.3" in str(info.value)
+    assert repr(version) in str(info.value)
+
+
+def test_every_chart_pin_is_exact():
+    from components.charts import CHARTS, EXACT_VERSION
+    assert CHARTS and all(EXACT_VERSION.match(pin.version) for pin in CHARTS.values())
+
+
+def test_chart_source_must_be_repository_or_vendored():
+    message = error_for("dev", charts__source="oci")
+    assert "gtc-demo:charts.source='oci'" in message
+    assert "'repository' or 'vendored'" in message
+    assert parse_config({**raw_config("dev"), "charts": {"source": "vendored"}}).charts.source == "vendored"
+    assert parse_config({k: v for k, v in raw_config("dev").items() if k != "charts"}).charts.source == "repository"
+
+
+def test_per_stack_chart_pins_are_rejected():
+    """The old `charts.<release>: {chart, repo, version}` keys would now be ignored: they fail instead."""
+    message = error_for("dev", charts__dynamoCrds={"chart": "dynamo-crds", "repo": "x", "version": "1.6.1"})
+    assert "gtc-demo:charts.dynamoCrds" in message
 
 
 def test_unknown_keys_are_rejected():

@@ -89,18 +89,39 @@ def test_model_storage_is_a_read_write_many_claim_on_the_nfs_share(stack_plan):
     valid(pvc)
 
 
-@pytest.mark.parametrize("name,key", [
-    ("dynamo-crds", "dynamoCrds"), ("dynamo-platform", "dynamoPlatform"),
-    ("kube-prometheus-stack", "kubePrometheusStack"), ("dcgm-exporter", "dcgmExporter"),
-    ("cert-manager", "certManager"), ("external-dns", "externalDns"),
-])
-def test_releases_are_pinned_to_the_stack_config(stack_plan, name, key):
-    pinned = stack_config(stack_plan.stack)["gtc-demo:charts"][key]
+PINNED = {  # what the cloud stacks install (components/charts.py)
+    "dynamo-platform": ("dynamo-platform", "1.6.1", "https://helm.ngc.nvidia.com/nvidia/ai-dynamo"),
+    "kube-prometheus-stack": ("kube-prometheus-stack", "79.5.0", "https://prometheus-community.github.io/helm-charts"),
+    "dcgm-exporter": ("dcgm-exporter", "4.6.0", "https://nvidia.github.io/dcgm-exporter/helm-charts"),
+    "cert-manager": ("cert-manager", "v1.19.1", "https://charts.jetstack.io"),
+    "external-dns": ("external-dns", "1.19.0", "https://kubernetes-sigs.github.io/external-dns"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PINNED))
+def test_releases_install_the_pinned_chart_from_its_repository(stack_plan, name):
+    chart, version, repo = PINNED[name]
+    assert stack_config(stack_plan.stack)["gtc-demo:charts"] == {"source": "repository"}
     inputs = release(stack_plan, name).plain
-    assert inputs["chart"] == pinned["chart"]
-    assert inputs["version"] == pinned["version"]
-    assert inputs["repositoryOpts"] == {"repo": pinned["repo"]}
+    assert inputs["chart"] == chart
+    assert inputs["version"] == version
+    assert inputs["repositoryOpts"] == {"repo": repo}
     assert inputs["atomic"] is True
+
+
+def test_exactly_the_pinned_releases_and_no_dynamo_crds(stack_plan):
+    """dynamo-crds was removed from Dynamo in Feb 2026: the operator applies its own CRDs."""
+    assert {r.plain["name"] for r in stack_plan.by_type(RELEASE)} == set(PINNED)
+
+
+def test_vendored_source_installs_the_archives_in_the_repo(vendored_plan):
+    from components.charts import CHARTS, REPO_ROOT
+    for release_resource in vendored_plan.by_type(RELEASE):
+        inputs = release_resource.plain
+        pin = CHARTS[inputs["name"]]
+        assert inputs["chart"] == f"./vendor/charts/{pin.chart}-{pin.vendored_version or pin.version}.tgz"
+        assert (REPO_ROOT / inputs["chart"]).is_file(), inputs["chart"]
+        assert "repositoryOpts" not in inputs and "version" not in inputs
 
 
 def test_no_keda_in_phase_one(stack_plan):
@@ -108,10 +129,16 @@ def test_no_keda_in_phase_one(stack_plan):
 
 
 def test_dynamo_platform_values(stack_plan):
+    """Current keys: the old top-level grove/kai-scheduler switches fail the install, a top-level
+    prometheusEndpoint is ignored. Grove and KAI stay out (one node, aggregated replicas)."""
     values = release(stack_plan, "dynamo-platform").plain["values"]
-    assert values["grove"] == {"enabled": True}
-    assert values["kai-scheduler"] == {"enabled": True}
-    assert values["prometheusEndpoint"] == "http://kube-prometheus-stack-prometheus.monitoring.svc.cluster.local:9090"
+    assert values["global"] == {"grove": {"install": False, "enabled": False},
+                                "kai-scheduler": {"install": False, "enabled": False}}
+    operator = values["dynamo-operator"]
+    assert operator["dynamo"]["metrics"]["prometheusEndpoint"] == (
+        "http://kube-prometheus-stack-prometheus.monitoring.svc.cluster.local:9090")
+    assert operator["upgradeCRD"] is True
+    assert not {"grove", "kai-scheduler", "prometheusEndpoint"} & set(values)
     assert release(stack_plan, "dynamo-platform").plain["namespace"] == "dynamo-system"
 
 
@@ -161,7 +188,7 @@ def test_external_dns_is_limited_to_the_stack_domain(stack_plan):
     assert values["env"][0]["valueFrom"]["secretKeyRef"]["name"] == "digitalocean-dns"
 
 
-@pytest.mark.parametrize("name", ["dynamo-crds", "dynamo-platform", "kube-prometheus-stack", "dcgm-exporter",
+@pytest.mark.parametrize("name", ["dynamo-platform", "kube-prometheus-stack", "dcgm-exporter",
                                   "cert-manager", "external-dns"])
 def test_charts_wait_for_the_node_pools(stack_plan, name):
     chart = release(stack_plan, name)
@@ -170,9 +197,8 @@ def test_charts_wait_for_the_node_pools(stack_plan, name):
     assert {cluster.urn, gpu_pool.urn} <= chart.explicit_dependencies
 
 
-def test_dynamo_operator_after_its_crds_and_monitoring(stack_plan):
+def test_dynamo_operator_after_monitoring(stack_plan):
     platform = release(stack_plan, "dynamo-platform")
-    assert stack_plan.depends_on(platform, release(stack_plan, "dynamo-crds"))
     assert stack_plan.depends_on(platform, release(stack_plan, "kube-prometheus-stack"))
     assert stack_plan.depends_on(platform, stack_plan.get("kubernetes:node.k8s.io/v1:RuntimeClass"))
 

@@ -16,7 +16,7 @@ from plan import Plan, Resource, evaluate, stack_config
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 JOB = "kubernetes:batch/v1:Job"
-DGD = "kubernetes:nvidia.com/v1alpha1:DynamoGraphDeployment"
+DGD = "kubernetes:nvidia.com/v1beta1:DynamoGraphDeployment"
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 OTHER_MODEL = "nvidia/Llama-3.1-8B-Instruct-FP8"
 
@@ -80,11 +80,12 @@ def test_changing_the_model_reruns_the_pipeline_and_rolls_the_workers(dev_plan, 
 
     before_dgd, after_dgd = dev_plan.get(DGD), after.get(DGD)
     assert before_dgd.urn in changed
-    workers = [name for name, svc in before_dgd.plain["spec"]["services"].items()
-               if svc.get("componentType") == "worker"]
-    assert workers, "the DGD has no worker service"
+    def by_name(graph):
+        return {c["name"]: c for c in graph.plain["spec"]["components"]}
+    workers = [name for name, component in by_name(before_dgd).items() if component.get("type") == "worker"]
+    assert workers, "the DGD has no worker component"
     for worker in workers:
-        old_spec, new_spec = (d.plain["spec"]["services"][worker] for d in (before_dgd, after_dgd))
+        old_spec, new_spec = (by_name(d)[worker] for d in (before_dgd, after_dgd))
         assert old_spec != new_spec and mentions(new_spec, OTHER_MODEL), f"{worker} does not roll to the new model"
 
     assert DEPLOYMENT in {r.type for r in changed.values()}, "the load generator keeps asking for the old model"

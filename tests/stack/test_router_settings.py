@@ -5,16 +5,13 @@ import re
 from pathlib import Path
 
 import pytest
+from dgd_view import components, env
 from plan import evaluate
 
 from rehearsal.settings import BOOTH
 
-DGD = "kubernetes:nvidia.com/v1alpha1:DynamoGraphDeployment"
-
-
 def kv_frontend_env(plan) -> dict[str, str]:
-    frontend = plan.get(DGD).plain["spec"]["services"]["Frontend"]
-    return {e["name"]: e.get("value") for e in frontend["envs"]}
+    return env(components(plan)["Frontend"])
 
 
 def dynamo_router_env_vars() -> set[str]:

@@ -16,14 +16,14 @@ NFS = "digitalocean:index/nfs:Nfs"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 GATEWAY = "kubernetes:gateway.networking.k8s.io/v1:Gateway"
 HTTP_ROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"
-DGD = "kubernetes:nvidia.com/v1alpha1:DynamoGraphDeployment"
+DGD = "kubernetes:nvidia.com/v1beta1:DynamoGraphDeployment"
 JOB = "kubernetes:batch/v1:Job"
 PV = "kubernetes:core/v1:PersistentVolume"
 PVC = "kubernetes:core/v1:PersistentVolumeClaim"
 
 # API group of a custom resource -> charts whose CRDs (and controllers, with their finalizers) it needs.
 CRD_CHARTS = {
-    "nvidia.com": {"dynamo-crds", "dynamo-platform"},
+    "nvidia.com": {"dynamo-platform"},  # its operator applies the DGD CRD (there is no dynamo-crds chart)
     "cert-manager.io": {"cert-manager"},
     "acme.cert-manager.io": {"cert-manager"},
     "monitoring.coreos.com": {"kube-prometheus-stack"},

@@ -140,3 +140,44 @@ def test_dashboard_config_maps_for_the_sidecar(stack_plan):
     for resource in stack_plan.by_type("kubernetes:core/v1:ConfigMap"):
         if resource.name.startswith("dashboards-"):
             assert stack_plan.depends_on(resource, monitoring)
+
+
+def worker_ready_query() -> str:
+    [expr] = [expr for path in DASHBOARDS for title, expr in panel_queries(path) if title == "Worker replicas ready"]
+    return expr
+
+
+def pod_matchers(expr: str) -> list:
+    """The `pod=~` matchers of every selector in a PromQL expression."""
+    found = []
+
+    def walk(node):
+        if isinstance(node, promql_parser.VectorSelector):
+            found.extend(m for m in node.matchers.matchers if m.name == "pod")
+            return
+        for attr in ("expr", "lhs", "rhs", "param", "vector_selector"):
+            child = getattr(node, attr, None)
+            if child is not None and not isinstance(child, (str, int, float)):
+                walk(child)
+
+    walk(parse(expr))
+    return found
+
+
+# Pod names as the operator gives them to a v1beta1 DGD `gtc-demo` (component names from components/dgd.py):
+# worker DCD/Deployment `<dgd>-<component>-<8-hex worker hash>`, then the ReplicaSet hash and a pod suffix.
+WORKER_PODS = ["gtc-demo-trtllmworker-a1b2c3d4-7c9f8d6b5-x2k9p", "gtc-demo-trtllmworker-0f5e6d7c-5d8b9c7f4-abcde"]
+NOT_WORKER_PODS = ["gtc-demo-frontend-6d5c4b3a2-k8s9z", "gtc-demo-frontendroundrobin-6d5c4b3a2-k8s9z",
+                   "gtc-demo-trtllmworker-7c9f8d6b5-x2k9p",  # v1alpha1 naming (no worker hash): not this DGD
+                   "model-download-x2k9p", "loadgen-7c9f8d6b5-x2k9p"]
+
+
+def test_worker_replicas_query_matches_the_pods_the_operator_creates():
+    from components.dgd import worker_pod_regex
+    [matcher] = pod_matchers(worker_ready_query())
+    assert matcher.value == worker_pod_regex()
+    pattern = re.compile(f"^(?:{matcher.value})$")  # Prometheus anchors regex matchers
+    for pod in WORKER_PODS:
+        assert pattern.match(pod), pod
+    for pod in NOT_WORKER_PODS:
+        assert not pattern.match(pod), pod

@@ -6,130 +6,126 @@ import pytest
 import yaml
 from kubernetes_validate import validate as k8s_validate
 
-DGD = "kubernetes:nvidia.com/v1alpha1:DynamoGraphDeployment"
+from dgd_view import components, dgd, env, main_container, pod_spec
+
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 MODEL = "nvidia/Llama-3.1-70B-Instruct-FP8"
 K8S_VERSION = "1.33.0"
 
 
-def dgd(plan):
-    return plan.get(DGD, "inference-dgd")
-
-
-def services(plan):
-    return dgd(plan).plain["spec"]["services"]
-
-
-def env(service):
-    return {e["name"]: e.get("value") for e in service.get("envs", [])}
-
-
 def test_graph_identity_and_annotations(stack_plan):
     graph = dgd(stack_plan).plain
-    assert graph["apiVersion"] == "nvidia.com/v1alpha1"
+    assert graph["apiVersion"] == "nvidia.com/v1beta1"  # v1alpha1 is deprecated; v1beta1 is the storage version
     assert graph["kind"] == "DynamoGraphDeployment"
     assert graph["metadata"]["name"] == "gtc-demo"
     assert graph["metadata"]["namespace"] == "dynamo-workload"
     annotations = graph["metadata"]["annotations"]
     assert annotations["nvidia.com/enable-grove"] == "false"
     assert graph["spec"]["backendFramework"] == "trtllm"
-    assert graph["spec"]["pvcs"] == [{"name": "model-nfs-pvc", "create": False}]
-    assert set(graph["spec"]["services"]) == {"Frontend", "FrontendRoundRobin", "TrtllmWorker"}
+    assert [c["name"] for c in graph["spec"]["components"]] == ["Frontend", "FrontendRoundRobin", "TrtllmWorker"]
+    assert "services" not in graph["spec"] and "pvcs" not in graph["spec"]
 
 
 def test_worker_spec_is_exactly_the_aggregated_tp4_layout(stack_plan):
-    worker = services(stack_plan)["TrtllmWorker"]
+    worker = components(stack_plan)["TrtllmWorker"]
     assert worker == {
-        "componentType": "worker",
+        "name": "TrtllmWorker",
+        "type": "worker",
         "replicas": 2,
-        "resources": {"requests": {"cpu": "16", "memory": "128Gi"},
-                      "limits": {"gpu": "4", "cpu": "48", "memory": "512Gi"}},
-        "labels": {"kai.scheduler/queue": "default-queue"},
-        "volumeMounts": [{"name": "model-nfs-pvc", "mountPoint": "/models"}],
-        "extraPodSpec": {
+        "podTemplate": {"spec": {
             "hostIPC": True,
             "runtimeClassName": "nvidia",
             "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
             "nodeSelector": {"gtc-demo/pool": "gpu"},
             "volumes": [
+                {"name": "model-nfs-pvc", "persistentVolumeClaim": {"claimName": "model-nfs-pvc"}},
                 {"name": "engine-config", "configMap": {"name": "trtllm-engine-config"}},
                 {"name": "cuda-compat", "emptyDir": {}},
             ],
-            "mainContainer": {
+            "containers": [{
+                "name": "main",
                 "image": "nvcr.io/nvidia/ai-dynamo/tensorrtllm-runtime:1.6.1",
                 "command": ["python3", "-m", "dynamo.trtllm"],
                 "args": [
-                    "--model-path", f"/models/{MODEL}",
+                    "--model", f"/models/{MODEL}",
                     "--served-model-name", MODEL,
                     "--tensor-parallel-size", "4",
                     "--max-batch-size", "16",
                     "--max-num-tokens", "8192",
                     "--free-gpu-memory-fraction", "0.85",
                     "--extra-engine-args", "/engine-config/engine.yaml",
-                    "--publish-events-and-metrics",
+                    "--publish-kv-events",
+                    "--publish-metrics",
                 ],
+                "resources": {"requests": {"cpu": "16", "memory": "128Gi", "nvidia.com/gpu": "4"},
+                              "limits": {"cpu": "48", "memory": "512Gi", "nvidia.com/gpu": "4"}},
                 "securityContext": {"capabilities": {"add": ["IPC_LOCK"]}},
                 "volumeMounts": [
+                    {"name": "model-nfs-pvc", "mountPath": "/models", "readOnly": True},
                     {"name": "engine-config", "mountPath": "/engine-config", "readOnly": True},
                     {"name": "cuda-compat", "mountPath": "/usr/local/cuda/compat/lib"},
                 ],
-            },
-        },
+            }],
+        }},
     }
 
 
 def test_what_must_be_absent(stack_plan):
-    """No prefill/decode split, no scaling adapter, no NIXL/UCX, no unknown worker flags."""
+    """No prefill/decode split, no scaling adapter, no NIXL/UCX, no Grove/KAI, no deprecated or unknown flags."""
     text = json.dumps(dgd(stack_plan).plain)
-    for banned in ("subComponentType", "scalingAdapter", "disaggregation", "UCX_", "NIXL", "nixl",
-                   "cache_transceiver", "TrtllmPrefillWorker", "TrtllmDecodeWorker", "autoscaling"):
+    for banned in ("prefill", "decode", "scalingAdapter", "disaggregation", "UCX_", "NIXL", "nixl",
+                   "cache_transceiver", "TrtllmPrefillWorker", "TrtllmDecodeWorker", "autoscaling",
+                   "multinode", "kai.scheduler", "schedulerName", "grove.io"):
         assert banned not in text, banned
-    args = services(stack_plan)["TrtllmWorker"]["extraPodSpec"]["mainContainer"]["args"]
+    args = main_container(components(stack_plan)["TrtllmWorker"])["args"]
     # Dynamo 1.6.1's TRT-LLM worker exits on it ("Unrecognized argument"); it is an engine arg instead.
     assert "--trust-remote-code" not in args
+    # Deprecated in 1.6.1 (an alias "for one release") and an alias of --model.
+    assert "--publish-events-and-metrics" not in args and "--model-path" not in args
 
 
 def test_gpus_match_the_tensor_parallel_size(stack_plan):
-    worker = services(stack_plan)["TrtllmWorker"]
-    args = worker["extraPodSpec"]["mainContainer"]["args"]
+    container = main_container(components(stack_plan)["TrtllmWorker"])
+    args = container["args"]
     tp = args[args.index("--tensor-parallel-size") + 1]
-    assert worker["resources"]["limits"]["gpu"] == tp == "4"
-    assert worker["replicas"] * int(tp) == 8  # both stacks: one 8-GPU node
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == tp == "4"
+    assert components(stack_plan)["TrtllmWorker"]["replicas"] * int(tp) == 8  # both stacks: one 8-GPU node
 
 
 def test_kv_frontend_and_round_robin_baseline_share_the_workers(stack_plan):
-    svc = services(stack_plan)
-    kv, baseline = svc["Frontend"], svc["FrontendRoundRobin"]
+    found = components(stack_plan)
+    kv, baseline = found["Frontend"], found["FrontendRoundRobin"]
     for frontend in (kv, baseline):
-        assert frontend["componentType"] == "frontend"
+        assert frontend["type"] == "frontend"
         assert frontend["replicas"] == 1
-        assert frontend["extraPodSpec"]["mainContainer"]["image"] == "nvcr.io/nvidia/ai-dynamo/dynamo-frontend:1.6.1"
-        assert frontend["extraPodSpec"]["nodeSelector"] == {"gtc-demo/pool": "management"}
-        assert frontend["volumeMounts"] == [{"name": "model-nfs-pvc", "mountPoint": "/models"}]
-        assert {"name": "POD_UID", "valueFrom": {"fieldRef": {"fieldPath": "metadata.uid"}}} in frontend["envs"]
-        assert "gpu" not in json.dumps(frontend.get("resources", {}))
-        assert "tolerations" not in frontend["extraPodSpec"]
+        container = main_container(frontend)
+        assert container["image"] == "nvcr.io/nvidia/ai-dynamo/dynamo-frontend:1.6.1"
+        assert pod_spec(frontend)["nodeSelector"] == {"gtc-demo/pool": "management"}
+        assert container["volumeMounts"] == [{"name": "model-nfs-pvc", "mountPath": "/models", "readOnly": True}]
+        assert {"name": "POD_UID", "valueFrom": {"fieldRef": {"fieldPath": "metadata.uid"}}} in container["env"]
+        assert "gpu" not in json.dumps(container.get("resources", {}))
+        assert "tolerations" not in pod_spec(frontend)
     assert env(kv)["DYN_ROUTER_MODE"] == "kv"
     assert env(baseline)["DYN_ROUTER_MODE"] == "round-robin"
     # The booth's router settings from the stack config (README, "Router settings for the booth").
     tuning = {k: v for k, v in env(kv).items() if k.startswith("DYN_ROUTER_") and k != "DYN_ROUTER_MODE"}
     assert tuning == {"DYN_ROUTER_PREFILL_LOAD_SCALE": "4.0", "DYN_ROUTER_TEMPERATURE": "0.0"}
-    assert "args" not in kv["extraPodSpec"]["mainContainer"]
+    assert "args" not in main_container(kv)
 
 
 def test_router_settings_render_as_frontend_env_and_args():
     from plan import evaluate
     plan = evaluate("dev", overrides={"gtc-demo:router": {
         "overlapScoreCredit": 0.5, "temperature": 0.25, "extraArgs": ["--router-replica-sync"]}})
-    svc = services(plan)
-    kv_env = env(svc["Frontend"])
+    found = components(plan)
+    kv_env = env(found["Frontend"])
     assert kv_env["DYN_ROUTER_KV_OVERLAP_SCORE_CREDIT"] == "0.5"
     assert kv_env["DYN_ROUTER_TEMPERATURE"] == "0.25"
-    container = svc["Frontend"]["extraPodSpec"]["mainContainer"]
+    container = main_container(found["Frontend"])
     assert container["command"] == ["python3", "-m", "dynamo.frontend"]
     assert container["args"] == ["--router-replica-sync"]
     # The baseline is never tuned: it is the round-robin reference.
-    assert set(env(svc["FrontendRoundRobin"])) == {"DYN_ROUTER_MODE", "POD_UID"}
+    assert set(env(found["FrontendRoundRobin"])) == {"DYN_ROUTER_MODE", "POD_UID"}
 
 
 def test_engine_settings_config_map_from_typed_config(stack_plan):
@@ -196,17 +192,17 @@ def test_mocker_graph_has_no_gpus(mocker_plan):
     for gpu_only in ("gpu", "nvidia.com/gpu", "runtimeClassName", "hostIPC", "IPC_LOCK", "tolerations",
                      "model-nfs-pvc", "kai.scheduler", "dynamo.trtllm"):
         assert gpu_only not in text, gpu_only
-    assert set(graph["spec"]["services"]) == {"Frontend", "FrontendRoundRobin", "TrtllmWorker"}
+    assert [c["name"] for c in graph["spec"]["components"]] == ["Frontend", "FrontendRoundRobin", "TrtllmWorker"]
+    assert "backendFramework" not in graph["spec"]
     assert mocker_plan.find("digitalocean:index/kubernetesNodePool:KubernetesNodePool") is None
 
 
 def test_mocker_workers_run_the_trtllm_mocker_on_the_management_pool(mocker_plan):
-    worker = services(mocker_plan)["TrtllmWorker"]
-    assert worker["componentType"] == "worker"
+    worker = components(mocker_plan)["TrtllmWorker"]
+    assert worker["type"] == "worker"
     assert worker["replicas"] == 2
-    pod = worker["extraPodSpec"]
-    assert pod["nodeSelector"] == {"gtc-demo/pool": "management"}
-    container = pod["mainContainer"]
+    assert pod_spec(worker)["nodeSelector"] == {"gtc-demo/pool": "management"}
+    container = main_container(worker)
     assert container["command"] == ["python3", "-m", "dynamo.mocker"]
     assert container["args"] == ["--model-path", f"/models/{MODEL}", "--model-name", MODEL, "--engine-type", "trtllm"]
     assert container["image"] == "nvcr.io/nvidia/ai-dynamo/dynamo-frontend:1.6.1"
@@ -217,8 +213,8 @@ def test_mocker_tokenizer_is_mounted_where_the_model_would_be(mocker_plan):
     assert "tokenizer.json" in tokenizer.plain["data"]
     json.loads(tokenizer.plain["data"]["tokenizer.json"])
     assert sum(len(v) for v in tokenizer.plain["data"].values()) < 1_000_000  # ConfigMap size limit
-    for name, service in services(mocker_plan).items():
-        mounts = service["extraPodSpec"]["mainContainer"]["volumeMounts"]
+    for name, component in components(mocker_plan).items():
+        mounts = main_container(component)["volumeMounts"]
         assert {"name": "tokenizer", "mountPath": f"/models/{MODEL}", "readOnly": True} in mounts, name
     assert mocker_plan.depends_on(dgd(mocker_plan), tokenizer)
     assert mocker_plan.depends_on(dgd(mocker_plan), mocker_plan.get("kubernetes:helm.sh/v3:Release",
@@ -228,5 +224,5 @@ def test_mocker_tokenizer_is_mounted_where_the_model_would_be(mocker_plan):
 def test_mocker_keeps_the_ready_wait_and_the_frontends(mocker_plan):
     graph = dgd(mocker_plan)
     assert graph.plain["metadata"]["annotations"]["pulumi.com/waitFor"] == "condition=Ready"
-    assert env(services(mocker_plan)["Frontend"])["DYN_ROUTER_MODE"] == "kv"
+    assert env(components(mocker_plan)["Frontend"])["DYN_ROUTER_MODE"] == "kv"
     assert mocker_plan.find(CONFIG_MAP, "inference-engine-config") is None

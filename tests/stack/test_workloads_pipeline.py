@@ -122,7 +122,6 @@ def test_download_runs_after_upload(stack_plan):
 @pytest.mark.parametrize("target_type,target_name", [
     ("digitalocean:index/kubernetesNodePool:KubernetesNodePool", "infra-gpu-pool"),
     (RELEASE, "platform-dynamo-platform"),
-    (RELEASE, "platform-dynamo-crds"),
     (RELEASE, "platform-kube-prometheus-stack"),
     (RELEASE, "platform-dcgm-exporter"),
     (RELEASE, "platform-cert-manager"),

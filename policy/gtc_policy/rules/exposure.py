@@ -9,7 +9,7 @@ model without the load generator's control token.
 from typing import Iterable, List, Mapping, Set, Tuple
 
 from ..props import as_list, as_map, as_str, child, subject
-from ..workloads import DGD_TYPE
+from ..workloads import dgd_components
 
 SERVICE_TYPE = "kubernetes:core/v1:Service"
 ALLOW_LOAD_BALANCER_ANNOTATION = "policy.gtc-demo.io/allow-load-balancer"
@@ -70,13 +70,10 @@ def check_frontend_routes(resource_type: str, name: str, props: Mapping) -> List
 
 
 def dgd_frontend_services(resource_type: str, props: Mapping) -> Set[str]:
-    """Services the Dynamo operator creates for a DGD's frontends: `<dgd name>-<service name, lower-cased>`."""
-    if resource_type != DGD_TYPE:
-        return set()
+    """Services the Dynamo operator creates for a DGD's frontends: `<dgd name>-<component name, lower-cased>`."""
     dgd_name = as_str(child(props, "metadata", "name")) or ""
-    return {f"{dgd_name}-{str(service).lower()}"
-            for service, spec in as_map(child(props, "spec", "services")).items()
-            if (as_str(child(spec, "componentType")) or "").lower() == FRONTEND_COMPONENT}
+    return {f"{dgd_name}-{name.lower()}" for name, component_type in dgd_components(resource_type, props)
+            if component_type.lower() == FRONTEND_COMPONENT}
 
 
 def check_stack_frontend_routes(resources: Iterable[Tuple[str, str, str, Mapping]]) -> List[Tuple[str, str]]:

@@ -1,0 +1,220 @@
+"""The one place that knows the DynamoGraphDeployment's shape (`nvidia.com/v1beta1`).
+
+Both frontends are components of the same DGD, so they share its Dynamo namespace and discover the
+same workers: the demo compares KV routing with round-robin over identical replicas, switching by
+URL, with no redeploy.
+
+v1beta1 (the operator's storage version; v1alpha1 is deprecated): `spec.components` is a list of
+`{name, type, replicas, podTemplate}`; each podTemplate is a plain PodSpec whose container `main`
+the operator completes (ports, probes, discovery env). GPUs, volumes and env are ordinary PodSpec
+fields. Grove and KAI are not used (README, "Grove and KAI"), so no scheduler queue label.
+
+`workerBackend: mocker` keeps the same graph but runs Dynamo's mocker engine on the management pool:
+no GPUs, no NFS; the mocker and both frontends load the rehearsal's small tokenizer from a ConfigMap
+mounted where the model would be, so every argument stays the same as on GPUs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components.config import Engine, Router, StackConfig
+from components.infra import POOL_LABEL
+from components.platform import GPU_TOLERATION, MODEL_PVC, WORKLOAD_NS
+
+API_VERSION = "nvidia.com/v1beta1"
+KIND = "DynamoGraphDeployment"
+DGD_NAME = "gtc-demo"
+KV_FRONTEND = "Frontend"
+BASELINE_FRONTEND = "FrontendRoundRobin"
+WORKER = "TrtllmWorker"
+MAIN_CONTAINER = "main"  # the container the operator completes; v1beta1 requires it by this name
+FRONTEND_PORT = 8000
+MODELS_MOUNT = "/models"
+ENGINE_CONFIG_MAP = "trtllm-engine-config"
+ENGINE_CONFIG_MOUNT = "/engine-config"
+ENGINE_CONFIG_FILE = "engine.yaml"
+TOKENIZER_CONFIG_MAP = "mocker-tokenizer"
+# TRT-LLM images carry CUDA forward-compatibility libraries under this path. On DOKS GPU nodes whose
+# driver is newer than those libraries they must not shadow the host driver: an empty volume hides
+# them (seed 000: "CUDA compat volume mount").
+CUDA_COMPAT_PATH = "/usr/local/cuda/compat/lib"
+GPU_RESOURCE = "nvidia.com/gpu"
+# Host CPU/memory per TP=4 worker on an 8-GPU node (160+ vCPU, ~1.9 TiB RAM): enough to load a 70B
+# checkpoint from NFS and run the engine, while two workers plus the node's daemons still fit.
+WORKER_REQUESTS = {"cpu": "16", "memory": "128Gi"}
+WORKER_LIMITS = {"cpu": "48", "memory": "512Gi"}
+FRONTEND_RESOURCES = {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"cpu": "2", "memory": "2Gi"}}
+MOCKER_RESOURCES = {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
+
+
+def component_resource_name(component: str) -> str:
+    """The operator's name for a component's Service/Deployment: `<dgd>-<component lower-cased>`."""
+    return f"{DGD_NAME}-{component.lower()}"
+
+
+def worker_pod_regex() -> str:
+    """PromQL regex of the worker pods the operator creates for this DGD.
+
+    Worker DynamoComponentDeployments carry an 8-hex hash of the worker specs
+    (`<dgd>-<component>-<hash>`, operator `GetDCDResourceName`), their Deployment has the same name,
+    and its pods add the ReplicaSet hash and a 5-character suffix.
+    """
+    return f"{component_resource_name(WORKER)}-[0-9a-f]{{8}}-[a-z0-9]+-[a-z0-9]{{5}}"
+
+
+def frontend_url(component: str) -> str:
+    """In-cluster URL of a frontend component (its Service is `<dgd>-<component lower-cased>`)."""
+    return f"http://{component_resource_name(component)}.{WORKLOAD_NS}.svc.cluster.local:{FRONTEND_PORT}"
+
+
+def engine_settings(engine: Engine, tensor_parallel: int) -> dict[str, Any]:
+    """TensorRT-LLM `--extra-engine-args` (LLM API arguments) from the typed config.
+
+    `trust_remote_code` lives here because Dynamo 1.6.1's TRT-LLM worker rejects a
+    `--trust-remote-code` flag ("Unrecognized argument"); the LLM API takes it as an engine arg.
+    """
+    return {
+        "backend": "pytorch",
+        "tensor_parallel_size": tensor_parallel,
+        "max_batch_size": engine.max_batch_size,
+        "max_num_tokens": engine.max_num_tokens,
+        "enable_chunked_prefill": engine.enable_chunked_prefill,
+        "trust_remote_code": True,
+        "kv_cache_config": {
+            "dtype": engine.kv_cache_dtype,
+            "free_gpu_memory_fraction": engine.free_gpu_memory_fraction,
+            "enable_block_reuse": engine.enable_block_reuse,
+        },
+        "cuda_graph_config": {"max_batch_size": engine.max_batch_size},
+    }
+
+
+def router_env(router: Router) -> list[dict[str, str]]:
+    """The KV frontend's tuning as Dynamo 1.6.1 env vars; unset fields keep Dynamo's defaults."""
+    env = []
+    if router.prefill_load_scale is not None:
+        env.append({"name": "DYN_ROUTER_PREFILL_LOAD_SCALE", "value": str(router.prefill_load_scale)})
+    if router.overlap_score_credit is not None:
+        env.append({"name": "DYN_ROUTER_KV_OVERLAP_SCORE_CREDIT", "value": str(router.overlap_score_credit)})
+    if router.temperature is not None:
+        env.append({"name": "DYN_ROUTER_TEMPERATURE", "value": str(router.temperature)})
+    return env
+
+
+def trtllm_worker_args(cfg: StackConfig) -> list[str]:
+    """`python -m dynamo.trtllm` arguments, in Dynamo 1.6.1's current spelling (checked by its parser)."""
+    model, engine = cfg.model, cfg.model.engine
+    return [
+        "--model", f"{MODELS_MOUNT}/{model.name}",
+        "--served-model-name", model.name,
+        "--tensor-parallel-size", str(model.tensor_parallel),
+        "--max-batch-size", str(engine.max_batch_size),
+        "--max-num-tokens", str(engine.max_num_tokens),
+        "--free-gpu-memory-fraction", str(engine.free_gpu_memory_fraction),
+        "--extra-engine-args", f"{ENGINE_CONFIG_MOUNT}/{ENGINE_CONFIG_FILE}",
+        # KV events feed the KV-aware router; metrics feed the dashboards.
+        "--publish-kv-events",
+        "--publish-metrics",
+    ]
+
+
+def mocker_worker_args(cfg: StackConfig) -> list[str]:
+    return [
+        "--model-path", f"{MODELS_MOUNT}/{cfg.model.name}",
+        "--model-name", cfg.model.name,
+        "--engine-type", "trtllm",
+    ]
+
+
+def graph_manifest(cfg: StackConfig) -> dict[str, Any]:
+    """apiVersion, kind and spec of the DGD (metadata is the component's)."""
+    return {"apiVersion": API_VERSION, "kind": KIND, "spec": graph_spec(cfg)}
+
+
+def graph_spec(cfg: StackConfig) -> dict[str, Any]:
+    kv_env = [{"name": "DYN_ROUTER_MODE", "value": "kv"}, *router_env(cfg.router)]
+    components = [
+        _component(KV_FRONTEND, "frontend", 1, _frontend_pod(cfg, kv_env, cfg.router.extra_args)),
+        _component(BASELINE_FRONTEND, "frontend", 1,
+                   _frontend_pod(cfg, [{"name": "DYN_ROUTER_MODE", "value": "round-robin"}], [])),
+        _component(WORKER, "worker", cfg.model.replicas,
+                   _trtllm_worker_pod(cfg) if cfg.uses_gpus else _mocker_worker_pod(cfg)),
+    ]
+    spec: dict[str, Any] = {"components": components}
+    if cfg.uses_gpus:
+        spec = {"backendFramework": "trtllm", **spec}
+    return spec
+
+
+def _component(name: str, type_: str, replicas: int, pod_spec: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "type": type_, "replicas": replicas, "podTemplate": {"spec": pod_spec}}
+
+
+def _model_volume(cfg: StackConfig) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(volume, mount) that shows `/models/<model>`: the NFS claim on GPUs, the tokenizer on the mocker."""
+    if cfg.uses_gpus:
+        return ({"name": MODEL_PVC, "persistentVolumeClaim": {"claimName": MODEL_PVC}},
+                {"name": MODEL_PVC, "mountPath": MODELS_MOUNT, "readOnly": True})
+    return ({"name": "tokenizer", "configMap": {"name": TOKENIZER_CONFIG_MAP}},
+            {"name": "tokenizer", "mountPath": f"{MODELS_MOUNT}/{cfg.model.name}", "readOnly": True})
+
+
+def _frontend_pod(cfg: StackConfig, env: list[dict[str, Any]], extra_args: list[str]) -> dict[str, Any]:
+    volume, mount = _model_volume(cfg)
+    container: dict[str, Any] = {
+        "name": MAIN_CONTAINER,
+        "image": cfg.images.dynamo_frontend,
+        "env": [*env, {"name": "POD_UID", "valueFrom": {"fieldRef": {"fieldPath": "metadata.uid"}}}],
+        "resources": {side: dict(values) for side, values in FRONTEND_RESOURCES.items()},
+        "volumeMounts": [mount],
+    }
+    if extra_args:
+        container.update(command=["python3", "-m", "dynamo.frontend"], args=list(extra_args))
+    return {"nodeSelector": {POOL_LABEL: "management"}, "volumes": [volume], "containers": [container]}
+
+
+def _trtllm_worker_pod(cfg: StackConfig) -> dict[str, Any]:
+    volume, mount = _model_volume(cfg)
+    gpus = str(cfg.model.tensor_parallel)
+    return {
+        "hostIPC": True,  # NVLink/NCCL shared memory between the TP=4 ranks of one replica
+        "runtimeClassName": "nvidia",
+        "tolerations": [dict(GPU_TOLERATION)],
+        "nodeSelector": {POOL_LABEL: "gpu"},
+        "volumes": [
+            volume,
+            {"name": "engine-config", "configMap": {"name": ENGINE_CONFIG_MAP}},
+            {"name": "cuda-compat", "emptyDir": {}},
+        ],
+        "containers": [{
+            "name": MAIN_CONTAINER,
+            "image": cfg.images.trtllm_runtime,
+            "command": ["python3", "-m", "dynamo.trtllm"],
+            "args": trtllm_worker_args(cfg),
+            "resources": {"requests": {**WORKER_REQUESTS, GPU_RESOURCE: gpus},
+                          "limits": {**WORKER_LIMITS, GPU_RESOURCE: gpus}},
+            "securityContext": {"capabilities": {"add": ["IPC_LOCK"]}},
+            "volumeMounts": [
+                mount,
+                {"name": "engine-config", "mountPath": ENGINE_CONFIG_MOUNT, "readOnly": True},
+                {"name": "cuda-compat", "mountPath": CUDA_COMPAT_PATH},
+            ],
+        }],
+    }
+
+
+def _mocker_worker_pod(cfg: StackConfig) -> dict[str, Any]:
+    volume, mount = _model_volume(cfg)
+    return {
+        "nodeSelector": {POOL_LABEL: "management"},
+        "volumes": [volume],
+        "containers": [{
+            "name": MAIN_CONTAINER,
+            "image": cfg.images.mocker or cfg.images.dynamo_frontend,
+            "command": ["python3", "-m", "dynamo.mocker"],
+            "args": mocker_worker_args(cfg),
+            "resources": {side: dict(values) for side, values in MOCKER_RESOURCES.items()},
+            "volumeMounts": [mount],
+        }],
+    }
