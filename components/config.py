@@ -17,6 +17,7 @@ from pulumi.runtime.config import get_config_env
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from components import models as catalog
 from components.charts import EXACT_VERSION, ChartSource
 
 PROJECT = "gtc-demo"
@@ -37,6 +38,11 @@ GPU_SLUGS: dict[str, int] = {
 REGIONS = ("ams3", "atl1", "blr1", "fra1", "lon1", "nyc1", "nyc2", "nyc3", "sfo2", "sfo3", "sgp1", "syd1", "tor1")
 
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+
+
+def dns_slug(name: str) -> str:
+    """A DNS-label-safe form of a checkpoint name such as `org/Model-1.0`, for labels."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:50]
 
 
 class ConfigError(pulumi.RunError):
@@ -184,18 +190,88 @@ class Engine(_Model):
     enable_block_reuse: bool = True
 
 
+SPECULATIVE_ROLES = {"draft-target": ("draft", "draft model"), "eagle3": ("eagle3-head", "EAGLE3 head")}
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+
+
+class Speculative(_Model):
+    """Speculative decoding: phase 1 is `none`, phase 2 `draft-target` (a small Llama), phase 3 `eagle3` (a head).
+
+    `model` is the Hugging Face repository of the draft or head; `revision` pins it to a commit, so the
+    weights the pipeline fetches are content-addressed. See docs/speculative-decoding.md.
+    """
+
+    method: Literal["none", "draft-target", "eagle3"] = "none"
+    model: Optional[str] = None
+    revision: Optional[str] = None
+    # Draft tokens per step. TensorRT-LLM needs > 0; past 8 the verify step costs more than acceptance returns
+    # (calibration: verify k=5 already costs 1.4-1.8x a plain step, and a chain's k-th token is accepted with alpha^k).
+    max_draft_len: int = Field(3, ge=1, le=8)
+
+    @field_validator("revision")
+    @classmethod
+    def _commit(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not _COMMIT.match(value):
+            raise ValueError(f"must be a 40-character Hugging Face commit hash (content-addressed weights), got {value!r}")
+        return value
+
+    @property
+    def enabled(self) -> bool:
+        return self.method != "none"
+
+
 class Model(_Model):
     name: str = "nvidia/Llama-3.1-70B-Instruct-FP8"
     replicas: int = Field(2, ge=1)
     tensor_parallel: int = Field(4, ge=1)
     engine: Engine = Engine()
+    speculative: Speculative = Speculative()
     # How long `pulumi up` waits for the DynamoGraphDeployment to report Ready (a 70B load from NFS).
     ready_timeout_minutes: int = Field(90, ge=60, le=360)
+
+    @model_validator(mode="after")
+    def _speculative_matches_target(self) -> "Model":
+        """A draft must speak the target's tokenizer; an EAGLE3 head must have been trained for the target."""
+        spec = self.speculative
+        if not spec.enabled:
+            return self
+        key = "model.speculative"
+        target = catalog.card(self.name)
+        if target is None:
+            raise ValueError(
+                f"{key}.method={spec.method!r} needs model.name in manifests/models.yaml to check the "
+                f"{SPECULATIVE_ROLES[spec.method][1]} against it, but model.name={self.name!r} is not there; "
+                f"allowed: {', '.join(catalog.names(role='target'))} (or add the checkpoint to manifests/models.yaml)")
+        role, what = SPECULATIVE_ROLES[spec.method]
+        if spec.method == "draft-target":
+            allowed = catalog.names(role=role, tokenizer=target.tokenizer)
+            hint = f"drafts with the {target.tokenizer} tokenizer of model.name={self.name!r}"
+        else:
+            allowed = catalog.names(role=role, base=target.base)
+            hint = f"heads trained for {target.base} (model.name={self.name!r})"
+        allowed_text = ", ".join(allowed) or f"none in manifests/models.yaml for {target.base}"
+        if spec.model is None:
+            raise ValueError(f"{key}.model is required when {key}.method={spec.method!r}; allowed: {allowed_text}")
+        found = catalog.card(spec.model)
+        if found is None or found.role != role:
+            raise ValueError(f"{key}.model={spec.model!r} is not a known {what} (manifests/models.yaml); "
+                             f"allowed ({hint}): {allowed_text}")
+        if spec.method == "draft-target" and found.tokenizer != target.tokenizer:
+            raise ValueError(
+                f"{key}.model={spec.model!r} uses the {found.tokenizer} tokenizer, model.name={self.name!r} the "
+                f"{target.tokenizer} tokenizer: a draft must share the target's tokenizer family; allowed: {allowed_text}")
+        if spec.method == "eagle3" and found.base != target.base:
+            raise ValueError(
+                f"{key}.model={spec.model!r} is an EAGLE3 head trained for {found.base}, but model.name={self.name!r} "
+                f"is {target.base}: a head only works on the target it was trained for; allowed: {allowed_text}; "
+                f"for phase 3 set model.name to a checkpoint of {found.base} "
+                f"({', '.join(n for n in catalog.names(role='target', base=found.base)) or 'add one to manifests/models.yaml'})")
+        return self
 
     @property
     def slug(self) -> str:
         """A DNS-label-safe form of the model name, for Job names and labels."""
-        return re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")[:50]
+        return dns_slug(self.name)
 
 
 class Router(_Model):
@@ -306,7 +382,32 @@ class StackConfig(_Model):
                 f"model.tensorParallel={self.model.tensor_parallel} exceeds the {self.gpu_pool.gpus_per_node} GPUs "
                 f"of one {self.gpu_pool.slug} node; allowed: at most {self.gpu_pool.gpus_per_node}"
             )
+        if self.worker_backend == "trtllm":
+            self._check_gpu_memory()
         return self
+
+    def _check_gpu_memory(self) -> None:
+        """Target + draft/head weights and the KV cache at the configured fraction must fit one GPU's share."""
+        model, engine = self.model, self.model.engine
+        target = catalog.card(model.name)
+        if target is None:  # no facts to check against (speculative decoding already refused unknown targets)
+            return
+        spec = catalog.card(model.speculative.model) if model.speculative.enabled else None
+        budget = catalog.memory_budget(
+            self.gpu_pool.slug, model.tensor_parallel, target, spec, engine.kv_cache_dtype,
+            engine.free_gpu_memory_fraction, engine.max_batch_size, engine.max_num_tokens)
+        if budget.fits:
+            return
+        extra = (f" - {SPECULATIVE_ROLES[model.speculative.method][1]} {model.speculative.model} {budget.speculative_gib:.1f}"
+                 if spec else "")
+        raise ValueError(
+            f"GPU memory: model.name={model.name!r} at model.tensorParallel={model.tensor_parallel} on {self.gpu_pool.slug}: "
+            f"per GPU {budget.gpu_gib:.1f} GiB - target {budget.target_gib:.1f}{extra} - runtime reserve "
+            f"{budget.reserve_gib:.1f} = {budget.free_gib:.1f} GiB; the KV cache gets "
+            f"model.engine.freeGpuMemoryFraction={engine.free_gpu_memory_fraction} of it = {budget.kv_gib:.1f} GiB but needs "
+            f"{budget.kv_needed_gib:.1f} GiB for maxBatchSize {engine.max_batch_size} x maxNumTokens {engine.max_num_tokens} "
+            f"tokens; allowed: a budget that fits (smaller checkpoint or draft, larger tensorParallel or "
+            f"freeGpuMemoryFraction, a GPU with more memory)")
 
     @property
     def uses_gpus(self) -> bool:

@@ -16,11 +16,15 @@ mounted where the model would be, so every argument stays the same as on GPUs.
 
 from __future__ import annotations
 
-from typing import Any
+import hashlib
+from typing import Any, Optional
 
-from components.config import Engine, Router, StackConfig
+import yaml
+
+from components.config import Engine, Router, Speculative, StackConfig
 from components.infra import POOL_LABEL
 from components.platform import GPU_TOLERATION, MODEL_PVC, WORKLOAD_NS
+from components.speculative import speculative_config
 
 API_VERSION = "nvidia.com/v1beta1"
 KIND = "DynamoGraphDeployment"
@@ -31,7 +35,7 @@ WORKER = "TrtllmWorker"
 MAIN_CONTAINER = "main"  # the container the operator completes; v1beta1 requires it by this name
 FRONTEND_PORT = 8000
 MODELS_MOUNT = "/models"
-ENGINE_CONFIG_MAP = "trtllm-engine-config"
+ENGINE_CONFIG_MAP = "trtllm-engine-config"  # + "-<hash of the content>", see engine_config_name
 ENGINE_CONFIG_MOUNT = "/engine-config"
 ENGINE_CONFIG_FILE = "engine.yaml"
 TOKENIZER_CONFIG_MAP = "mocker-tokenizer"
@@ -68,13 +72,16 @@ def frontend_url(component: str) -> str:
     return f"http://{component_resource_name(component)}.{WORKLOAD_NS}.svc.cluster.local:{FRONTEND_PORT}"
 
 
-def engine_settings(engine: Engine, tensor_parallel: int) -> dict[str, Any]:
+def engine_settings(engine: Engine, tensor_parallel: int, speculative: Optional[Speculative] = None) -> dict[str, Any]:
     """TensorRT-LLM `--extra-engine-args` (LLM API arguments) from the typed config.
 
     `trust_remote_code` lives here because Dynamo 1.6.1's TRT-LLM worker rejects a
     `--trust-remote-code` flag ("Unrecognized argument"); the LLM API takes it as an engine arg.
+    Speculative decoding adds `speculative_config` and leaves the KV cache settings alone: block
+    reuse stays on, so the worker keeps publishing KV events and KV routing keeps working.
     """
-    return {
+    spec = speculative_config(speculative, MODELS_MOUNT) if speculative is not None else None
+    return ({"speculative_config": spec} if spec else {}) | {
         "backend": "pytorch",
         "tensor_parallel_size": tensor_parallel,
         "max_batch_size": engine.max_batch_size,
@@ -88,6 +95,17 @@ def engine_settings(engine: Engine, tensor_parallel: int) -> dict[str, Any]:
         },
         "cuda_graph_config": {"max_batch_size": engine.max_batch_size},
     }
+
+
+def engine_config_yaml(cfg: StackConfig) -> str:
+    return yaml.safe_dump(engine_settings(cfg.model.engine, cfg.model.tensor_parallel, cfg.model.speculative),
+                          sort_keys=True)
+
+
+def engine_config_name(cfg: StackConfig) -> str:
+    """The engine ConfigMap's name carries a hash of its content: the worker reads the file only at start,
+    so a changed engine config (a speculative decoding phase) must change the DGD, which rolls the workers."""
+    return f"{ENGINE_CONFIG_MAP}-{hashlib.sha256(engine_config_yaml(cfg).encode()).hexdigest()[:8]}"
 
 
 def router_env(router: Router) -> list[dict[str, str]]:
@@ -184,7 +202,7 @@ def _trtllm_worker_pod(cfg: StackConfig) -> dict[str, Any]:
         "nodeSelector": {POOL_LABEL: "gpu"},
         "volumes": [
             volume,
-            {"name": "engine-config", "configMap": {"name": ENGINE_CONFIG_MAP}},
+            {"name": "engine-config", "configMap": {"name": engine_config_name(cfg)}},
             {"name": "cuda-compat", "emptyDir": {}},
         ],
         "containers": [{

@@ -13,7 +13,6 @@ from typing import Any, Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
-import yaml
 
 from components import dgd
 from components.config import StackConfig
@@ -49,16 +48,15 @@ class Inference(pulumi.ComponentResource):
         if cfg.uses_gpus:
             self.engine_config = k8s.core.v1.ConfigMap(
                 f"{name}-engine-config",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=dgd.ENGINE_CONFIG_MAP, namespace=namespace,
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=dgd.engine_config_name(cfg), namespace=namespace,
                                                     labels=dict(PART_OF)),
-                data={dgd.ENGINE_CONFIG_FILE: yaml.safe_dump(
-                    dgd.engine_settings(cfg.model.engine, cfg.model.tensor_parallel), sort_keys=True)},
+                data={dgd.ENGINE_CONFIG_FILE: dgd.engine_config_yaml(cfg)},
                 opts=child,
             )
             needs += [self.engine_config, platform.runtime_class, platform.model_pvc]
             needs += [r for r in (args.infra.gpu_pool,) if r is not None]
             if args.pipeline is not None:
-                needs.append(args.pipeline.last_job)
+                needs.extend(args.pipeline.weights_ready)
         else:
             self.tokenizer = k8s.core.v1.ConfigMap(
                 f"{name}-mocker-tokenizer",

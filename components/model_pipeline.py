@@ -17,7 +17,7 @@ from typing import Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config import StackConfig
+from components.config import StackConfig, dns_slug
 from components.infra import POOL_LABEL
 from components.k8s_common import PART_OF, restricted_security_context, secret_env
 from components.platform import (
@@ -38,9 +38,11 @@ MODELS_MOUNT = "/models"
 PULUMI_GRACE_MINUTES = 10
 
 
-def model_hash(model_name: str) -> str:
-    """Short, stable hash of the model name: part of each Job's name, so a new model means new Jobs."""
-    return hashlib.sha256(model_name.encode()).hexdigest()[:8]
+def model_hash(model_name: str, revision: Optional[str] = None) -> str:
+    """Short, stable hash of the checkpoint (name, and commit when pinned): part of each Job's name,
+    so other weights mean new Jobs and the same weights the same, already-completed Jobs."""
+    key = model_name if revision is None else f"{model_name}@{revision}"
+    return hashlib.sha256(key.encode()).hexdigest()[:8]
 
 
 def spaces_endpoint(region: str) -> str:
@@ -54,58 +56,86 @@ class ModelPipelineArgs:
 
 
 class ModelPipeline(pulumi.ComponentResource):
-    """Job `upload` (HF -> Spaces `models/<model>/`) then Job `download` (Spaces -> NFS `/models/<model>/`)."""
+    """Job `upload` (HF -> Spaces `models/<model>/`) then Job `download` (Spaces -> NFS `/models/<model>/`),
+    for the target and, with speculative decoding, for the draft model or EAGLE3 head beside it.
+
+    The draft/head pair has its own resource names, so turning speculative decoding on, off or to
+    another method leaves the target's Jobs (and its 70 GB on NFS) untouched.
+    """
 
     def __init__(self, name: str, args: ModelPipelineArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("gtc-demo:model:ModelPipeline", name, None, opts)
         cfg, platform = args.config, args.platform
         self._cfg = cfg
-        namespace = platform.namespaces["dynamo-workload"].metadata.name
-        suffix = model_hash(cfg.model.name)
+        self._platform = platform
+        self._namespace = platform.namespaces["dynamo-workload"].metadata.name
 
         self.scripts = k8s.core.v1.ConfigMap(
             f"{name}-scripts",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name="model-pipeline-scripts", namespace=namespace,
-                                                labels=self._labels()),
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="model-pipeline-scripts", namespace=self._namespace,
+                                                labels=self._labels(cfg.model.slug)),
             data={path.name: path.read_text() for path in sorted(SCRIPTS_DIR.iterdir()) if path.is_file()},
             opts=pulumi.ResourceOptions(parent=self),
         )
 
+        self.upload_job, self.download_job = self._copy(name, cfg.model.name, None, cfg.model.slug)
+        self.model_path = f"{MODELS_MOUNT}/{cfg.model.name}"
+        outputs = {
+            "uploadJob": self.upload_job.metadata.name,
+            "downloadJob": self.download_job.metadata.name,
+            "modelPath": self.model_path,
+        }
+        spec = cfg.model.speculative
+        self.speculative_jobs: tuple[k8s.batch.v1.Job, ...] = ()
+        self.speculative_path: Optional[str] = None
+        if spec.enabled:
+            self.speculative_jobs = self._copy(f"{name}-speculative", spec.model, spec.revision, dns_slug(spec.model))
+            self.speculative_path = f"{MODELS_MOUNT}/{spec.model}"
+            outputs.update(speculativeUploadJob=self.speculative_jobs[0].metadata.name,
+                           speculativeDownloadJob=self.speculative_jobs[1].metadata.name,
+                           speculativePath=self.speculative_path)
+        self.register_outputs(outputs)
+
+    @property
+    def last_job(self) -> k8s.batch.v1.Job:
+        """The target's download Job: once it completed, the target's weights are on NFS."""
+        return self.download_job
+
+    @property
+    def weights_ready(self) -> list[k8s.batch.v1.Job]:
+        """What the workers wait for: every download Job (target, and draft or head)."""
+        return [self.download_job, *self.speculative_jobs[1:]]
+
+    def _copy(self, name: str, model: str, revision: Optional[str], slug: str) -> tuple[k8s.batch.v1.Job, k8s.batch.v1.Job]:
+        """The upload + download pair for one checkpoint, named by its content hash."""
+        platform, namespace = self._platform, self._namespace
+        suffix = model_hash(model, revision)
         spaces_secret = platform.secrets[SPACES_SECRET]
         upload_needs = [spaces_secret, self.scripts]
         if HF_TOKEN_SECRET in platform.secrets:
             upload_needs.append(platform.secrets[HF_TOKEN_SECRET])
-        self.upload_job = self._job(
-            f"{name}-upload", f"model-upload-spaces-{suffix}", namespace, "upload",
+        checkpoint = ["--model", model, *(["--revision", revision] if revision else [])]
+        upload = self._job(
+            f"{name}-upload", f"model-upload-spaces-{suffix}", namespace, "upload", checkpoint, slug,
             env=self._spaces_env() + self._hf_env(), volumes=[], mounts=[],
             depends_on=upload_needs,
         )
-        self.download_job = self._job(
-            f"{name}-download", f"model-download-nfs-{suffix}", namespace, "download",
+        download = self._job(
+            f"{name}-download", f"model-download-nfs-{suffix}", namespace, "download", checkpoint, slug,
             env=self._spaces_env(),
             volumes=[k8s.core.v1.VolumeArgs(
                 name="models",
                 persistent_volume_claim=k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(claim_name=MODEL_PVC))],
             mounts=[k8s.core.v1.VolumeMountArgs(name="models", mount_path=MODELS_MOUNT)],
-            depends_on=[self.upload_job, platform.model_pvc, spaces_secret, self.scripts],
+            depends_on=[upload, platform.model_pvc, spaces_secret, self.scripts],
         )
-        self.model_path = f"{MODELS_MOUNT}/{cfg.model.name}"
-        self.register_outputs({
-            "uploadJob": self.upload_job.metadata.name,
-            "downloadJob": self.download_job.metadata.name,
-            "modelPath": self.model_path,
-        })
-
-    @property
-    def last_job(self) -> k8s.batch.v1.Job:
-        """What the workers wait for: once it completed, the weights are on NFS."""
-        return self.download_job
+        return upload, download
 
     # -- helpers ---------------------------------------------------------------------------------
 
-    def _labels(self) -> dict[str, str]:
-        return {**PART_OF, "app.kubernetes.io/component": "model-pipeline",
-                "gtc-demo/model": self._cfg.model.slug}
+    @staticmethod
+    def _labels(slug: str) -> dict[str, str]:
+        return {**PART_OF, "app.kubernetes.io/component": "model-pipeline", "gtc-demo/model": slug}
 
     def _spaces_env(self) -> list[k8s.core.v1.EnvVarArgs]:
         return [secret_env(SPACES_ID_KEY, SPACES_SECRET, SPACES_ID_KEY),
@@ -116,14 +146,13 @@ class ModelPipeline(pulumi.ComponentResource):
         return [secret_env("HF_TOKEN", HF_TOKEN_SECRET, HF_TOKEN_KEY, optional=True)]
 
     def _job(self, resource_name: str, job_name: str, namespace: pulumi.Input[str], step: str,
-             env: list[k8s.core.v1.EnvVarArgs], volumes: list[k8s.core.v1.VolumeArgs],
+             checkpoint: list[str], slug: str, env: list[k8s.core.v1.EnvVarArgs], volumes: list[k8s.core.v1.VolumeArgs],
              mounts: list[k8s.core.v1.VolumeMountArgs], depends_on: list[pulumi.Resource]) -> k8s.batch.v1.Job:
         cfg = self._cfg
         pipeline = cfg.model_pipeline
         deadline_minutes = pipeline.job_timeout_minutes
         wait = f"{deadline_minutes + PULUMI_GRACE_MINUTES}m"
-        args = ["sh", f"{SCRIPTS_MOUNT}/run.sh", step,
-                "--model", cfg.model.name,
+        args = ["sh", f"{SCRIPTS_MOUNT}/run.sh", step, *checkpoint,
                 "--bucket", cfg.spaces.bucket,
                 "--endpoint", spaces_endpoint(cfg.spaces.region),
                 "--region", cfg.spaces.region,
@@ -137,7 +166,7 @@ class ModelPipeline(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=job_name,
                 namespace=namespace,
-                labels=self._labels(),
+                labels=self._labels(slug),
                 annotations={
                     # A Job that failed (bad token, deadline) is replaced on the next `pulumi up`
                     # instead of Pulumi waiting again on the dead one.
@@ -152,7 +181,7 @@ class ModelPipeline(pulumi.ComponentResource):
                 # it again (a new pod, a new wait) - and without a refresh the state would point at
                 # an object that no longer exists. A completed Job costs nothing and keeps its logs.
                 template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=self._labels()),
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=self._labels(slug)),
                     spec=k8s.core.v1.PodSpecArgs(
                         restart_policy="Never",
                         automount_service_account_token=False,

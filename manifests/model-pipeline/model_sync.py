@@ -1,6 +1,7 @@
 """Copy one model Hugging Face -> Spaces (`upload`) or Spaces -> NFS (`download`).
 
-Each step is idempotent: it is skipped when its completion marker exists, files already copied
+Each step is idempotent: it is skipped when its completion marker exists (and, with --revision,
+records that commit: the marker is what makes the copy content-addressed), files already copied
 with the right size are not copied again (a retried Job resumes), and the marker is written last,
 so a marker always means "every file is there". The upload streams from the Hub straight into
 multipart uploads, so the management node never needs 70 GB of local disk.
@@ -51,6 +52,14 @@ def _size(s3, bucket: str, key: str) -> int | None:
         raise
 
 
+def _marker_revision(body: bytes) -> str | None:
+    """The Hugging Face commit a completion marker records (None for an unreadable marker)."""
+    try:
+        return json.loads(body).get("revision")
+    except ValueError:
+        return None
+
+
 def upload(args: argparse.Namespace) -> int:
     """Hugging Face -> s3://bucket/models/<model>/, then the upload marker."""
     from huggingface_hub import HfApi, HfFileSystem
@@ -58,10 +67,13 @@ def upload(args: argparse.Namespace) -> int:
     s3 = _s3(args.endpoint, args.region)
     prefix = f"models/{args.model}/"
     if _size(s3, args.bucket, prefix + UPLOAD_MARKER) is not None:
-        print(f"skip: s3://{args.bucket}/{prefix}{UPLOAD_MARKER} exists")
-        return 0
+        have = _marker_revision(s3.get_object(Bucket=args.bucket, Key=prefix + UPLOAD_MARKER)["Body"].read())
+        if args.revision is None or have == args.revision:
+            print(f"skip: s3://{args.bucket}/{prefix}{UPLOAD_MARKER} exists (revision {have})")
+            return 0
+        print(f"s3://{args.bucket}/{prefix} holds revision {have}, {args.revision} wanted: copying it")
     token = os.environ.get("HF_TOKEN") or None
-    info = HfApi(token=token).model_info(args.model, files_metadata=True)
+    info = HfApi(token=token).model_info(args.model, revision=args.revision, files_metadata=True)
     fs = HfFileSystem(token=token)
     files: dict[str, int] = {}
     for sibling in info.siblings:
@@ -83,7 +95,7 @@ def download(args: argparse.Namespace) -> int:
     """s3://bucket/models/<model>/ -> <target>/<model>/, then the download marker."""
     root = Path(args.target) / args.model
     marker = root / DOWNLOAD_MARKER
-    if marker.exists():
+    if marker.exists() and (args.revision is None or _marker_revision(marker.read_bytes()) == args.revision):
         print(f"skip: {marker} exists")
         return 0
     s3 = _s3(args.endpoint, args.region)
@@ -92,6 +104,10 @@ def download(args: argparse.Namespace) -> int:
         print(f"error: s3://{args.bucket}/{prefix}{UPLOAD_MARKER} is missing; the upload Job has not finished", file=sys.stderr)
         return 2
     manifest = json.loads(s3.get_object(Bucket=args.bucket, Key=prefix + UPLOAD_MARKER)["Body"].read())
+    if args.revision is not None and manifest.get("revision") != args.revision:
+        print(f"error: s3://{args.bucket}/{prefix} holds revision {manifest.get('revision')}, not {args.revision}; "
+              "the upload Job has not finished", file=sys.stderr)
+        return 2
     for name, size in manifest["files"].items():
         dest = root / name
         if dest.exists() and dest.stat().st_size == size:
@@ -114,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bucket", required=True)
     parser.add_argument("--endpoint", required=True)
     parser.add_argument("--region", required=True)
+    parser.add_argument("--revision", help="Hugging Face commit to copy (default: the repository's current one)")
     parser.add_argument("--target", default="/models", help="NFS mount point (download only)")
     args = parser.parse_args(argv)
     return upload(args) if args.step == "upload" else download(args)

@@ -1,5 +1,6 @@
 """The DynamoGraphDeployment (seed 000 Group 1): exact spec, the Ready wait, its dependencies, the mocker switch."""
 
+import hashlib
 import json
 
 import pytest
@@ -28,6 +29,7 @@ def test_graph_identity_and_annotations(stack_plan):
 
 def test_worker_spec_is_exactly_the_aggregated_tp4_layout(stack_plan):
     worker = components(stack_plan)["TrtllmWorker"]
+    engine_config = stack_plan.get(CONFIG_MAP, "inference-engine-config").plain["metadata"]["name"]
     assert worker == {
         "name": "TrtllmWorker",
         "type": "worker",
@@ -39,7 +41,7 @@ def test_worker_spec_is_exactly_the_aggregated_tp4_layout(stack_plan):
             "nodeSelector": {"gtc-demo/pool": "gpu"},
             "volumes": [
                 {"name": "model-nfs-pvc", "persistentVolumeClaim": {"claimName": "model-nfs-pvc"}},
-                {"name": "engine-config", "configMap": {"name": "trtllm-engine-config"}},
+                {"name": "engine-config", "configMap": {"name": engine_config}},
                 {"name": "cuda-compat", "emptyDir": {}},
             ],
             "containers": [{
@@ -130,7 +132,9 @@ def test_router_settings_render_as_frontend_env_and_args():
 
 def test_engine_settings_config_map_from_typed_config(stack_plan):
     config_map = stack_plan.get(CONFIG_MAP, "inference-engine-config")
-    assert config_map.plain["metadata"]["name"] == "trtllm-engine-config"
+    # Named by its content, so a changed engine config changes the DGD and rolls the workers (issue 12).
+    digest = hashlib.sha256(config_map.plain["data"]["engine.yaml"].encode()).hexdigest()[:8]
+    assert config_map.plain["metadata"]["name"] == f"trtllm-engine-config-{digest}"
     assert config_map.plain["metadata"]["namespace"] == "dynamo-workload"
     engine = yaml.safe_load(config_map.plain["data"]["engine.yaml"])
     assert engine == {
