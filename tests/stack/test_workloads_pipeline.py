@@ -178,3 +178,26 @@ def test_sync_script_skips_when_markers_exist(tmp_path, monkeypatch):
     monkeypatch.setattr(module, "_s3", lambda *a: pytest.fail("must not reach Spaces when the marker exists"))
     assert module.main(["download", "--model", MODEL, "--bucket", "b", "--endpoint", "https://x",
                         "--region", "atl1", "--target", str(tmp_path)]) == 0
+
+
+def test_sync_script_copies_again_when_the_marker_holds_another_revision(tmp_path, monkeypatch):
+    """With --revision, a marker of another commit is not "done": the step goes back to Spaces."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("model_sync", SCRIPTS / "model_sync.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    marker = tmp_path / MODEL / module.DOWNLOAD_MARKER
+    marker.parent.mkdir(parents=True)
+    marker.write_text('{"revision": "' + "a" * 40 + '"}')
+
+    class Reached(Exception):
+        pass
+
+    def no_spaces(*args):
+        raise Reached
+    monkeypatch.setattr(module, "_s3", no_spaces)
+    argv = ["download", "--model", MODEL, "--bucket", "b", "--endpoint", "https://x", "--region", "atl1",
+            "--target", str(tmp_path)]
+    assert module.main(argv + ["--revision", "a" * 40]) == 0
+    with pytest.raises(Reached):
+        module.main(argv + ["--revision", "b" * 40])
