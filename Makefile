@@ -9,6 +9,7 @@ UI_PORT ?= 3000
 KV_PORT ?= 8000
 RR_PORT ?= 8001
 WORKERS ?= 2
+SPEC ?= none
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -46,8 +47,9 @@ test: setup
 	$(BIN)/python -m pytest
 
 # Local rehearsal: real Dynamo KV + round-robin frontends over mocker workers, plus the loadgen UI, on 127.0.0.1.
+# SPEC=none|draft-target|eagle3 picks the speculative decoding the mockers model (phase 1, 2, 3).
 demo: $(STAMP)
-	$(BIN)/python -m rehearsal --ui-port $(UI_PORT) --kv-port $(KV_PORT) --rr-port $(RR_PORT) --workers $(WORKERS)
+	$(BIN)/python -m rehearsal --ui-port $(UI_PORT) --kv-port $(KV_PORT) --rr-port $(RR_PORT) --workers $(WORKERS) --spec $(SPEC)
 
 # Router table at the demo's setting; redraws docs/img/ttft_by_turn.png (~4 min).
 bench: $(STAMP)

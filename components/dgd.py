@@ -25,6 +25,7 @@ from components.config import Engine, Router, Speculative, StackConfig
 from components.infra import POOL_LABEL
 from components.platform import GPU_TOLERATION, MODEL_PVC, WORKLOAD_NS
 from components.speculative import speculative_config
+from rehearsal.speculative import SpecDecoding
 
 API_VERSION = "nvidia.com/v1beta1"
 KIND = "DynamoGraphDeployment"
@@ -138,10 +139,13 @@ def trtllm_worker_args(cfg: StackConfig) -> list[str]:
 
 
 def mocker_worker_args(cfg: StackConfig) -> list[str]:
+    """The mocker models the stack's speculative decoding as the rehearsal does (its default clock: ratio 1.0)."""
+    spec = SpecDecoding(cfg.model.speculative.method, cfg.model.speculative.max_draft_len)
     return [
         "--model-path", f"{MODELS_MOUNT}/{cfg.model.name}",
         "--model-name", cfg.model.name,
         "--engine-type", "trtllm",
+        *spec.mocker_args(decode_speedup_ratio=1.0),
     ]
 
 

@@ -16,6 +16,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from . import itl_runs
 from .scenario import PRESETS
 from .schemas import WorkloadConfig, WorkloadPatch
 from .service import Service
@@ -75,6 +76,7 @@ def create_app(settings: Settings, *, seed: int | None = None) -> FastAPI:
             raise HTTPException(status_code=401, detail="control token required", headers={"WWW-Authenticate": "Bearer"})
 
     control = [Depends(require_control)]
+    itl_runs.install(app, settings.speculative, settings.itl_runs_file, control)
 
     def merged(svc: Service, patch: WorkloadPatch | None) -> WorkloadConfig:
         config = patch.apply_to(svc.engine.config) if patch is not None else svc.engine.config

@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add(serve, "scenario-speedup", type=float, default=1.0, help="divide auto-mode phase durations (tests)")
     _add(serve, "stats-window", type=float, default=60.0, help="seconds of history behind the live UI numbers")
     _add(serve, "log-level", default="info", help="uvicorn log level")
+    _add(serve, "speculative", default="none", help="speculative decoding the workers run: none, draft-target or eagle3")
+    _add(serve, "itl-runs-file", help="JSON file keeping saved ITL runs across restarts")
 
     check = sub.add_parser("check", help="one completion, then a 5-turn conversation per router; fails if KV shows no TTFT drop")
     _common(check, model_required=False)
@@ -81,6 +83,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         scenario_speedup=args.scenario_speedup,
         stats_window_s=args.stats_window,
         log_level=args.log_level,
+        speculative=args.speculative,
+        itl_runs_file=args.itl_runs_file or None,
     )
 
 

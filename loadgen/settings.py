@@ -27,6 +27,9 @@ class Settings:
     scenario_speedup: float = 1.0
     stats_window_s: float = 60.0
     log_level: str = "info"
+    # Speculative decoding the workers run (none | draft-target | eagle3): labels saved runs (itl_runs.py).
+    speculative: str = "none"
+    itl_runs_file: str | None = None
 
     def upstream_urls(self) -> dict[str, str]:
         """Metric router label -> frontend base URL."""

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rehearsal.ports import PortTaken
+from rehearsal.speculative import METHODS, SpecDecoding
 from rehearsal.settings import (
     DEFAULT_KV_PORT,
     DEFAULT_RR_PORT,
@@ -24,6 +25,9 @@ from rehearsal.settings import (
 )
 from rehearsal.stack import NotReady, Readiness, Stack, StackConfig
 from rehearsal.supervisor import ProcessDied
+
+
+DEFAULT_ITL_RUNS_FILE = Path.home() / ".cache" / "gtc-demo" / "itl-runs.json"
 
 
 class Stop(Exception):
@@ -38,6 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="mocker workers (replicas)")
     parser.add_argument("--router", choices=sorted(ROUTER_PRESETS), default="booth",
                         help="KV frontend router settings: the booth's chosen ones or Dynamo's defaults")
+    parser.add_argument("--spec", choices=METHODS, default="none",
+                        help="speculative decoding the mocker workers model (the stack's model.speculative.method)")
+    parser.add_argument("--max-draft-len", type=int, default=3, help="draft tokens per step (model.speculative.maxDraftLen)")
+    parser.add_argument("--itl-runs-file", type=Path, default=DEFAULT_ITL_RUNS_FILE,
+                        help="saved ITL runs, kept across restarts (the before/after line compares them)")
     parser.add_argument("--no-loadgen", action="store_true", help="start only Dynamo (drive it yourself)")
     parser.add_argument("--ready-timeout", type=float, default=180.0, help="seconds to wait for registration")
     parser.add_argument("--logs-dir", type=Path, help="keep process logs here instead of a temp dir")
@@ -51,6 +60,8 @@ def config_from_args(args: argparse.Namespace) -> StackConfig:
         ui_port=None if args.no_loadgen else args.ui_port,
         workers=args.workers,
         router=ROUTER_PRESETS[args.router],
+        spec=SpecDecoding(args.spec, args.max_draft_len),
+        itl_runs_file=args.itl_runs_file,
     )
 
 
@@ -75,8 +86,8 @@ def run(config: StackConfig, ready_timeout: float, logs_dir: Path | None = None,
     """Start, wait, serve until a signal or a death; always stop everything."""
     stack = stack_factory(config, work_dir=logs_dir)
     try:
-        print(f"Starting Dynamo rehearsal: {config.workers} mocker workers, KV router ({config.router.label()})",
-              flush=True)
+        print(f"Starting Dynamo rehearsal: {config.workers} mocker workers, KV router ({config.router.label()}), "
+              f"{config.spec.label()}", flush=True)
         stack.start()
         stack.wait_ready(ready_timeout, on_progress=_progress_printer(config))
         print("\nReady:")

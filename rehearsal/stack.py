@@ -19,6 +19,7 @@ import httpx
 
 from rehearsal import event_broker
 from rehearsal.ports import pick_free, require_free
+from rehearsal.speculative import SpecDecoding
 from rehearsal.settings import (
     BOOTH,
     DEFAULT_KV_PORT,
@@ -60,6 +61,8 @@ class StackConfig:
     workers: int = DEFAULT_WORKERS
     router: RouterSettings = BOOTH
     timing: MockerTiming = field(default_factory=MockerTiming)
+    spec: SpecDecoding = field(default_factory=SpecDecoding)  # speculative decoding the mockers model
+    itl_runs_file: Path | None = None  # where the load generator keeps saved ITL runs across restarts
     python: str = sys.executable
     log_level: str = "warn"
     extra_mocker_args: tuple[str, ...] = ()
@@ -131,7 +134,8 @@ class Stack:
         sup.start("event-broker", [py, "-m", "rehearsal.event_broker", "--xsub-port", str(xsub), "--xpub-port", str(xpub)],
                   env=self._base_env())
         sup.start("mocker", [py, "-m", "dynamo.mocker", "--model-path", str(TOKENIZER_DIR), "--model-name", MODEL_NAME,
-                             "--num-workers", str(cfg.workers), *cfg.timing.args(), *cfg.extra_mocker_args, *PLANE_ARGS],
+                             "--num-workers", str(cfg.workers), *cfg.timing.args(),
+                             *cfg.spec.mocker_args(cfg.timing.decode_speedup_ratio), *cfg.extra_mocker_args, *PLANE_ARGS],
                   env=env)
         sup.start("frontend-kv", self._frontend_argv(cfg.kv_port, ["--router-mode", "kv", *cfg.router.args()]), env=env)
         sup.start("frontend-round-robin", self._frontend_argv(cfg.rr_port, ["--router-mode", "round-robin"]), env=env)
@@ -153,7 +157,8 @@ class Stack:
         cfg = self.config
         return [cfg.python, "-m", "loadgen", "serve", "--port", str(cfg.ui_port), "--host", HOST,
                 "--frontend-url", cfg.kv_url, "--baseline-url", cfg.rr_url, "--model", MODEL_NAME,
-                "--followup-url", OFFLINE_FOLLOWUP_URL]
+                "--followup-url", OFFLINE_FOLLOWUP_URL, "--speculative", cfg.spec.method,
+                *(["--itl-runs-file", str(cfg.itl_runs_file)] if cfg.itl_runs_file else [])]
 
     def _base_env(self) -> dict[str, str]:
         env = dict(os.environ)

@@ -166,3 +166,11 @@ def test_switching_to_phase_3_keeps_infrastructure_and_charts(dev_plan):
     assert outside == []
     assert {"inference-engine-config", "inference-dgd", "model-speculative-upload",
             "model-speculative-download"} <= {r.name for r in changed.values()}
+
+
+def test_mocker_backend_models_the_same_speculative_decoding():
+    plan = evaluate("dev", overrides={**model_override("dev", method="draft-target", model=DRAFT),
+                                      "gtc-demo:workerBackend": "mocker"}, secrets={"gtc-demo:hfToken": None})
+    args = worker_args(plan)
+    assert args[args.index("--ais-nextn") + 1] == "3"
+    assert plan.by_type(JOB) == []  # no weights for the mocker
