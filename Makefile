@@ -17,9 +17,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 TOOLS_BIN ?= $(HOME)/.cache/gtc-demo/bin
 export GTC_DEMO_TOOLS := $(TOOLS_BIN)
 
-.PHONY: setup test demo bench clean setup-browser setup-tools vendor-charts
+.PHONY: setup test demo bench clean setup-browser setup-tools vendor-charts setup-prometheus
 
-setup: $(STAMP) setup-browser setup-tools
+setup: $(STAMP) setup-browser setup-tools setup-prometheus
 
 # Everything the program, the services and the tests import, in one venv.
 $(STAMP): requirements.txt requirements-test.txt loadgen/requirements.txt rehearsal/requirements.txt policy/requirements.txt
@@ -42,6 +42,11 @@ setup-tools:
 # version, and the CRDs in vendor/crds from their release URLs. Needs the chart repositories.
 vendor-charts: setup-tools
 	$(BIN)/python -m tools.vendor_charts --helm $(TOOLS_BIN)/helm
+
+# Debian's Prometheus for tests/rehearsal/test_rehearsal_prometheus.py, which runs the binary itself on
+# 127.0.0.1 with a temp config and data dir (the system service is not used).
+setup-prometheus:
+	@command -v prometheus >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 
 test: setup
 	$(BIN)/python -m pytest

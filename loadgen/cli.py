@@ -55,13 +55,24 @@ def build_parser() -> argparse.ArgumentParser:
     _add(serve, "speculative", default="none", help="speculative decoding the workers run: none, draft-target or eagle3")
     _add(serve, "itl-runs-file", help="JSON file keeping saved ITL runs across restarts")
 
-    check = sub.add_parser("check", help="one completion, then a 5-turn conversation per router; fails if KV shows no TTFT drop")
+    check = sub.add_parser("check", help="one completion, then a 5-turn conversation per router (KV turn 2 must come "
+                                          "from cache), and the UI through --public-url; exit 0 only if all pass")
     _common(check, model_required=False)
     _add(check, "turns", type=int, default=5, help="turns in the conversation")
     _add(check, "opening-tokens", type=int, default=2000, help="approximate length of the opening message")
     _add(check, "max-tokens", type=int, default=64, help="completion tokens per turn")
     _add(check, "min-drop", type=float, default=0.2, help="required fractional TTFT drop of turns 2+ vs turn 1")
+    _add(check, "min-cached-fraction", type=float, default=0.5,
+         help="KV turn 2: cached prompt tokens needed, as a fraction of turn 1's prompt")
     _add(check, "timeout", type=float, default=120.0, help="seconds per request")
+    _add(check, "public-url", help="the UI's public URL (https://<hostname>/): UI, /healthz and /api/status must answer")
+    check.add_argument("--public-insecure", action="store_true", default=_env("public-insecure", "") == "true",
+                       help="do not verify the public certificate (Let's Encrypt staging) [env LOADGEN_PUBLIC_INSECURE=true]")
+    _add(check, "public-wait", type=float, default=600.0, help="seconds to keep retrying the public URL (DNS, certificate)")
+    _add(check, "public-retry", type=float, default=10.0, help="seconds between public URL attempts")
+    _add(check, "report", help="write the full report as JSON to this file")
+    _add(check, "summary-file", help="write the short verdict to this file (in a Job: /dev/termination-log)")
+    _add(check, "report-configmap", help="NAMESPACE/NAME: merge the report into this ConfigMap (in-cluster only)")
     return parser
 
 

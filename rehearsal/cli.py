@@ -1,6 +1,7 @@
 """`python -m rehearsal`: start the whole demo on 127.0.0.1 and keep it up until Ctrl-C.
 
-Exit codes: 0 after a clean Ctrl-C/SIGTERM, 1 if a process died or the stack
+Exit codes: 0 after a clean Ctrl-C/SIGTERM, 1 if a process died (a worker that dies after the
+stack was ready is restarted instead, up to 5 times) or the stack
 never became ready, 2 if a port was already taken. Every path stops every
 process this launcher started.
 """
@@ -95,10 +96,13 @@ def run(config: StackConfig, ready_timeout: float, logs_dir: Path | None = None,
             print(f"  load generator UI      {config.ui_url}")
         print(f"  KV-routed frontend     {config.kv_url}/v1")
         print(f"  round-robin frontend   {config.rr_url}/v1")
+        for name, url in stack.worker_system_urls.items():
+            print(f"  worker {name:<16}{url}/health  /metrics")
         print(f"  logs                   {stack.supervisor.log_dir}")
-        print("Press Ctrl-C to stop everything.", flush=True)
+        print("Press Ctrl-C to stop everything. A worker that dies is restarted (and said so here).", flush=True)
         while True:
-            stack.supervisor.check_alive()
+            for restart in stack.supervisor.check_alive():
+                print(f"{time.strftime('%H:%M:%S')} worker {restart.line(stack.supervisor.max_restarts)}", flush=True)
             time.sleep(1.0)
     except PortTaken as error:
         print(f"error: {error}; pick other ports (--ui-port/--kv-port/--rr-port)", file=sys.stderr)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import random
 import socket
 
 from rehearsal.settings import HOST
+
+# Dynamo 1.6.1 reads DYN_SYSTEM_PORT as a signed 16-bit integer ("expected i16 for key SYSTEM_PORT"):
+# a worker's system port must be <= 32767, below Linux's ephemeral range, so the OS cannot pick it.
+SYSTEM_PORT_RANGE = (20000, 32767)
 
 
 class PortTaken(RuntimeError):
@@ -41,3 +46,21 @@ def pick_free(count: int, host: str = HOST) -> list[int]:
     finally:
         for sock in sockets:
             sock.close()
+
+
+def pick_free_in_range(count: int, low: int, high: int, host: str = HOST, attempts: int = 500) -> list[int]:
+    """`count` distinct ports in [low, high] that are free now, tried in random order."""
+    chosen: list[int] = []
+    rng = random.Random()
+    for _ in range(attempts):
+        port = rng.randint(low, high)
+        if port not in chosen and is_free(port, host):
+            chosen.append(port)
+            if len(chosen) == count:
+                return chosen
+    raise PortTaken(f"no {count} free ports in {low}-{high} on {host} after {attempts} tries")
+
+
+def pick_free_system_ports(count: int, host: str = HOST) -> list[int]:
+    """Free ports a Dynamo worker accepts as DYN_SYSTEM_PORT (see SYSTEM_PORT_RANGE)."""
+    return pick_free_in_range(count, *SYSTEM_PORT_RANGE, host=host)

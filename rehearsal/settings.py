@@ -24,6 +24,13 @@ DEFAULT_WORKERS = 2  # the cloud stacks' replica count (2x TP=4 on one 8-GPU nod
 # over TCP, KV events over ZMQ (through our loopback-only broker).
 PLANE_ARGS = ("--discovery-backend", "file", "--request-plane", "tcp", "--event-plane", "zmq")
 
+# How often a frontend may move a request to another worker when its worker disconnects or
+# cannot be reached (Dynamo 1.6.1 `--migration-limit`, default 0 = never). With 0, a worker that
+# dies fails its in-flight requests and, until its registration expires (~10 s with file
+# discovery), new ones routed to it; with 3 they go to the surviving worker. Same value as the
+# cluster's frontends (components.inference.FRONTEND_MIGRATION_LIMIT).
+MIGRATION_LIMIT = 3
+
 
 @dataclass(frozen=True)
 class MockerTiming:

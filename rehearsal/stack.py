@@ -2,6 +2,11 @@
 
 One class used by the launcher, the end-to-end test and the benchmark, so all
 three run the same processes with the same flags. Everything binds 127.0.0.1.
+
+Each worker is its own `dynamo.mocker` process (like one worker pod in the cluster), with
+Dynamo's system server on its own port: /health, /live and /metrics, as the cluster's
+probes and PodMonitor use them. A worker that dies after the stack was ready is
+restarted by the supervisor (see rehearsal.supervisor).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from pathlib import Path
 import httpx
 
 from rehearsal import event_broker
-from rehearsal.ports import pick_free, require_free
+from rehearsal.ports import pick_free, pick_free_system_ports, require_free
 from rehearsal.speculative import SpecDecoding
 from rehearsal.settings import (
     BOOTH,
@@ -27,6 +32,7 @@ from rehearsal.settings import (
     DEFAULT_UI_PORT,
     DEFAULT_WORKERS,
     HOST,
+    MIGRATION_LIMIT,
     MODEL_NAME,
     PLANE_ARGS,
     TOKENIZER_DIR,
@@ -44,6 +50,13 @@ LOOPBACK_ENV = {
     "DYN_SYSTEM_HOST": HOST,
     "DYN_HTTP_RPC_HOST": HOST,
     "DYN_HTTP_HOST": HOST,
+}
+# Each worker's system server, as the Dynamo operator configures worker pods: the status follows the
+# `generate` endpoint's health, so /health and /live answer 503 until the worker serves (ai-dynamo 1.6.1
+# runtime defaults: paths /health and /live, starting status notready).
+WORKER_SYSTEM_ENV = {
+    "DYN_SYSTEM_ENABLED": "true",
+    "DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS": '["generate"]',
 }
 # An address nothing listens on: the rehearsal never calls the hosted follow-up model.
 OFFLINE_FOLLOWUP_URL = "http://127.0.0.1:9/v1"
@@ -118,6 +131,7 @@ class Stack:
         self.work_dir = Path(work_dir or self._tmp.name)
         self.repo_root = repo_root or Path(__file__).resolve().parent.parent
         self.supervisor = Supervisor(self.work_dir / "logs")
+        self.worker_system_ports: list[int] = []
 
     # -- start -----------------------------------------------------------------
     def start(self) -> None:
@@ -133,10 +147,10 @@ class Stack:
         sup = self.supervisor
         sup.start("event-broker", [py, "-m", "rehearsal.event_broker", "--xsub-port", str(xsub), "--xpub-port", str(xpub)],
                   env=self._base_env())
-        sup.start("mocker", [py, "-m", "dynamo.mocker", "--model-path", str(TOKENIZER_DIR), "--model-name", MODEL_NAME,
-                             "--num-workers", str(cfg.workers), *cfg.timing.args(),
-                             *cfg.spec.mocker_args(cfg.timing.decode_speedup_ratio), *cfg.extra_mocker_args, *PLANE_ARGS],
-                  env=env)
+        self.worker_system_ports = pick_free_system_ports(cfg.workers)
+        for index, system_port in enumerate(self.worker_system_ports):
+            sup.start(worker_name(index), self.worker_argv(), env=env | WORKER_SYSTEM_ENV | {"DYN_SYSTEM_PORT": str(system_port)},
+                      restart=True)
         sup.start("frontend-kv", self._frontend_argv(cfg.kv_port, ["--router-mode", "kv", *cfg.router.args()]), env=env)
         sup.start("frontend-round-robin", self._frontend_argv(cfg.rr_port, ["--router-mode", "round-robin"]), env=env)
         if cfg.ui_port is not None:
@@ -149,9 +163,21 @@ class Stack:
                               env=self._dynamo_env_cached)
         return f"http://{HOST}:{port}"
 
+    def worker_argv(self) -> list[str]:
+        """One mocker worker (one replica); the cluster runs one per worker pod."""
+        cfg = self.config
+        return [cfg.python, "-m", "dynamo.mocker", "--model-path", str(TOKENIZER_DIR), "--model-name", MODEL_NAME,
+                "--num-workers", "1", *cfg.timing.args(), *cfg.spec.mocker_args(cfg.timing.decode_speedup_ratio),
+                *cfg.extra_mocker_args, *PLANE_ARGS]
+
+    @property
+    def worker_system_urls(self) -> dict[str, str]:
+        """Worker name -> base URL of its system server (/health, /live, /metrics)."""
+        return {worker_name(i): f"http://{HOST}:{port}" for i, port in enumerate(self.worker_system_ports)}
+
     def _frontend_argv(self, port: int, router_args: list[str]) -> list[str]:
         return [self.config.python, "-m", "dynamo.frontend", "--http-host", HOST, "--http-port", str(port),
-                *router_args, *PLANE_ARGS]
+                "--migration-limit", str(MIGRATION_LIMIT), *router_args, *PLANE_ARGS]
 
     def loadgen_argv(self) -> list[str]:
         cfg = self.config
@@ -201,6 +227,7 @@ class Stack:
                 if on_progress:
                     on_progress(state)
                 if state.done(self.config.workers, want_ui):
+                    self.supervisor.arm_restarts()  # from now on a dead worker is restarted
                     return
                 if time.monotonic() > deadline:
                     raise NotReady(f"not ready after {timeout_s:.0f}s: {state.line(self.config.workers, want_ui)}")
@@ -225,6 +252,10 @@ class Stack:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def worker_name(index: int) -> str:
+    return f"mocker-{index}"
 
 
 def _get_ok(client: httpx.Client, url: str) -> bool:

@@ -2,18 +2,15 @@
 
 import json
 import re
+import sys
 from pathlib import Path
 
-import promql_parser
 import pytest
-import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-DASHBOARDS = sorted((REPO / "manifests" / "dashboards").glob("*.json"))
-METRICS = yaml.safe_load((REPO / "manifests" / "metrics.yaml").read_text())
-HISTOGRAM_SERIES = ("_bucket", "_sum", "_count")
-# Grafana's interval variables are not PromQL; give the parser a literal range instead.
-GRAFANA_VARS = {"$__rate_interval": "5m", "$__interval": "1m", "$__range": "1h"}
+sys.path.insert(0, str(REPO / "tests"))
+from dashboard_queries import (  # noqa: E402
+    ALL_QUERIES, DASHBOARDS, HISTOGRAM_SERIES, METRICS, metric_names, panel_queries, parse)
 
 
 def known_metrics() -> dict[str, str]:
@@ -30,45 +27,6 @@ def allowed(name: str, known: dict[str, str]) -> bool:
         if name.endswith(suffix) and known.get(name[: -len(suffix)]) == "histogram":
             return True
     return False
-
-
-def metric_names(expr) -> set[str]:
-    """Every metric a parsed PromQL expression selects (walks the promql-parser AST)."""
-    found: set[str] = set()
-
-    def walk(node):
-        if isinstance(node, promql_parser.VectorSelector):
-            if node.name:
-                found.add(node.name)
-            for matcher in node.matchers.matchers:
-                if matcher.name == "__name__":
-                    found.add(matcher.value)
-            return
-        for attr in ("expr", "lhs", "rhs", "param", "vector_selector"):
-            child = getattr(node, attr, None)
-            if child is not None and not isinstance(child, (str, int, float)):
-                walk(child)
-        for arg in getattr(node, "args", None) or []:
-            walk(arg)
-
-    walk(expr)
-    return found
-
-
-def panel_queries(path: Path):
-    dashboard = json.loads(path.read_text())
-    for panel in dashboard["panels"]:
-        for target in panel.get("targets", []):
-            yield panel["title"], target["expr"]
-
-
-def parse(expr: str):
-    for var, value in GRAFANA_VARS.items():
-        expr = expr.replace(var, value)
-    return promql_parser.parse(expr)
-
-
-ALL_QUERIES = [(path.name, title, expr) for path in DASHBOARDS for title, expr in panel_queries(path)]
 
 
 def test_there_are_two_dashboards_with_queries():
