@@ -5,11 +5,14 @@ import pulumi
 from components.config import load_settings
 from components.dashboards import Dashboards, DashboardsArgs
 from components.gateway import Gateway, GatewayArgs
-from components.inference import Inference, InferenceArgs
+from components.inference import DGD_NAME, Inference, InferenceArgs
 from components.infra import Infrastructure, InfrastructureArgs
 from components.loadgen import SERVICE_PORT, LoadGenerator, LoadGeneratorArgs
+from components.loadgen_image import LoadgenImage, LoadgenImageArgs
 from components.model_pipeline import ModelPipeline, ModelPipelineArgs
+from components.operator_commands import operator_commands
 from components.platform import Platform, PlatformArgs
+from components.verification import Verification, VerificationArgs
 
 settings = load_settings()
 config = settings.config
@@ -23,13 +26,19 @@ pipeline = (ModelPipeline("model", ModelPipelineArgs(config=config, platform=pla
             if config.uses_gpus else None)
 inference = Inference("inference", InferenceArgs(config=config, infra=infra, platform=platform, pipeline=pipeline),
                       opts=on_cluster)
+loadgen_image = LoadgenImage("loadgen-image", LoadgenImageArgs(config=config))
 loadgen = LoadGenerator("loadgen", LoadGeneratorArgs(
     config=config, platform=platform, frontend_url=inference.frontend_url,
-    baseline_url=inference.baseline_url, model=inference.model_name), opts=on_cluster)
+    baseline_url=inference.baseline_url, model=inference.model_name, image=loadgen_image.ref), opts=on_cluster)
 dashboards = Dashboards("dashboards", DashboardsArgs(platform=platform), opts=on_cluster)
 gateway = Gateway("gateway", GatewayArgs(
     config=config, platform=platform, loadgen_service=loadgen.service_name, loadgen_port=SERVICE_PORT,
     backends=[loadgen.service]), opts=on_cluster)
+# Last: prove the booth works from inside the cluster (both frontends, KV cache on turn 2, the public URL).
+verification = Verification("verification", VerificationArgs(
+    config=config, platform=platform, image=loadgen_image.ref, frontend_url=inference.frontend_url,
+    baseline_url=inference.baseline_url,
+    waits_for=[inference.graph, gateway.gateway, gateway.ui_route, loadgen.deployment]), opts=on_cluster)
 
 pulumi.export("hostname", config.hostname)
 pulumi.export("clusterName", infra.cluster.name)
@@ -43,4 +52,11 @@ pulumi.export("grafanaUrl", gateway.grafana_url)
 pulumi.export("frontendUrl", inference.frontend_url)
 pulumi.export("baselineFrontendUrl", inference.baseline_url)
 pulumi.export("workerBackend", config.worker_backend)
+pulumi.export("loadgenImage", loadgen_image.ref)
+pulumi.export("loadgenImageSource", loadgen_image.source)
+pulumi.export("verification", verification.outputs)
+pulumi.export("verificationJob", verification.job.metadata.name)
+pulumi.export("verificationJobUrn", verification.job.urn)
+pulumi.export("operatorCommands", pulumi.Output.all(verification.job.metadata.name, verification.job.urn).apply(
+    lambda job: operator_commands(settings.stack, DGD_NAME, inference.frontend_url, inference.baseline_url, *job)))
 pulumi.export("loadgenControlToken", pulumi.Output.secret(loadgen.control_token.result))

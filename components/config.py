@@ -298,7 +298,8 @@ class Charts(_Model):
 class Images(_Model):
     dynamo_frontend: str
     trtllm_runtime: str
-    loadgen: str
+    # The load generator's prebuilt image; used only with loadgen.image.source: prebuilt.
+    loadgen: Optional[str] = None
     model_tools: str = "python:3.11.11-slim"
     # Image for `workerBackend: mocker` workers; unset means the frontend image (it ships dynamo.mocker).
     mocker: Optional[str] = None
@@ -325,10 +326,28 @@ class ModelPipelineSettings(_Model):
         return _check_exact_version(value)
 
 
+class LoadgenImage(_Model):
+    """Where the load generator's image comes from.
+
+    `build` (default): `pulumi up` builds loadgen/ with BuildKit (pulumi-docker-build) and pushes it to
+    the stack's DO container registry, tagged by the content of loadgen/. `prebuilt`: use
+    `images.loadgen` as it is (operators without Docker, the offline `local` stack); `reason` says why,
+    and `pulumi up` prints it.
+    """
+
+    source: Literal["build", "prebuilt"] = "build"
+    repository: str = Field("gtc-demo-loadgen", pattern=r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+    platform: Literal["linux/amd64", "linux/arm64"] = "linux/amd64"
+    reason: Optional[str] = None
+    # Registry credentials the build uses; `pulumi up --refresh` renews them once expired.
+    credentials_expiry_days: int = Field(30, ge=1, le=365)
+
+
 class Loadgen(_Model):
     replicas: int = Field(1, ge=1, le=3)
     followup_model: str = "llama3-8b-instruct"
     followup_url: str = "https://inference.do-ai.run/v1"
+    image: LoadgenImage = LoadgenImage()
 
 
 class LetsEncrypt(_Model):
@@ -369,6 +388,12 @@ class StackConfig(_Model):
             raise ValueError(
                 f"hostname={self.hostname!r} is outside the managed domain {domain!r}; "
                 f"allowed: a name under {domain} such as gtc-demo.{domain}"
+            )
+        if self.loadgen.image.source == "prebuilt" and self.images.loadgen is None:
+            raise ValueError(
+                "loadgen.image.source=prebuilt needs images.loadgen (a pinned image reference such as "
+                f"registry.digitalocean.com/{self.container_registry}/gtc-demo-loadgen:<tag>); "
+                "allowed: set images.loadgen, or loadgen.image.source=build"
             )
         needed = self.model.replicas * self.model.tensor_parallel
         if self.worker_backend == "trtllm" and needed > self.gpu_pool.total_gpus:

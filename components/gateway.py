@@ -81,7 +81,11 @@ class Gateway(pulumi.ComponentResource):
                 name=GATEWAY_NAME,
                 namespace=platform.namespaces[WORKLOAD_NS].metadata.name,
                 labels=PART_OF,
-                annotations={"cert-manager.io/cluster-issuer": issuer_name(staging)},
+                annotations={
+                    "cert-manager.io/cluster-issuer": issuer_name(staging),
+                    # `pulumi up` goes on (to the verification Job) only once Cilium has programmed it.
+                    "pulumi.com/waitFor": "condition=Programmed",
+                },
             ),
             spec={
                 "gatewayClassName": GATEWAY_CLASS,

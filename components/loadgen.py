@@ -32,6 +32,8 @@ class LoadGeneratorArgs:
     frontend_url: pulumi.Input[str]
     baseline_url: pulumi.Input[str]
     model: str
+    # The image reference (components.loadgen_image: built from loadgen/, or prebuilt).
+    image: pulumi.Input[str]
 
 
 class LoadGenerator(pulumi.ComponentResource):
@@ -76,7 +78,7 @@ class LoadGenerator(pulumi.ComponentResource):
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels),
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
-                    spec=self._pod(cfg),
+                    spec=self._pod(cfg, args.image),
                 ),
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.token_secret, platform.secrets[GRADIENT_SECRET]]),
@@ -109,7 +111,7 @@ class LoadGenerator(pulumi.ComponentResource):
         self.register_outputs({"service": self.service.metadata.name, "url": self.url,
                                "controlToken": pulumi.Output.secret(self.control_token.result)})
 
-    def _pod(self, cfg: StackConfig) -> k8s.core.v1.PodSpecArgs:
+    def _pod(self, cfg: StackConfig, image: pulumi.Input[str]) -> k8s.core.v1.PodSpecArgs:
         probe = dict(http_get=k8s.core.v1.HTTPGetActionArgs(path="/healthz", port="http"), period_seconds=10)
         return k8s.core.v1.PodSpecArgs(
             automount_service_account_token=False,
@@ -120,7 +122,7 @@ class LoadGenerator(pulumi.ComponentResource):
             ),
             containers=[k8s.core.v1.ContainerArgs(
                 name=APP,
-                image=cfg.images.loadgen,
+                image=image,
                 command=["python", "-m", "loadgen", "serve"],
                 ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=CONTAINER_PORT)],
                 env_from=[k8s.core.v1.EnvFromSourceArgs(

@@ -104,3 +104,25 @@ def test_no_secret_literals_and_every_action_pinned(name):
         for key, value in (job.get("env") or {}).items():
             if re.search(r"TOKEN|SECRET|PASSPHRASE|KEY", key):
                 assert str(value).startswith("${{ secrets."), key
+
+
+def test_ci_builds_the_loadgen_image_the_way_pulumi_up_does(preview, deploy):
+    """The PR builds (no push) with the program's context, Dockerfile and platform; the deploy's `pulumi up`
+    builds through the program itself, on a BuildKit builder, refreshing the registry credentials."""
+    import shlex
+    import sys
+    sys.path.insert(0, str(REPO))
+    from components.config import LoadgenImage
+    from components.loadgen_image import BUILD_CONTEXT, BUILD_DOCKERFILE
+
+    steps = steps_of(preview["jobs"]["loadgen-image"])
+    [run] = [s["run"] for s in steps if "run" in s]
+    assert shlex.split(run) == ["docker", "buildx", "build", "--platform", LoadgenImage().platform,
+                                "--file", BUILD_DOCKERFILE, BUILD_CONTEXT]
+    assert any(str(s.get("uses", "")).startswith("docker/setup-buildx-action@") for s in steps)
+    up = deploy["jobs"]["up"]
+    uses = [str(s.get("uses", "")) for s in steps_of(up)]
+    assert any(u.startswith("docker/setup-buildx-action@") for u in uses)
+    assert uses.index(next(u for u in uses if u.startswith("docker/setup-buildx"))) < uses.index(
+        next(u for u in uses if u.startswith("pulumi/actions")))
+    assert pulumi_step(up)["with"]["refresh"] is True

@@ -5,6 +5,8 @@ Usage (from the repo root, with PULUMI_CONFIG / PULUMI_CONFIG_SECRET_KEYS set): 
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import runpy
 import sys
@@ -42,9 +44,29 @@ def _outputs_for(type_: str, name: str, inputs: dict) -> dict:
         out.update(accessKey="DO00FAKEACCESSKEY", secretKey="fake-spaces-secret")
     elif type_ == "digitalocean:index/vpc:Vpc":
         out.update(urn=f"do:vpc:{name}-id")
+    elif type_ == "digitalocean:index/containerRegistryDockerCredentials:ContainerRegistryDockerCredentials":
+        auth = base64.b64encode(b"fake-registry-token:fake-registry-token").decode()
+        out.update(dockerCredentials=json.dumps({"auths": {"registry.digitalocean.com": {"auth": auth}}}),
+                   credentialExpirationTime="2027-01-01T00:00:00Z")
+    elif type_ == "docker-build:index:Image":
+        digest = "sha256:" + hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+        out.update(digest=digest, ref=f"{inputs['tags'][0]}@{digest}", contextHash="fake-context-hash")
     elif type_.startswith("random:index/random"):
         out.update(result=f"{name}-generated-value-0123456789")
     return out
+
+
+def _passing_check_report() -> dict:
+    """What `loadgen check` writes into the verification ConfigMap after a pass (its own report format)."""
+    sys.path.insert(0, str(REPO))
+    from loadgen.check import Report, RouterResult
+
+    report = Report(public={"url": "https://gtc.example/", "tls": "TLS verified", "ok": True, "attempts": 1, "error": None})
+    for router, cached in (("kv", 2048), ("round-robin", 0)):
+        report.routers[router] = RouterResult(
+            url=f"http://{router}:8000", model="m", completion_ttft_ms=60.0, ttft_ms=[190.0, 52.0, 55.0],
+            prompt_tokens=[2069, 2186, 2287], cached_tokens=[0, cached, cached + 100], ttft_drop=0.72)
+    return report.to_json() | {"checkedAt": "2026-12-01T00:00:00Z"}  # fixed: runs must compare equal
 
 
 class ProgramMocks(mocks.Mocks):
@@ -52,6 +74,8 @@ class ProgramMocks(mocks.Mocks):
         self.invokes: list[dict] = []
 
     def new_resource(self, args: mocks.MockResourceArgs):
+        if args.typ == "kubernetes:core/v1:ConfigMap" and (args.resource_id or "").endswith("/gtc-demo-verification"):
+            return args.resource_id, {"data": {"report.json": json.dumps(_passing_check_report())}}  # read after the Job
         return f"{args.name}-id", _outputs_for(args.typ, args.name, args.inputs)
 
     def call(self, args: mocks.MockCallArgs):
@@ -120,7 +144,8 @@ class RecordingMonitor(mocks.MockMonitor):
 
     def ReadResource(self, request):
         response = super().ReadResource(request)
-        self.reads.append({"type": request.type, "name": request.name, "id": request.id, "urn": response.urn})
+        self.reads.append({"type": request.type, "name": request.name, "id": request.id, "urn": response.urn,
+                           "dependencies": list(request.dependencies)})
         return response
 
     def RegisterResourceOutputs(self, request):

@@ -59,13 +59,17 @@ def dev_config():
     return stack_config("dev")
 
 
-def test_changing_the_load_generator_image_touches_only_its_deployment(dev_plan, dev_config):
+def test_changing_the_load_generator_image_touches_only_its_deployment_and_the_check(dev_config):
+    """With a prebuilt image (loadgen.image.source: prebuilt), a new reference rolls the Deployment and re-runs
+    the verification Job (it runs the same image), nothing else."""
+    loadgen = dict(dev_config["gtc-demo:loadgen"]) | {"image": {"source": "prebuilt", "reason": "test"}}
+    base = "registry.digitalocean.com/do-solutions-sfo3/gtc-demo-loadgen"
     images = dict(dev_config["gtc-demo:images"])
-    old_image, images["loadgen"] = images["loadgen"], images["loadgen"].rsplit(":", 1)[0] + ":20990101-fffffff"
-    loadgen = [r for r in dev_plan.by_type(DEPLOYMENT) if old_image in images_of(r)]
-    assert len(loadgen) == 1, "expected exactly one Deployment running the load generator image"
-    after = evaluate("dev", overrides={"gtc-demo:images": images})
-    assert sorted(r.name for r in touched(dev_plan, after).values()) == [loadgen[0].name]
+    before = evaluate("dev", overrides={"gtc-demo:loadgen": loadgen, "gtc-demo:images": images | {"loadgen": f"{base}:1"}})
+    after = evaluate("dev", overrides={"gtc-demo:loadgen": loadgen, "gtc-demo:images": images | {"loadgen": f"{base}:2"}})
+    deployments = [r for r in before.by_type(DEPLOYMENT) if f"{base}:1" in images_of(r)]
+    assert len(deployments) == 1, "expected exactly one Deployment running the load generator image"
+    assert sorted(r.name for r in touched(before, after).values()) == sorted([deployments[0].name, "verification-job"])
 
 
 def test_changing_the_model_reruns_the_pipeline_and_rolls_the_workers(dev_plan, dev_config):

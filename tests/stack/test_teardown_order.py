@@ -145,9 +145,12 @@ def test_custom_resources_go_before_the_releases_that_define_and_reconcile_them(
 def test_dynamo_graph_goes_before_gpu_pool_and_model_pipeline(stack_plan):
     dgd = one(stack_plan, DGD)
     gpu_pools = [p for p in stack_plan.by_type(NODE_POOL) if "gpu" in str(p.plain.get("size", ""))]
-    jobs = stack_plan.by_type(JOB)
+    # The model pipeline's Jobs; the verification Job checks the graph, so it goes first instead.
+    jobs = [j for j in stack_plan.by_type(JOB) if j.plain["metadata"]["labels"].get("app.kubernetes.io/component") == "model-pipeline"]
     assert gpu_pools and jobs
     assert names(t for t in gpu_pools + jobs if not destroyed_before(stack_plan, dgd, t)) == []
+    verification = stack_plan.get(JOB, "verification-job")
+    assert destroyed_before(stack_plan, verification, dgd)
 
 
 def test_nfs_share_outlives_everything_that_mounts_it(stack_plan):

@@ -40,10 +40,12 @@ def test_every_image_is_pinned(stack_plan, mocker_plan):
 
 
 def test_images_come_from_the_stack_config(stack_plan):
+    built = stack_plan.outputs["loadgenImage"]  # the load generator's, built by the program (tag@digest)
+    assert built.startswith("registry.digitalocean.com/do-solutions-sfo3/gtc-demo-loadgen:")
     assert all_images(stack_plan) == {
         "nvcr.io/nvidia/ai-dynamo/dynamo-frontend:1.6.1",
         "nvcr.io/nvidia/ai-dynamo/tensorrtllm-runtime:1.6.1",
-        "registry.digitalocean.com/do-solutions-sfo3/gtc-demo-loadgen:20261124-0000000",
+        built,
         "python:3.11.11-slim",
     }
 

@@ -43,7 +43,9 @@ def test_settings_point_at_both_frontends_and_the_model(stack_plan):
 
 def test_container_runs_the_cli_contract(stack_plan):
     c = container(stack_plan)
-    assert c["image"] == "registry.digitalocean.com/do-solutions-sfo3/gtc-demo-loadgen:20261124-0000000"
+    image = stack_plan.get("docker-build:index:Image")
+    assert c["image"].startswith(image.plain["tags"][0] + "@sha256:")  # the built image's ref (tag@digest)
+    assert image.urn in stack_plan.get(DEPLOYMENT, "loadgen-deployment").property_dependencies["spec"]
     assert c["command"] == ["python", "-m", "loadgen", "serve"]
     assert c["ports"] == [{"name": "http", "containerPort": 3000}]
 
@@ -86,9 +88,15 @@ def test_probes_resources_and_security(stack_plan):
 
 
 def test_no_cluster_rbac(stack_plan):
+    """The load generator gets no Kubernetes API access; the only RBAC in the stack is the verification Job's
+    namespaced Role on its one report ConfigMap (tests/stack/test_verification.py)."""
+    verification = stack_plan.get("gtc-demo:verification:Verification").urn
     for resource in stack_plan.resources:
-        assert "rbac.authorization.k8s.io" not in resource.type, resource.name
-        assert resource.type != "kubernetes:core/v1:ServiceAccount", resource.name
+        assert not resource.type.endswith((":ClusterRole", ":ClusterRoleBinding")), resource.name
+        if "rbac.authorization.k8s.io" in resource.type or resource.type == "kubernetes:core/v1:ServiceAccount":
+            assert resource.parent == verification, resource.name
+    pod = deployment(stack_plan)["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False and "serviceAccountName" not in pod
 
 
 def test_service_port_80_to_3000(stack_plan):

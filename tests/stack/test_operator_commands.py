@@ -1,0 +1,84 @@
+"""The operator's commands (stack output `operatorCommands`): each one names real objects of the stack and
+passes the real kubectl's argument parser (run against a kubeconfig whose server nothing listens on)."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components.operator_commands import COMPONENT_TYPE_LABEL, DGD_LABEL, LOCAL_PORTS
+
+TOOLS_DIR = Path(os.environ.get("GTC_DEMO_TOOLS", Path.home() / ".cache" / "gtc-demo" / "bin"))
+NEEDS = {"kubeconfig", "ui", "grafana", "frontendKv", "frontendRoundRobin", "check", "workerLogs", "workerPods",
+         "verificationLogs", "rerunVerification"}
+
+
+def kubectl_binary() -> str:
+    for candidate in (TOOLS_DIR / "kubectl", shutil.which("kubectl")):
+        if candidate and os.access(candidate, os.X_OK):
+            return str(candidate)
+    raise AssertionError(f"no kubectl in {TOOLS_DIR} or on PATH: run `make setup`")
+
+
+@pytest.fixture(scope="module")
+def dead_kubeconfig(tmp_path_factory) -> Path:
+    """A kubeconfig for https://127.0.0.1:<a port nothing listens on>: kubectl parses, then cannot connect."""
+    from rehearsal.ports import pick_free
+
+    path = tmp_path_factory.mktemp("kube") / "config"
+    server = f"https://127.0.0.1:{pick_free(1)[0]}"
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "dead",
+        "clusters": [{"name": "dead", "cluster": {"server": server, "insecure-skip-tls-verify": True}}],
+        "users": [{"name": "dead", "user": {"token": "x"}}],
+        "contexts": [{"name": "dead", "context": {"cluster": "dead", "user": "dead"}}],
+    }))
+    return path
+
+
+def test_one_command_per_need(stack_plan):
+    commands = stack_plan.outputs["operatorCommands"]
+    assert set(commands) == NEEDS
+    stack = stack_plan.stack
+    assert commands["kubeconfig"].startswith(f"mkdir -p ~/.kube && pulumi stack output kubeconfig --show-secrets -s {stack} ")
+    for need in NEEDS - {"kubeconfig", "check", "rerunVerification"}:
+        assert commands[need].startswith(f"kubectl --kubeconfig ~/.kube/gtc-demo-{stack}.yaml "), need
+
+
+def test_port_forwards_target_the_stacks_services(stack_plan):
+    commands = stack_plan.outputs["operatorCommands"]
+    loadgen = stack_plan.get("kubernetes:core/v1:Service", "loadgen-service").plain
+    assert f"-n {loadgen['metadata']['namespace']} port-forward svc/{loadgen['metadata']['name']} 3000:80" in commands["ui"]
+    for need, output in (("frontendKv", "frontendUrl"), ("frontendRoundRobin", "baselineFrontendUrl")):
+        service = stack_plan.outputs[output].removeprefix("http://").split(".")[0]
+        assert f"port-forward svc/{service} {LOCAL_PORTS[need]}:8000" in commands[need]
+    assert "-n monitoring port-forward svc/kube-prometheus-stack-grafana 3001:80" in commands["grafana"]
+    assert commands["check"].endswith("--frontend-url http://127.0.0.1:8000 --baseline-url http://127.0.0.1:8001")
+    graph = [r for r in stack_plan.resources if r.type.endswith(":DynamoGraphDeployment")][0]
+    assert f"-l {DGD_LABEL}={graph.plain['metadata']['name']},{COMPONENT_TYPE_LABEL}=worker" in commands["workerLogs"]
+    assert commands["verificationLogs"].endswith(f"logs job/{stack_plan.outputs['verificationJob']}")
+
+
+def test_the_check_command_parses_with_the_load_generators_parser(dev_plan):
+    from loadgen.cli import build_parser
+
+    args = shlex.split(dev_plan.outputs["operatorCommands"]["check"])
+    assert args[:3] == ["python", "-m", "loadgen"]
+    assert build_parser().parse_args(args[3:]).baseline_url == "http://127.0.0.1:8001"
+
+
+@pytest.mark.parametrize("need", sorted(NEEDS - {"kubeconfig", "check", "rerunVerification"}))
+def test_kubectl_accepts_every_generated_command(dev_plan, dead_kubeconfig, need):
+    args = shlex.split(dev_plan.outputs["operatorCommands"][need])
+    assert args[:3] == ["kubectl", "--kubeconfig", "~/.kube/gtc-demo-dev.yaml"]
+    run = [kubectl_binary(), "--kubeconfig", str(dead_kubeconfig), "--request-timeout=5s", *args[3:]]
+    result = subprocess.run(run, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert result.returncode != 0  # nothing listens there
+    assert "connection refused" in result.stderr, result.stderr  # parsed, tried to connect
+    assert "unknown flag" not in result.stderr and "Usage" not in result.stderr
