@@ -5,7 +5,8 @@ import pulumi
 from components.config import load_settings
 from components.dashboards import Dashboards, DashboardsArgs
 from components.gateway import Gateway, GatewayArgs
-from components.inference import DGD_NAME, Inference, InferenceArgs
+from components.dgd import DGD_NAME
+from components.inference import Inference, InferenceArgs
 from components.infra import Infrastructure, InfrastructureArgs
 from components.loadgen import SERVICE_PORT, LoadGenerator, LoadGeneratorArgs
 from components.loadgen_image import LoadgenImage, LoadgenImageArgs

@@ -5,6 +5,7 @@ import re
 import sys
 from pathlib import Path
 
+import promql_parser
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
