@@ -1,0 +1,132 @@
+"""The command lines the DGD gives its containers parse with the pinned ai-dynamo's own argument parsers
+(`dynamo.trtllm`, `dynamo.frontend`, `dynamo.mocker`, installed from PyPI at 1.6.1), with no deprecation
+warning and with the values the program meant.
+
+Each parse runs in a subprocess (dynamo_cli.py) with only the env the DGD gives that container.
+`tensorrt_llm` is stubbed (parser_stubs/): the worker's parser reads four defaults from it.
+"""
+
+import importlib.metadata
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dgd_view import components, main_container
+
+HERE = Path(__file__).parent
+MODULE = {"dynamo.trtllm": "trtllm", "dynamo.frontend": "frontend", "dynamo.mocker": "mocker"}
+# The KV frontend's router tuning is read from these env vars. ai-dynamo 1.6.1 marks them deprecated
+# (FutureWarning, "will be removed in v1.7") in favour of "default policy parameters" in a
+# --router-policy-config YAML whose schema lives in the Rust router and could not be verified offline
+# (README, "Checks that need the network or a cluster"). They are the only deprecations allowed, and
+# only while the pinned ai-dynamo is below 1.7.
+ALLOWED_DEPRECATIONS = {
+    "DYN_ROUTER_PREFILL_LOAD_SCALE is deprecated and will be removed in v1.7",
+    "DYN_ROUTER_TEMPERATURE is deprecated and will be removed in v1.7",
+}
+
+
+def parse(module: str, args: list[str], env: dict[str, str] | None = None) -> dict:
+    """What the real parser of `python -m <module>` makes of `args` under `env`."""
+    proc_env = {k: v for k, v in os.environ.items() if not k.startswith("DYN_")}
+    proc_env["PYTHONPATH"] = str(HERE / "parser_stubs")
+    proc = subprocess.run([sys.executable, str(HERE / "dynamo_cli.py")], cwd=HERE, env=proc_env, timeout=120,
+                          input=json.dumps({"module": module, "args": args, "env": env or {}}),
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout)
+    result["stderr"] = proc.stderr
+    return result
+
+
+def command_line(component: dict) -> tuple[str, list[str], dict[str, str]]:
+    """(parser, args, plain env) the operator starts the component's main container with.
+
+    A frontend without a command runs the image's default, `python3 -m dynamo.frontend` with no arguments.
+    """
+    container = main_container(component)
+    command = container.get("command") or ["python3", "-m", "dynamo.frontend"]
+    assert command[:2] == ["python3", "-m"] and command[2] in MODULE, command
+    env = {e["name"]: e["value"] for e in container.get("env", []) if "value" in e}
+    return MODULE[command[2]], list(container.get("args", [])), env
+
+
+def problems(result: dict) -> list[str]:
+    found = [f"exit {result['exit']}: {result['stderr'][-600:]}"] if result["exit"] is not None else []
+    found += [f"error: {e}" for e in result["errors"]]
+    found += [f"warning: {w}" for w in result["warnings"]
+              if not any(allowed in w for allowed in ALLOWED_DEPRECATIONS)]
+    return found
+
+
+@pytest.fixture(scope="module")
+def parsed(dev_plan, prod_plan, mocker_plan):
+    """Every component's command line of both stacks and the mocker variant, parsed once."""
+    out = {}
+    for label, plan in (("dev", dev_plan), ("prod", prod_plan), ("mocker", mocker_plan)):
+        for name, component in components(plan).items():
+            module, args, env = command_line(component)
+            out[(label, name)] = (module, args, env, parse(module, args, env))
+    return out
+
+
+@pytest.mark.parametrize("label", ["dev", "prod", "mocker"])
+@pytest.mark.parametrize("name", ["Frontend", "FrontendRoundRobin", "TrtllmWorker"])
+def test_every_command_line_parses_without_deprecations(parsed, label, name):
+    module, args, env, result = parsed[(label, name)]
+    assert problems(result) == [], f"{label} {name}: python -m dynamo.{module} {' '.join(args)} (env {env})"
+
+
+@pytest.mark.parametrize("label", ["dev", "prod"])
+def test_the_worker_gets_the_model_tp_and_event_publishing_meant(parsed, label):
+    _, _, _, result = parsed[(label, "TrtllmWorker")]
+    config = result["config"]
+    assert config["model"] == "/models/nvidia/Llama-3.1-70B-Instruct-FP8"
+    assert config["served_model_name"] == "nvidia/Llama-3.1-70B-Instruct-FP8"
+    assert config["tensor_parallel_size"] == 4
+    assert (config["max_batch_size"], config["max_num_tokens"]) == (16, 8192)
+    assert config["free_gpu_memory_fraction"] == 0.85
+    assert config["extra_engine_args"] == "/engine-config/engine.yaml"
+    # KV events feed the KV router: without them it routes blind.
+    assert config["publish_kv_events"] is True and config["publish_metrics"] is True
+
+
+@pytest.mark.parametrize("label", ["dev", "prod", "mocker"])
+def test_the_frontends_route_as_meant(parsed, label):
+    kv, baseline = parsed[(label, "Frontend")][3]["config"], parsed[(label, "FrontendRoundRobin")][3]["config"]
+    assert kv["router_mode"] == "kv" and baseline["router_mode"] == "round-robin"
+    assert kv["prefill_load_scale"] == 4.0 and kv["router_temperature"] == 0.0
+
+
+def test_only_the_router_env_deprecations_are_tolerated_and_only_below_1_7(parsed):
+    version = tuple(int(p) for p in importlib.metadata.version("ai-dynamo").split(".")[:2])
+    assert version < (1, 7), "ai-dynamo 1.7 removes DYN_ROUTER_PREFILL_LOAD_SCALE/TEMPERATURE: move to --router-policy-config"
+    seen = {w for result in (r for *_, r in parsed.values()) for w in result["warnings"]}
+    assert {a for a in ALLOWED_DEPRECATIONS if any(a in w for w in seen)} == ALLOWED_DEPRECATIONS
+
+
+# -- the checks can fail ---------------------------------------------------------------------------
+
+
+def test_a_deprecated_worker_flag_is_reported():
+    result = parse("trtllm", ["--model-path", "/models/m", "--publish-events-and-metrics"])
+    assert any("--publish-events-and-metrics is deprecated" in p for p in problems(result)), problems(result)
+
+
+def test_an_unknown_worker_flag_is_reported():
+    result = parse("trtllm", ["--model", "/models/m", "--trust-remote-code-typo"])
+    assert problems(result) and result["exit"] == 1
+
+
+def test_an_unknown_frontend_flag_is_reported():
+    result = parse("frontend", ["--router-mode", "kv", "--no-such-flag"])
+    assert result["exit"] == 1 and "Unknown arguments specified: ['--no-such-flag']" in result["stderr"]
+
+
+def test_a_deprecated_frontend_env_var_is_reported():
+    result = parse("frontend", [], {"DYN_ROUTER_MODE": "kv", "DYN_ROUTER_LOAD_AWARE": "true"})
+    assert any("DYN_ROUTER_LOAD_AWARE is deprecated" in p for p in problems(result)), problems(result)
