@@ -23,8 +23,14 @@ from components.charts import CHARTS, REPO_ROOT
 from tools.helm import template
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
-# The groups the cluster serves when the releases install (tests/stack/test_contract_charts.py).
+# API groups the cluster serves when a release installs: kube-prometheus-stack's CRDs come first (the
+# other releases that make monitors depend on it), cert-manager's with its release, Gateway API from Cilium.
 API_VERSIONS = ("monitoring.coreos.com/v1", "cert-manager.io/v1", "gateway.networking.k8s.io/v1")
+
+
+def kube_version(stack: str) -> str:
+    """The cluster's Kubernetes version for rendering: the stack's minor (`1.33.` -> `1.33.0`)."""
+    return _plan_module().stack_config(stack)["gtc-demo:cluster"]["kubernetesVersionPrefix"] + "0"
 
 
 def _plan_module():
@@ -52,12 +58,12 @@ def render_plan(plan, out: Path) -> list[str]:
     """Write each release of an evaluated plan into `out`; returns the release names."""
     plan_module = _plan_module()
     out.mkdir(parents=True, exist_ok=True)
-    kube_version = plan_module.stack_config(plan.stack)["gtc-demo:cluster"]["kubernetesVersionPrefix"] + "0"
     names = []
     for resource in sorted(plan.by_type(RELEASE), key=lambda r: r.name):
         inputs = _masked(resource.inputs, plan_module)
         name, values = inputs["name"], inputs.get("values") or {}
-        objects = template(CHARTS[name].vendored_path, name, inputs["namespace"], values, kube_version, API_VERSIONS)
+        objects = template(CHARTS[name].vendored_path, name, inputs["namespace"], values, kube_version(plan.stack),
+                           API_VERSIONS)
         (out / f"{name}.values.yaml").write_text(yaml.safe_dump(values, sort_keys=True))
         (out / f"{name}.yaml").write_text(yaml.safe_dump_all(sorted(objects, key=_sort_key), sort_keys=True))
         names.append(name)

@@ -24,21 +24,19 @@ import pytest
 
 from chart_values import ChartValues
 from crd_schema import CrdCatalog
-from plan import Plan, stack_config
+from plan import Plan
 from components.charts import CHARTS, REPO_ROOT
 from tools.helm import HelmError, load_all, template
+from tools.render_charts import API_VERSIONS
+from tools.render_charts import kube_version as stack_kube_version
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 STACKS = ("dev", "prod")
-# API groups the cluster serves when a release installs: kube-prometheus-stack's CRDs come first (the
-# other releases that make monitors depend on it), cert-manager's with its release, Gateway API from Cilium.
-API_VERSIONS = ("monitoring.coreos.com/v1", "cert-manager.io/v1", "gateway.networking.k8s.io/v1")
 VENDORED_CRDS = sorted((REPO_ROOT / "vendor" / "crds").glob("*.yaml.gz"))
 
 
 def kube_version(plan: Plan) -> str:
-    """The cluster's minor version, from the stack config (`1.33.` -> `1.33.0`)."""
-    return stack_config(plan.stack)["gtc-demo:cluster"]["kubernetesVersionPrefix"] + "0"
+    return stack_kube_version(plan.stack)
 
 
 @functools.lru_cache(maxsize=None)
