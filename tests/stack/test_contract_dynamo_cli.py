@@ -6,6 +6,7 @@ Each parse runs in a subprocess (dynamo_cli.py) with only the env the DGD gives 
 `tensorrt_llm` is stubbed (parser_stubs/): the worker's parser reads four defaults from it.
 """
 
+import copy
 import importlib.metadata
 import json
 import os
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from dgd_view import components, main_container
+from plan import evaluate, stack_config
 
 HERE = Path(__file__).parent
 MODULE = {"dynamo.trtllm": "trtllm", "dynamo.frontend": "frontend", "dynamo.mocker": "mocker"}
@@ -107,6 +109,23 @@ def test_only_the_router_env_deprecations_are_tolerated_and_only_below_1_7(parse
     assert version < (1, 7), "ai-dynamo 1.7 removes DYN_ROUTER_PREFILL_LOAD_SCALE/TEMPERATURE: move to --router-policy-config"
     seen = {w for result in (r for *_, r in parsed.values()) for w in result["warnings"]}
     assert {a for a in ALLOWED_DEPRECATIONS if any(a in w for w in seen)} == ALLOWED_DEPRECATIONS
+
+
+@pytest.mark.parametrize("method,model", [("eagle3", "yuhuili/EAGLE3-LLaMA3.3-Instruct-70B"),
+                                          ("draft-target", "meta-llama/Llama-3.1-8B-Instruct")])
+def test_the_mocker_stacks_speculative_decoding_flags_parse(method, model):
+    """Speculative phases add mocker flags (rehearsal/speculative.py); the GPU worker's line does not change."""
+    settings = copy.deepcopy(stack_config("dev")["gtc-demo:model"])
+    if method == "eagle3":
+        settings["name"] = "nvidia/Llama-3.3-70B-Instruct-FP8"
+    settings["speculative"] = {"method": method, "model": model, "maxDraftLen": 3}
+    plan = evaluate("dev", overrides={"gtc-demo:model": settings, "gtc-demo:workerBackend": "mocker"},
+                    secrets={"gtc-demo:hfToken": None})
+    module, args, env = command_line(components(plan)["TrtllmWorker"])
+    assert module == "mocker" and "--ais-nextn" in args
+    result = parse(module, args, env)
+    assert problems(result) == [], args
+    assert result["config"]["model_name"] == settings["name"]
 
 
 # -- the checks can fail ---------------------------------------------------------------------------
