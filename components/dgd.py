@@ -53,6 +53,40 @@ FRONTEND_RESOURCES = {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": 
 MOCKER_RESOURCES = {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
 
 
+# Worker health (ai-dynamo 1.6.1 runtime, checked against the installed package): the system server
+# listens on DYN_SYSTEM_PORT (the operator's default 9090, container port `system`) and serves /health
+# and /live (DYN_SYSTEM_HEALTH_PATH / DYN_SYSTEM_LIVE_PATH defaults), both 503 "notready" until the
+# `generate` endpoint serves. DYN_HEALTH_CHECK_ENABLED turns on the runtime's canary: an endpoint idle
+# for 10 s gets the worker's own health-check request (the TRT-LLM worker registers one), and one that
+# fails it turns the status notready; that is what catches an engine that died but whose process lives
+# on (Dynamo's TRT-LLM known issue). The probes below restart such a worker.
+SYSTEM_PORT = 9090
+WORKER_HEALTH_ENV = [
+    {"name": "DYN_SYSTEM_ENABLED", "value": "true"},
+    {"name": "DYN_SYSTEM_PORT", "value": str(SYSTEM_PORT)},
+    # 1.6.1 logs it as deprecated, yet without it the status never leaves notready (measured with the mocker).
+    {"name": "DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS", "value": '["generate"]'},
+    {"name": "DYN_HEALTH_CHECK_ENABLED", "value": "true"},
+]
+# Frontends move a request to another worker when its worker disconnects (1.6.1 default 0: fail it).
+# Same value as the rehearsal (rehearsal.settings.MIGRATION_LIMIT).
+FRONTEND_MIGRATION_LIMIT = 3
+PROBE_PERIOD_SECONDS = 10
+LIVENESS_FAILURES = 3  # ~30 s after the engine died, the kubelet restarts the container
+
+
+def worker_probes(ready_timeout_minutes: int) -> dict[str, Any]:
+    """startup (the whole model-load budget), liveness and readiness on the worker's system port."""
+    def probe(path: str, failures: int) -> dict[str, Any]:
+        return {"httpGet": {"path": path, "port": SYSTEM_PORT}, "periodSeconds": PROBE_PERIOD_SECONDS,
+                "timeoutSeconds": 5, "failureThreshold": failures}
+    return {
+        "startupProbe": probe("/live", ready_timeout_minutes * 60 // PROBE_PERIOD_SECONDS),
+        "livenessProbe": probe("/live", LIVENESS_FAILURES),
+        "readinessProbe": probe("/health", 3),
+    }
+
+
 def component_resource_name(component: str) -> str:
     """The operator's name for a component's Service/Deployment: `<dgd>-<component lower-cased>`."""
     return f"{DGD_NAME}-{component.lower()}"
@@ -187,7 +221,8 @@ def _frontend_pod(cfg: StackConfig, env: list[dict[str, Any]], extra_args: list[
     container: dict[str, Any] = {
         "name": MAIN_CONTAINER,
         "image": cfg.images.dynamo_frontend,
-        "env": [*env, {"name": "POD_UID", "valueFrom": {"fieldRef": {"fieldPath": "metadata.uid"}}}],
+        "env": [*env, {"name": "DYN_MIGRATION_LIMIT", "value": str(FRONTEND_MIGRATION_LIMIT)},
+                {"name": "POD_UID", "valueFrom": {"fieldRef": {"fieldPath": "metadata.uid"}}}],
         "resources": {side: dict(values) for side, values in FRONTEND_RESOURCES.items()},
         "volumeMounts": [mount],
     }
@@ -214,6 +249,8 @@ def _trtllm_worker_pod(cfg: StackConfig) -> dict[str, Any]:
             "image": cfg.images.trtllm_runtime,
             "command": ["python3", "-m", "dynamo.trtllm"],
             "args": trtllm_worker_args(cfg),
+            "env": [dict(e) for e in WORKER_HEALTH_ENV],
+            **worker_probes(cfg.model.ready_timeout_minutes),
             "resources": {"requests": {**WORKER_REQUESTS, GPU_RESOURCE: gpus},
                           "limits": {**WORKER_LIMITS, GPU_RESOURCE: gpus}},
             "securityContext": {"capabilities": {"add": ["IPC_LOCK"]}},
@@ -236,6 +273,8 @@ def _mocker_worker_pod(cfg: StackConfig) -> dict[str, Any]:
             "image": cfg.images.mocker or cfg.images.dynamo_frontend,
             "command": ["python3", "-m", "dynamo.mocker"],
             "args": mocker_worker_args(cfg),
+            "env": [dict(e) for e in WORKER_HEALTH_ENV],
+            **worker_probes(cfg.model.ready_timeout_minutes),
             "resources": {side: dict(values) for side, values in MOCKER_RESOURCES.items()},
             "volumeMounts": [mount],
         }],

@@ -59,6 +59,19 @@ def test_worker_spec_is_exactly_the_aggregated_tp4_layout(stack_plan):
                     "--publish-kv-events",
                     "--publish-metrics",
                 ],
+                # Self-healing (tests/stack/test_worker_health.py): the system server, its canary, three probes.
+                "env": [
+                    {"name": "DYN_SYSTEM_ENABLED", "value": "true"},
+                    {"name": "DYN_SYSTEM_PORT", "value": "9090"},
+                    {"name": "DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS", "value": '["generate"]'},
+                    {"name": "DYN_HEALTH_CHECK_ENABLED", "value": "true"},
+                ],
+                "startupProbe": {"httpGet": {"path": "/live", "port": 9090}, "periodSeconds": 10,
+                                 "timeoutSeconds": 5, "failureThreshold": 540},
+                "livenessProbe": {"httpGet": {"path": "/live", "port": 9090}, "periodSeconds": 10,
+                                  "timeoutSeconds": 5, "failureThreshold": 3},
+                "readinessProbe": {"httpGet": {"path": "/health", "port": 9090}, "periodSeconds": 10,
+                                   "timeoutSeconds": 5, "failureThreshold": 3},
                 "resources": {"requests": {"cpu": "16", "memory": "128Gi", "nvidia.com/gpu": "4"},
                               "limits": {"cpu": "48", "memory": "512Gi", "nvidia.com/gpu": "4"}},
                 "securityContext": {"capabilities": {"add": ["IPC_LOCK"]}},
@@ -126,8 +139,9 @@ def test_router_settings_render_as_frontend_env_and_args():
     container = main_container(found["Frontend"])
     assert container["command"] == ["python3", "-m", "dynamo.frontend"]
     assert container["args"] == ["--router-replica-sync"]
-    # The baseline is never tuned: it is the round-robin reference.
-    assert set(env(found["FrontendRoundRobin"])) == {"DYN_ROUTER_MODE", "POD_UID"}
+    # The baseline is never tuned: it is the round-robin reference. (Request migration off a dead worker is
+    # not routing: both frontends have it, tests/stack/test_worker_health.py.)
+    assert set(env(found["FrontendRoundRobin"])) == {"DYN_ROUTER_MODE", "DYN_MIGRATION_LIMIT", "POD_UID"}
 
 
 def test_engine_settings_config_map_from_typed_config(stack_plan):
