@@ -39,7 +39,8 @@ gateway = Gateway("gateway", GatewayArgs(
 verification = Verification("verification", VerificationArgs(
     config=config, platform=platform, image=loadgen_image.ref, frontend_url=inference.frontend_url,
     baseline_url=inference.baseline_url,
-    waits_for=[inference.graph, gateway.gateway, gateway.ui_route, loadgen.deployment]), opts=on_cluster)
+    waits_for=[inference.graph, gateway.gateway, gateway.ui_route, loadgen.deployment]),
+    opts=on_cluster) if config.verification.run else None
 
 pulumi.export("hostname", config.hostname)
 pulumi.export("clusterName", infra.cluster.name)
@@ -55,9 +56,14 @@ pulumi.export("baselineFrontendUrl", inference.baseline_url)
 pulumi.export("workerBackend", config.worker_backend)
 pulumi.export("loadgenImage", loadgen_image.ref)
 pulumi.export("loadgenImageSource", loadgen_image.source)
-pulumi.export("verification", verification.outputs)
-pulumi.export("verificationJob", verification.job.metadata.name)
-pulumi.export("verificationJobUrn", verification.job.urn)
-pulumi.export("operatorCommands", pulumi.Output.all(verification.job.metadata.name, verification.job.urn).apply(
+if verification is not None:
+    pulumi.export("verification", verification.outputs)
+    pulumi.export("verificationJob", verification.job.metadata.name)
+    pulumi.export("verificationJobUrn", verification.job.urn)
+    verification_job = pulumi.Output.all(verification.job.metadata.name, verification.job.urn)
+else:
+    pulumi.export("verification", {"verdict": f"skipped: {config.verification.reason}"})
+    verification_job = pulumi.Output.from_input([None, None])
+pulumi.export("operatorCommands", verification_job.apply(
     lambda job: operator_commands(settings.stack, DGD_NAME, inference.frontend_url, inference.baseline_url, *job)))
 pulumi.export("loadgenControlToken", pulumi.Output.secret(loadgen.control_token.result))

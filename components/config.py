@@ -350,6 +350,23 @@ class Loadgen(_Model):
     image: LoadgenImage = LoadgenImage()
 
 
+class VerificationSettings(_Model):
+    """The in-cluster check that ends `pulumi up` (components/verification.py).
+
+    `run: false` skips it, for a stack whose frontends cannot answer (the offline `local` stack's stand-in
+    graph); `reason` is then required and becomes the `verification` stack output.
+    """
+
+    run: bool = True
+    reason: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _reason_when_skipped(self) -> "VerificationSettings":
+        if not self.run and not self.reason:
+            raise ValueError("verification.run=false needs verification.reason (why this stack is not verified)")
+        return self
+
+
 class LetsEncrypt(_Model):
     email: str = Field(..., pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     staging: bool = False
@@ -374,6 +391,7 @@ class StackConfig(_Model):
     charts: Charts = Charts()
     images: Images
     loadgen: Loadgen = Loadgen()
+    verification: VerificationSettings = VerificationSettings()
     lets_encrypt: LetsEncrypt
 
     @field_validator("region")

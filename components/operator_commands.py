@@ -8,6 +8,7 @@ commands cannot drift from the deployment; tests/stack runs each one through the
 
 from __future__ import annotations
 
+from typing import Optional
 from urllib.parse import urlparse
 
 from components.gateway import GRAFANA_PORT, GRAFANA_SERVICE
@@ -32,16 +33,18 @@ def _service(url: str) -> tuple[str, int]:
     return parsed.hostname.split(".", 1)[0], parsed.port or 80
 
 
-def operator_commands(stack: str, dgd_name: str, frontend_url: str, baseline_url: str, verification_job: str,
-                      verification_urn: str) -> dict[str, str]:
-    """Need -> the one shell command that meets it (run from the repository, Pulumi logged in)."""
+def operator_commands(stack: str, dgd_name: str, frontend_url: str, baseline_url: str,
+                      verification_job: Optional[str], verification_urn: Optional[str]) -> dict[str, str]:
+    """Need -> the one shell command that meets it (run from the repository, Pulumi logged in).
+
+    Without a verification Job (`verification.run: false`) its two commands are left out."""
     kubeconfig = kubeconfig_path(stack)
     kubectl = f"kubectl --kubeconfig {kubeconfig}"
     kv_service, kv_port = _service(frontend_url)
     rr_service, rr_port = _service(baseline_url)
     workers = f"{DGD_LABEL}={dgd_name},{COMPONENT_TYPE_LABEL}=worker"
     ports = LOCAL_PORTS
-    return {
+    commands = {
         "kubeconfig": f"mkdir -p ~/.kube && pulumi stack output kubeconfig --show-secrets -s {stack} > {kubeconfig} "
                       f"&& chmod 600 {kubeconfig}",
         "ui": f"{kubectl} -n {WORKLOAD_NS} port-forward svc/{LOADGEN_SERVICE} {ports['ui']}:{LOADGEN_PORT}",
@@ -53,6 +56,8 @@ def operator_commands(stack: str, dgd_name: str, frontend_url: str, baseline_url
                  f"--baseline-url http://127.0.0.1:{ports['frontendRoundRobin']}",
         "workerLogs": f"{kubectl} -n {WORKLOAD_NS} logs -f --prefix --max-log-requests 16 --tail 100 -l {workers}",
         "workerPods": f"{kubectl} -n {WORKLOAD_NS} get pods -o wide -l {workers}",
-        "verificationLogs": f"{kubectl} -n {WORKLOAD_NS} logs job/{verification_job}",
-        "rerunVerification": f"pulumi up -s {stack} --replace '{verification_urn}'",
     }
+    if verification_job and verification_urn:
+        commands["verificationLogs"] = f"{kubectl} -n {WORKLOAD_NS} logs job/{verification_job}"
+        commands["rerunVerification"] = f"pulumi up -s {stack} --replace '{verification_urn}'"
+    return commands

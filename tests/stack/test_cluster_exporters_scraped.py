@@ -13,11 +13,9 @@ import yaml
 
 from components.charts import CHARTS, REPO_ROOT
 from components.infra import GPU_NODE_LABEL
-from plan import evaluate, stack_config, unwrap
+from plan import evaluate, unwrap
 from tools.helm import template
-
-RELEASE = "kubernetes:helm.sh/v3:Release"
-API_VERSIONS = ("monitoring.coreos.com/v1",)  # kube-prometheus-stack's CRDs are there before the others
+from tools.render_charts import API_VERSIONS, RELEASE, kube_version
 METRICS = yaml.safe_load((REPO_ROOT / "manifests" / "metrics.yaml").read_text())
 CLUSTER_ONLY = {name: g["cluster_only"] for name, g in METRICS["groups"].items() if g.get("cluster_only")}
 
@@ -40,7 +38,7 @@ def selects(selector: dict | None, labels: dict) -> bool:
 def rendered(stack: str) -> dict[str, list[dict]]:
     """Release name -> every object `helm template` renders for it with the program's values."""
     plan = evaluate(stack)
-    kube = stack_config(stack)["gtc-demo:cluster"]["kubernetesVersionPrefix"] + "0"
+    kube = kube_version(stack)
     out = {}
     for release in plan.by_type(RELEASE):
         inputs = unwrap(release.inputs)

@@ -118,3 +118,14 @@ def test_report_outputs_from_a_failed_check():
     out = report_outputs({"report.json": json.dumps(failed)})
     assert out["verdict"] == "fail" and out["failures"] == ["UI and API answer through the public URL: ConnectError"]
     assert report_outputs({}) == {"verdict": "not run"}
+
+
+def test_a_stack_can_skip_it_only_with_a_reason():
+    skipped = evaluate("dev", overrides={"gtc-demo:verification": {"run": False, "reason": "offline stand-in graph"}})
+    assert skipped.find(JOB, "verification-job") is None and skipped.find(ROLE, "verification-role") is None
+    assert skipped.outputs["verification"] == {"verdict": "skipped: offline stand-in graph"}
+    assert "rerunVerification" not in skipped.outputs["operatorCommands"]
+    from plan import PlanError
+    with pytest.raises(PlanError) as error:
+        evaluate("dev", overrides={"gtc-demo:verification": {"run": False}})
+    assert "verification.run=false needs verification.reason" in error.value.message
