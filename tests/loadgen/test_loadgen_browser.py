@@ -136,3 +136,29 @@ def test_without_the_token_a_preset_click_is_refused_and_nothing_changes(make_st
     page.dispatch_event("#token", "change")
     page.locator("#presets button", has_text="Heavy Load").click()
     wait_for(lambda: lg.status()["config"]["totalRPS"] == 4.0, what="config with token")
+
+
+def test_two_layers_panel_shows_ttft_beside_itl_and_the_before_after_line(make_stub, make_loadgen, page, tmp_path):
+    """A baseline saved before a restart (runs file) plus this run saved from the page: the ITL line appears."""
+    from loadgen.itl_runs import RouterNumbers, RunBook, SavedRun
+
+    runs_file = tmp_path / "itl-runs.json"
+    RunBook(runs_file).add([SavedRun(label="baseline", method="none", saved_at=1.0,
+                                     routers={"kv": RouterNumbers(requests=9, ttft_p50_ms=80, itl_p50_ms=12.3)})])
+    kv = make_stub(itl_ms=3.0, max_tokens_cap=12)
+    lg = make_loadgen(kv.url, speculative="eagle3", itl_runs_file=str(runs_file))
+    assert lg.post("/api/workload/start", FAST | {"totalRPS": 20, "maxConversations": 3, "maxTokens": 12}).status_code == 200
+    lg.wait_state("finished", timeout_s=60)
+
+    page.goto(lg.url + "/")
+    page.wait_for_selector("[data-testid=itl-panel]")
+    assert "EAGLE3" in page.locator("[data-testid=itl-method]").inner_text()
+    page.wait_for_function("document.querySelector('[data-testid=itl-p50-kv]').textContent.endsWith('ms')")
+    assert page.locator("[data-testid=ttft-p50-kv]").inner_text().endswith("ms")
+    assert page.locator("#itl-save-method").input_value() == "eagle3"
+    page.locator("#itl-save").click()
+    page.wait_for_function("document.querySelector('[data-testid=itl-line]').textContent.startsWith('ITL p50: 12.3 ms')")
+    line = page.locator("[data-testid=itl-line]").inner_text()
+    assert "without speculative decoding \u2192" in line and "with EAGLE3" in line, line
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator("[data-testid=itl-panel]").screenshot(path=str(SHOTS / "two-layers-panel.png"))
