@@ -166,15 +166,21 @@ def test_mocker_skips_the_pipeline_entirely(mocker_plan):
     assert mocker_plan.find("gtc-demo:model:ModelPipeline") is None
 
 
-def test_sync_script_skips_when_markers_exist(tmp_path, monkeypatch):
-    """The download step is a no-op when its marker is on the share (no S3 call at all)."""
+def sync_module_with_marker(tmp_path, content: str):
+    """manifests/model-pipeline/model_sync.py loaded as a module, with a download marker on a fake share."""
     import importlib.util
     spec = importlib.util.spec_from_file_location("model_sync", SCRIPTS / "model_sync.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     marker = tmp_path / MODEL / module.DOWNLOAD_MARKER
     marker.parent.mkdir(parents=True)
-    marker.write_text("{}")
+    marker.write_text(content)
+    return module
+
+
+def test_sync_script_skips_when_markers_exist(tmp_path, monkeypatch):
+    """The download step is a no-op when its marker is on the share (no S3 call at all)."""
+    module = sync_module_with_marker(tmp_path, "{}")
     monkeypatch.setattr(module, "_s3", lambda *a: pytest.fail("must not reach Spaces when the marker exists"))
     assert module.main(["download", "--model", MODEL, "--bucket", "b", "--endpoint", "https://x",
                         "--region", "atl1", "--target", str(tmp_path)]) == 0
@@ -182,13 +188,7 @@ def test_sync_script_skips_when_markers_exist(tmp_path, monkeypatch):
 
 def test_sync_script_copies_again_when_the_marker_holds_another_revision(tmp_path, monkeypatch):
     """With --revision, a marker of another commit is not "done": the step goes back to Spaces."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("model_sync", SCRIPTS / "model_sync.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    marker = tmp_path / MODEL / module.DOWNLOAD_MARKER
-    marker.parent.mkdir(parents=True)
-    marker.write_text('{"revision": "' + "a" * 40 + '"}')
+    module = sync_module_with_marker(tmp_path, '{"revision": "' + "a" * 40 + '"}')
 
     class Reached(Exception):
         pass
