@@ -162,7 +162,9 @@ async def stream_chat(
     result.e2e_s = ended - started
     times = result.token_times
     if len(times) >= 2:
-        result.itl_s = (times[-1] - times[0]) / (len(times) - 1)
+        # Per token, not per chunk: a speculative decoding step can stream several accepted tokens in one chunk.
+        tokens = max(len(times), result.completion_tokens or 0)
+        result.itl_s = (times[-1] - times[0]) / (tokens - 1)
     if result.completion_tokens is None and result.ok:
         result.completion_tokens = result.content_chunks
     return result

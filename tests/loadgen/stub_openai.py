@@ -38,6 +38,7 @@ class StubConfig:
     fail_count: int = 0  # ... for this many requests (-1: always)
     cut_after: int | None = None  # close the stream after this many tokens, without [DONE]
     reply: str = "ok"  # token text streamed
+    tokens_per_chunk: int = 1  # >1: several tokens per chunk, one chunk per itl_ms x that many (speculative decoding)
 
 
 def estimate_tokens(messages: list[dict]) -> int:
@@ -129,14 +130,15 @@ class Stub:
 
         yield chunk({"role": "assistant", "content": ""})
         await asyncio.sleep(ttft)
-        for i in range(n):
+        for i in range(0, n, cfg.tokens_per_chunk):
             if cfg.cut_after is not None and i >= cfg.cut_after:
                 raise ConnectionAbortedError("stub cuts the stream")
+            group = range(i, min(i + cfg.tokens_per_chunk, n))
             if i:
-                await asyncio.sleep(cfg.itl_ms / 1000.0)
+                await asyncio.sleep(cfg.itl_ms * len(group) / 1000.0)
             else:
                 timing["first_sent"] = time.time()
-            yield chunk({"content": (cfg.reply if i == 0 else " " + cfg.reply)})
+            yield chunk({"content": "".join(cfg.reply if j == 0 else " " + cfg.reply for j in group)})
         yield chunk({}, "stop" if n < int(body.get("max_tokens") or 10**9) else "length")
         if include_usage:
             usage = {"prompt_tokens": prompt_tokens, "completion_tokens": n, "total_tokens": prompt_tokens + n}

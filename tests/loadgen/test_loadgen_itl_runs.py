@@ -83,3 +83,12 @@ def test_unknown_method_refuses_to_start(make_stub):
     from loadgen.settings import Settings
     with pytest.raises(ValueError, match="allowed: none, draft-target, eagle3"):
         create_app(Settings(frontend_url=make_stub().url, model="m", speculative="medusa"))
+
+
+def test_itl_is_per_token_when_a_chunk_carries_several(make_stub, make_loadgen):
+    """Speculative decoding can stream the accepted tokens of one step in one chunk: ITL counts tokens."""
+    kv = make_stub(itl_ms=10.0, max_tokens_cap=12, tokens_per_chunk=3)
+    lg = make_loadgen(kv.url)
+    finish_run(lg, "kv")
+    itls = [t["itl_ms"] for c in lg.conversations()["conversations"] for t in c["turns"]]
+    assert itls and all(7.0 < itl < 20.0 for itl in itls), itls  # per chunk it would read ~30-40 ms
