@@ -40,6 +40,11 @@ ENGINE_CONFIG_MAP = "trtllm-engine-config"  # + "-<hash of the content>", see en
 ENGINE_CONFIG_MOUNT = "/engine-config"
 ENGINE_CONFIG_FILE = "engine.yaml"
 TOKENIZER_CONFIG_MAP = "mocker-tokenizer"
+ROUTER_POLICY_CONFIG_MAP = "router-policy"  # + "-<hash of the content>", see router_policy_name
+ROUTER_POLICY_MOUNT = "/router-policy"
+ROUTER_POLICY_FILE = "policy.yaml"
+ROUTER_POLICY_TYPE = "dynamo-default-cost-fn"  # Dynamo's built-in worker-selection cost function
+ROUTER_POLICY_INSTANCE = "kv-booth"
 # TRT-LLM images carry CUDA forward-compatibility libraries under this path. On DOKS GPU nodes whose
 # driver is newer than those libraries they must not shadow the host driver: an empty volume hides
 # them (seed 000: "CUDA compat volume mount").
@@ -143,16 +148,35 @@ def engine_config_name(cfg: StackConfig) -> str:
     return f"{ENGINE_CONFIG_MAP}-{hashlib.sha256(engine_config_yaml(cfg).encode()).hexdigest()[:8]}"
 
 
-def router_env(router: Router) -> list[dict[str, str]]:
-    """The KV frontend's tuning as Dynamo 1.6.1 env vars; unset fields keep Dynamo's defaults."""
-    env = []
-    if router.prefill_load_scale is not None:
-        env.append({"name": "DYN_ROUTER_PREFILL_LOAD_SCALE", "value": str(router.prefill_load_scale)})
-    if router.overlap_score_credit is not None:
-        env.append({"name": "DYN_ROUTER_KV_OVERLAP_SCORE_CREDIT", "value": str(router.overlap_score_credit)})
-    if router.temperature is not None:
-        env.append({"name": "DYN_ROUTER_TEMPERATURE", "value": str(router.temperature)})
-    return env
+def router_policy(router: Router) -> Optional[dict[str, Any]]:
+    """The KV frontend's tuning as a `--router-policy-config` document; None keeps Dynamo's defaults.
+
+    ai-dynamo 1.6.1 deprecates the `DYN_ROUTER_PREFILL_LOAD_SCALE` / `_TEMPERATURE` /
+    `_KV_OVERLAP_SCORE_CREDIT` spellings (removed in 1.7) for "the default policy parameters" in this
+    file: an instance of the built-in cost function, `dynamo-default-cost-fn`, selected for aggregated
+    workers. Its parameter names are the ones the real 1.6.1 router accepts (it refuses unknown ones at
+    start-up); the rehearsal measured the same routing with this file as with the old flags (README).
+    """
+    parameters = {name: value for name, value in (("prefill_load_scale", router.prefill_load_scale),
+                                                  ("overlap_score_credit", router.overlap_score_credit),
+                                                  ("router_temperature", router.temperature)) if value is not None}
+    if not parameters:
+        return None
+    return {"worker_selection": {
+        "aggregated": ROUTER_POLICY_INSTANCE,
+        "instances": [{"name": ROUTER_POLICY_INSTANCE, "type": ROUTER_POLICY_TYPE, "parameters": parameters}],
+    }}
+
+
+def router_policy_yaml(cfg: StackConfig) -> Optional[str]:
+    policy = router_policy(cfg.router)
+    return None if policy is None else yaml.safe_dump(policy, sort_keys=True)
+
+
+def router_policy_name(cfg: StackConfig) -> str:
+    """Named by content: the frontend reads the file only at start, so a change must roll it."""
+    text = router_policy_yaml(cfg) or ""
+    return f"{ROUTER_POLICY_CONFIG_MAP}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
 
 
 def trtllm_worker_args(cfg: StackConfig) -> list[str]:
@@ -189,9 +213,15 @@ def graph_manifest(cfg: StackConfig) -> dict[str, Any]:
 
 
 def graph_spec(cfg: StackConfig) -> dict[str, Any]:
-    kv_env = [{"name": "DYN_ROUTER_MODE", "value": "kv"}, *router_env(cfg.router)]
+    kv_env = [{"name": "DYN_ROUTER_MODE", "value": "kv"}]
+    kv_pod = _frontend_pod(cfg, kv_env, cfg.router.extra_args)
+    if router_policy(cfg.router) is not None:
+        kv_pod["volumes"].append({"name": "router-policy", "configMap": {"name": router_policy_name(cfg)}})
+        main = kv_pod["containers"][0]
+        main["env"].insert(1, {"name": "DYN_ROUTER_POLICY_CONFIG", "value": f"{ROUTER_POLICY_MOUNT}/{ROUTER_POLICY_FILE}"})
+        main["volumeMounts"].append({"name": "router-policy", "mountPath": ROUTER_POLICY_MOUNT, "readOnly": True})
     components = [
-        _component(KV_FRONTEND, "frontend", 1, _frontend_pod(cfg, kv_env, cfg.router.extra_args)),
+        _component(KV_FRONTEND, "frontend", 1, kv_pod),
         _component(BASELINE_FRONTEND, "frontend", 1,
                    _frontend_pod(cfg, [{"name": "DYN_ROUTER_MODE", "value": "round-robin"}], [])),
         _component(WORKER, "worker", cfg.model.replicas,

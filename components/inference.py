@@ -67,6 +67,18 @@ class Inference(pulumi.ComponentResource):
             )
             needs.append(self.tokenizer)
 
+        self.router_policy: Optional[k8s.core.v1.ConfigMap] = None
+        policy = dgd.router_policy_yaml(cfg)
+        if policy is not None:
+            self.router_policy = k8s.core.v1.ConfigMap(
+                f"{name}-router-policy",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=dgd.router_policy_name(cfg), namespace=namespace,
+                                                    labels=dict(PART_OF)),
+                data={dgd.ROUTER_POLICY_FILE: policy},
+                opts=child,
+            )
+            needs.append(self.router_policy)
+
         timeout = f"{cfg.model.ready_timeout_minutes}m"
         manifest = dgd.graph_manifest(cfg)
         self.graph = k8s.apiextensions.CustomResource(

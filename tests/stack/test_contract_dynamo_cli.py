@@ -2,12 +2,12 @@
 (`dynamo.trtllm`, `dynamo.frontend`, `dynamo.mocker`, installed from PyPI at 1.6.1), with no deprecation
 warning and with the values the program meant.
 
-Each parse runs in a subprocess (dynamo_cli.py) with only the env the DGD gives that container.
-`tensorrt_llm` is stubbed (parser_stubs/): the worker's parser reads four defaults from it.
+Each parse runs in a subprocess (dynamo_cli.py) with only the env the DGD gives that container, and the
+files its ConfigMap volumes would mount (the KV frontend's router policy) written where the args and env
+point. `tensorrt_llm` is stubbed (parser_stubs/): the worker's parser reads four defaults from it.
 """
 
 import copy
-import importlib.metadata
 import json
 import os
 import subprocess
@@ -15,21 +15,14 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from dgd_view import components, main_container
 from plan import evaluate, stack_config
 
 HERE = Path(__file__).parent
 MODULE = {"dynamo.trtllm": "trtllm", "dynamo.frontend": "frontend", "dynamo.mocker": "mocker"}
-# The KV frontend's router tuning is read from these env vars. ai-dynamo 1.6.1 marks them deprecated
-# (FutureWarning, "will be removed in v1.7") in favour of "default policy parameters" in a
-# --router-policy-config YAML whose schema lives in the Rust router and could not be verified offline
-# (README, "Checks that need the network or a cluster"). They are the only deprecations allowed, and
-# only while the pinned ai-dynamo is below 1.7.
-ALLOWED_DEPRECATIONS = {
-    "DYN_ROUTER_PREFILL_LOAD_SCALE is deprecated and will be removed in v1.7",
-    "DYN_ROUTER_TEMPERATURE is deprecated and will be removed in v1.7",
-}
+CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 
 
 def parse(module: str, args: list[str], env: dict[str, str] | None = None) -> dict:
@@ -45,33 +38,57 @@ def parse(module: str, args: list[str], env: dict[str, str] | None = None) -> di
     return result
 
 
-def command_line(component: dict) -> tuple[str, list[str], dict[str, str]]:
+def command_line(component: dict, plan=None, files_dir: Path | None = None) -> tuple[str, list[str], dict[str, str]]:
     """(parser, args, plain env) the operator starts the component's main container with.
 
     A frontend without a command runs the image's default, `python3 -m dynamo.frontend` with no arguments.
+    With `plan` and `files_dir`, the container's ConfigMap mounts are written under `files_dir` and the
+    paths in args and env that point into them are rewritten to there.
     """
     container = main_container(component)
     command = container.get("command") or ["python3", "-m", "dynamo.frontend"]
     assert command[:2] == ["python3", "-m"] and command[2] in MODULE, command
     env = {e["name"]: e["value"] for e in container.get("env", []) if "value" in e}
-    return MODULE[command[2]], list(container.get("args", [])), env
+    args = list(container.get("args", []))
+    if plan is not None:
+        mounts = _mount_config_maps(plan, component, files_dir)
+        for mount_path, local in mounts.items():
+            env = {k: v.replace(mount_path, local) for k, v in env.items()}
+            args = [a.replace(mount_path, local) for a in args]
+    return MODULE[command[2]], args, env
+
+
+def _mount_config_maps(plan, component: dict, files_dir: Path) -> dict[str, str]:
+    """Write each ConfigMap volume of the main container under files_dir; mount path -> local directory."""
+    volumes = {v["name"]: v["configMap"]["name"] for v in component["podTemplate"]["spec"].get("volumes", [])
+               if "configMap" in v}
+    by_name = {r.plain["metadata"].get("name"): r.plain for r in plan.by_type(CONFIG_MAP)}
+    mounts = {}
+    for mount in main_container(component).get("volumeMounts", []):
+        if mount["name"] in volumes and volumes[mount["name"]] in by_name:
+            local = files_dir / f"{component['name']}-{mount['name']}"
+            local.mkdir(parents=True, exist_ok=True)
+            for key, text in by_name[volumes[mount["name"]]].get("data", {}).items():
+                (local / key).write_text(text)
+            mounts[mount["mountPath"]] = str(local)
+    return mounts
 
 
 def problems(result: dict) -> list[str]:
     found = [f"exit {result['exit']}: {result['stderr'][-600:]}"] if result["exit"] is not None else []
     found += [f"error: {e}" for e in result["errors"]]
-    found += [f"warning: {w}" for w in result["warnings"]
-              if not any(allowed in w for allowed in ALLOWED_DEPRECATIONS)]
+    found += [f"warning: {w}" for w in result["warnings"]]
     return found
 
 
 @pytest.fixture(scope="module")
-def parsed(dev_plan, prod_plan, mocker_plan):
+def parsed(dev_plan, prod_plan, mocker_plan, tmp_path_factory):
     """Every component's command line of both stacks and the mocker variant, parsed once."""
     out = {}
     for label, plan in (("dev", dev_plan), ("prod", prod_plan), ("mocker", mocker_plan)):
+        files = tmp_path_factory.mktemp(f"mounts-{label}")
         for name, component in components(plan).items():
-            module, args, env = command_line(component)
+            module, args, env = command_line(component, plan, files)
             out[(label, name)] = (module, args, env, parse(module, args, env))
     return out
 
@@ -92,7 +109,9 @@ def test_the_worker_gets_the_model_tp_and_event_publishing_meant(parsed, label):
     assert config["tensor_parallel_size"] == 4
     assert (config["max_batch_size"], config["max_num_tokens"]) == (16, 8192)
     assert config["free_gpu_memory_fraction"] == 0.85
-    assert config["extra_engine_args"] == "/engine-config/engine.yaml"
+    # /engine-config/engine.yaml, written from the engine ConfigMap the volume mounts:
+    assert config["extra_engine_args"].endswith("TrtllmWorker-engine-config/engine.yaml")
+    assert "tensor_parallel_size: 4" in Path(config["extra_engine_args"]).read_text()
     # KV events feed the KV router: without them it routes blind.
     assert config["publish_kv_events"] is True and config["publish_metrics"] is True
 
@@ -101,14 +120,11 @@ def test_the_worker_gets_the_model_tp_and_event_publishing_meant(parsed, label):
 def test_the_frontends_route_as_meant(parsed, label):
     kv, baseline = parsed[(label, "Frontend")][3]["config"], parsed[(label, "FrontendRoundRobin")][3]["config"]
     assert kv["router_mode"] == "kv" and baseline["router_mode"] == "round-robin"
-    assert kv["prefill_load_scale"] == 4.0 and kv["router_temperature"] == 0.0
-
-
-def test_only_the_router_env_deprecations_are_tolerated_and_only_below_1_7(parsed):
-    version = tuple(int(p) for p in importlib.metadata.version("ai-dynamo").split(".")[:2])
-    assert version < (1, 7), "ai-dynamo 1.7 removes DYN_ROUTER_PREFILL_LOAD_SCALE/TEMPERATURE: move to --router-policy-config"
-    seen = {w for result in (r for *_, r in parsed.values()) for w in result["warnings"]}
-    assert {a for a in ALLOWED_DEPRECATIONS if any(a in w for w in seen)} == ALLOWED_DEPRECATIONS
+    # The booth tuning is in the policy file (applied by the Rust router: test_contract_router_policy.py).
+    policy = yaml.safe_load(Path(kv["router_policy_config"]).read_text())
+    assert policy["worker_selection"]["instances"][0]["parameters"] == {
+        "prefill_load_scale": 4.0, "router_temperature": 0.0}
+    assert baseline["router_policy_config"] is None
 
 
 @pytest.mark.parametrize("method,model", [("eagle3", "yuhuili/EAGLE3-LLaMA3.3-Instruct-70B"),
@@ -144,6 +160,15 @@ def test_an_unknown_worker_flag_is_reported():
 def test_an_unknown_frontend_flag_is_reported():
     result = parse("frontend", ["--router-mode", "kv", "--no-such-flag"])
     assert result["exit"] == 1 and "Unknown arguments specified: ['--no-such-flag']" in result["stderr"]
+
+
+def test_the_old_router_tuning_variables_are_reported_as_deprecated():
+    """What the KV frontend used before: ai-dynamo 1.6.1 deprecates them (removed in 1.7)."""
+    result = parse("frontend", [], {"DYN_ROUTER_MODE": "kv", "DYN_ROUTER_PREFILL_LOAD_SCALE": "4.0",
+                                    "DYN_ROUTER_TEMPERATURE": "0.0"})
+    found = problems(result)
+    assert any("DYN_ROUTER_PREFILL_LOAD_SCALE is deprecated and will be removed in v1.7" in p for p in found), found
+    assert any("DYN_ROUTER_TEMPERATURE is deprecated" in p for p in found), found
 
 
 def test_a_deprecated_frontend_env_var_is_reported():

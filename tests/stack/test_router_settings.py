@@ -1,17 +1,25 @@
-"""The cloud stacks' KV router runs with the settings the local rehearsal measured, in names Dynamo knows."""
+"""The cloud stacks' KV router runs with the settings the local rehearsal measured, in a form Dynamo 1.6.1
+reads without deprecation: a --router-policy-config file (DYN_ROUTER_POLICY_CONFIG) whose
+`dynamo-default-cost-fn` parameters the real router accepts (test_contract_router_policy.py starts it)."""
 
 import importlib.util
 import re
 from pathlib import Path
 
 import pytest
+import yaml
 from dgd_view import components, env
 from plan import evaluate
 
 from rehearsal.settings import BOOTH
 
-def kv_frontend_env(plan) -> dict[str, str]:
-    return env(components(plan)["Frontend"])
+CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
+
+
+def policy_parameters(plan) -> dict:
+    policy = yaml.safe_load(plan.get(CONFIG_MAP, "inference-router-policy").plain["data"]["policy.yaml"])
+    [instance] = policy["worker_selection"]["instances"]
+    return instance["parameters"]
 
 
 def dynamo_router_env_vars() -> set[str]:
@@ -22,19 +30,26 @@ def dynamo_router_env_vars() -> set[str]:
 
 
 def test_stacks_use_the_rehearsals_booth_settings(stack_plan):
-    env = kv_frontend_env(stack_plan)
-    assert float(env["DYN_ROUTER_PREFILL_LOAD_SCALE"]) == BOOTH.prefill_load_scale
-    assert float(env["DYN_ROUTER_TEMPERATURE"]) == BOOTH.temperature
-    assert env["DYN_ROUTER_MODE"] == "kv"
+    assert policy_parameters(stack_plan) == {"prefill_load_scale": BOOTH.prefill_load_scale,
+                                             "router_temperature": BOOTH.temperature}
+    assert env(components(stack_plan)["Frontend"])["DYN_ROUTER_MODE"] == "kv"
 
 
 @pytest.mark.parametrize("router", [
     {"prefillLoadScale": 2, "overlapScoreCredit": 8, "temperature": 0.5},
 ])
-def test_every_rendered_router_variable_exists_in_dynamo(router):
+def test_every_router_setting_reaches_the_policy_file_dynamo_reads(router):
     known = dynamo_router_env_vars()
-    assert "DYN_ROUTER_PREFILL_LOAD_SCALE" in known  # the parser found the definitions
-    env = kv_frontend_env(evaluate("dev", overrides={"gtc-demo:router": router}))
-    rendered = {name for name in env if name.startswith("DYN_ROUTER_") and name != "DYN_ROUTER_MODE"}
-    assert rendered == {"DYN_ROUTER_PREFILL_LOAD_SCALE", "DYN_ROUTER_KV_OVERLAP_SCORE_CREDIT", "DYN_ROUTER_TEMPERATURE"}
-    assert rendered <= known
+    assert "DYN_ROUTER_POLICY_CONFIG" in known  # the parser found the definitions
+    plan = evaluate("dev", overrides={"gtc-demo:router": router})
+    kv_env = env(components(plan)["Frontend"])
+    rendered = {name for name in kv_env if name.startswith("DYN_ROUTER_")}
+    assert rendered == {"DYN_ROUTER_MODE", "DYN_ROUTER_POLICY_CONFIG"}
+    assert rendered - {"DYN_ROUTER_MODE"} <= known  # DYN_ROUTER_MODE is the frontend's own (test_contract_dynamo_cli)
+    assert policy_parameters(plan) == {"prefill_load_scale": 2.0, "overlap_score_credit": 8.0, "router_temperature": 0.5}
+
+
+def test_no_router_settings_means_no_policy_file():
+    plan = evaluate("dev", overrides={"gtc-demo:router": {}})
+    assert plan.find(CONFIG_MAP, "inference-router-policy") is None
+    assert "DYN_ROUTER_POLICY_CONFIG" not in env(components(plan)["Frontend"])

@@ -116,16 +116,34 @@ def test_kv_frontend_and_round_robin_baseline_share_the_workers(stack_plan):
         container = main_container(frontend)
         assert container["image"] == "nvcr.io/nvidia/ai-dynamo/dynamo-frontend:1.6.1"
         assert pod_spec(frontend)["nodeSelector"] == {"gtc-demo/pool": "management"}
-        assert container["volumeMounts"] == [{"name": "model-nfs-pvc", "mountPath": "/models", "readOnly": True}]
+        assert container["volumeMounts"][0] == {"name": "model-nfs-pvc", "mountPath": "/models", "readOnly": True}
         assert {"name": "POD_UID", "valueFrom": {"fieldRef": {"fieldPath": "metadata.uid"}}} in container["env"]
         assert "gpu" not in json.dumps(container.get("resources", {}))
         assert "tolerations" not in pod_spec(frontend)
     assert env(kv)["DYN_ROUTER_MODE"] == "kv"
     assert env(baseline)["DYN_ROUTER_MODE"] == "round-robin"
-    # The booth's router settings from the stack config (README, "Router settings for the booth").
+    # The booth's router settings from the stack config (README, "Router settings for the booth"), as a
+    # --router-policy-config file (the DYN_ROUTER_* tuning variables are deprecated in ai-dynamo 1.6.1).
     tuning = {k: v for k, v in env(kv).items() if k.startswith("DYN_ROUTER_") and k != "DYN_ROUTER_MODE"}
-    assert tuning == {"DYN_ROUTER_PREFILL_LOAD_SCALE": "4.0", "DYN_ROUTER_TEMPERATURE": "0.0"}
+    assert tuning == {"DYN_ROUTER_POLICY_CONFIG": "/router-policy/policy.yaml"}
+    assert router_policy(stack_plan, kv) == {"prefill_load_scale": 4.0, "router_temperature": 0.0}
     assert "args" not in main_container(kv)
+    assert main_container(baseline)["volumeMounts"] == [
+        {"name": "model-nfs-pvc", "mountPath": "/models", "readOnly": True}]
+
+
+def router_policy(plan, frontend) -> dict:
+    """The worker-selection parameters in the policy file the frontend reads (mounted from its ConfigMap)."""
+    [volume] = [v for v in pod_spec(frontend)["volumes"] if v["name"] == "router-policy"]
+    config_map = plan.get(CONFIG_MAP, "inference-router-policy").plain
+    assert config_map["metadata"]["name"] == volume["configMap"]["name"]
+    assert {"name": "router-policy", "mountPath": "/router-policy", "readOnly": True} in main_container(frontend)[
+        "volumeMounts"]
+    policy = yaml.safe_load(config_map["data"]["policy.yaml"])
+    [instance] = policy["worker_selection"]["instances"]
+    assert policy["worker_selection"]["aggregated"] == instance["name"]
+    assert instance["type"] == "dynamo-default-cost-fn"
+    return instance["parameters"]
 
 
 def test_router_settings_render_as_frontend_env_and_args():
@@ -133,9 +151,7 @@ def test_router_settings_render_as_frontend_env_and_args():
     plan = evaluate("dev", overrides={"gtc-demo:router": {
         "overlapScoreCredit": 0.5, "temperature": 0.25, "extraArgs": ["--router-replica-sync"]}})
     found = components(plan)
-    kv_env = env(found["Frontend"])
-    assert kv_env["DYN_ROUTER_KV_OVERLAP_SCORE_CREDIT"] == "0.5"
-    assert kv_env["DYN_ROUTER_TEMPERATURE"] == "0.25"
+    assert router_policy(plan, found["Frontend"]) == {"overlap_score_credit": 0.5, "router_temperature": 0.25}
     container = main_container(found["Frontend"])
     assert container["command"] == ["python3", "-m", "dynamo.frontend"]
     assert container["args"] == ["--router-replica-sync"]
