@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import hmac
 import logging
 from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Annotated
 
-from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request, WebSocket
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -19,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from . import itl_runs
 from .scenario import PRESETS
 from .schemas import WorkloadConfig, WorkloadPatch
+from .security import EdgeGuard, EdgePolicy, bearer_ok
 from .service import Service
 from .settings import Settings
 from .stats import summarize
@@ -26,7 +25,13 @@ from .stats import summarize
 log = logging.getLogger("loadgen.app")
 STATIC_DIR = resources.files("loadgen").joinpath("static")
 MAX_LIMIT = 5000
-WS_INTERVAL_S = 1.0
+MAX_SHOWN_KEY = 40  # an unknown key is named in the 422, cut to this many characters
+
+
+def _short(part) -> str | int:
+    if isinstance(part, str) and len(part) > MAX_SHOWN_KEY:
+        return part[:MAX_SHOWN_KEY] + "..."
+    return part
 
 
 def _field(loc) -> str:
@@ -35,8 +40,9 @@ def _field(loc) -> str:
 
 
 async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-    """422 whose `message` names each offending field."""
-    errors = [{k: v for k, v in e.items() if k not in ("ctx", "url", "input")} for e in exc.errors()]
+    """422 whose `message` names each offending field (never echoing more than a short prefix of it)."""
+    errors = [{**{k: v for k, v in e.items() if k not in ("ctx", "url", "input", "loc")}, "loc": [_short(p) for p in e.get("loc", ())]}
+              for e in exc.errors()[:10]]
     message = "; ".join(f"{_field(e.get('loc', ()))}: {e.get('msg', 'invalid')}" for e in errors)
     return JSONResponse(status_code=422, content={"detail": jsonable_encoder(errors), "message": message})
 
@@ -63,16 +69,20 @@ def create_app(settings: Settings, *, seed: int | None = None) -> FastAPI:
         finally:
             await app.state.service.aclose()
 
-    app = FastAPI(title="gtc-demo load generator", lifespan=lifespan, docs_url="/api/docs", openapi_url="/api/openapi.json")
+    app = FastAPI(title="gtc-demo load generator", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
     app.add_exception_handler(RequestValidationError, _validation_error)
-    expected = f"Bearer {settings.control_token}".encode() if settings.control_token else None
+    # Outermost: runs before routing, so no route ever sees an unauthorised or oversized body.
+    app.add_middleware(EdgeGuard, policy=EdgePolicy(
+        token=settings.control_token,
+        allowed_hosts=frozenset(settings.allowed_hosts),
+        internal_port=settings.internal_port,
+        max_body_bytes=settings.max_body_bytes,
+        body_timeout_s=settings.body_timeout_s,
+    ))
 
     def require_control(request: Request) -> None:
-        """State-changing calls need `Authorization: Bearer <token>` when a token is configured."""
-        if expected is None:
-            return
-        given = request.headers.get("authorization", "").encode()
-        if not hmac.compare_digest(given, expected):
+        """Second check behind EdgeGuard (which already refused tokenless non-GET requests before their body)."""
+        if not bearer_ok(request.headers.get("authorization"), settings.control_token):
             raise HTTPException(status_code=401, detail="control token required", headers={"WWW-Authenticate": "Bearer"})
 
     control = [Depends(require_control)]
@@ -84,45 +94,40 @@ def create_app(settings: Settings, *, seed: int | None = None) -> FastAPI:
             _reject("router", f"router '{config.router}' needs a baseline frontend (--baseline-url); available: {svc.routers()}")
         return config
 
-    @app.post("/api/workload/start", dependencies=control)
+    # Auth, Origin and body size are checked by EdgeGuard for every non-GET request; ControlPlane serialises the actions.
+    @app.post("/api/workload/start")
     async def workload_start(svc: Svc, patch: Annotated[WorkloadPatch | None, Body()] = None) -> dict:
-        config = merged(svc, patch)
-        if svc.scenario.auto:
-            await svc.scenario.to_manual()
-        await svc.engine.start(config)
+        await svc.control.start(merged(svc, patch))
         return svc.status()
 
-    @app.post("/api/workload/config", dependencies=control)
+    @app.post("/api/workload/config")
     async def workload_config(svc: Svc, patch: Annotated[WorkloadPatch, Body()]) -> dict:
-        config = merged(svc, patch)
-        if svc.scenario.auto and patch.touches_load_shape():
-            await svc.scenario.to_manual()
-        svc.engine.update(config)
+        await svc.control.configure(merged(svc, patch), patch)
         return svc.status()
 
-    @app.post("/api/workload/stop", dependencies=control)
+    @app.post("/api/workload/stop")
     async def workload_stop(svc: Svc) -> dict:
-        await svc.scenario.stop()
+        await svc.control.stop()
         return svc.status()
 
-    @app.post("/api/workload/reset", dependencies=control)
+    @app.post("/api/workload/reset")
     async def workload_reset(svc: Svc) -> dict:
-        svc.reset()
+        await svc.control.reset()
         return svc.status()
 
-    @app.post("/api/scenario/auto", dependencies=control)
+    @app.post("/api/scenario/auto")
     async def scenario_auto(svc: Svc) -> dict:
-        await svc.scenario.start_auto()
+        await svc.control.auto()
         return svc.status()
 
-    @app.post("/api/scenario/stop", dependencies=control)
+    @app.post("/api/scenario/stop")
     async def scenario_stop(svc: Svc) -> dict:
-        await svc.scenario.stop()
+        await svc.control.stop()
         return svc.status()
 
-    @app.post("/api/scenario/manual", dependencies=control)
+    @app.post("/api/scenario/manual")
     async def scenario_manual(svc: Svc) -> dict:
-        await svc.scenario.to_manual()
+        await svc.control.manual()
         return svc.status()
 
     @app.get("/api/status")
@@ -152,11 +157,15 @@ def create_app(settings: Settings, *, seed: int | None = None) -> FastAPI:
         return {"total": len(found), "offset": offset, "limit": limit, "conversations": [c.summary() for c in page]}
 
     @app.get("/api/conversations/{conversation_id}")
-    async def conversation(svc: Svc, conversation_id: str) -> dict:
+    async def conversation(svc: Svc, conversation_id: str, request: Request) -> dict:
         conv = svc.store.get(conversation_id)
         if conv is None:
             raise HTTPException(status_code=404, detail="conversation not found (never existed or evicted)")
-        return conv.detail()
+        internal = settings.internal_port is not None and request.scope.get("server", (None, None))[1] == settings.internal_port
+        if internal or bearer_ok(request.headers.get("authorization"), settings.control_token):
+            return conv.detail()
+        # A viewer without the token sees the timings, not the texts.
+        return {**conv.summary(), "messages": [], "messagesHidden": True}
 
     @app.get("/api/summary")
     async def summary(svc: Svc, run: int | None = None, workload: str | None = "chat") -> dict:
@@ -172,15 +181,8 @@ def create_app(settings: Settings, *, seed: int | None = None) -> FastAPI:
 
     @app.websocket("/ws")
     async def ws(websocket: WebSocket) -> None:
-        """Pushes {"type": "snapshot", status, live} about once a second."""
-        await websocket.accept()
-        svc: Service = websocket.app.state.service
-        try:
-            while True:
-                await websocket.send_json({"type": "snapshot", "status": svc.status(), "live": svc.stats.snapshot()})
-                await asyncio.sleep(WS_INTERVAL_S)
-        except (WebSocketDisconnect, RuntimeError, OSError):
-            return
+        """Pushes {"type": "snapshot", status, live}, built once a second for all clients (loadgen.broadcast)."""
+        await websocket.app.state.service.broadcaster.serve(websocket)
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:

@@ -42,8 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the load generator service and web UI")
     _common(serve, model_required=True)
     _add(serve, "port", type=int, default=3000, help="listen port")
-    _add(serve, "host", default="0.0.0.0", help="listen address")
+    _add(serve, "host", default="127.0.0.1", help="listen address (beyond loopback only with a control token)")
+    _add(serve, "internal-port", type=int, help="port for /metrics, the OpenAPI document and full conversation texts (not routed publicly)")
+    _add(serve, "allowed-hosts", default="127.0.0.1,localhost,::1", help="comma-separated Host names the public port answers; * for any")
     _add(serve, "control-token", help="bearer token required by state-changing calls")
+    _add(serve, "ttft-timeout", type=float, default=60.0, help="seconds allowed until the first token of a completion")
+    _add(serve, "max-ws-clients", type=int, default=250, help="live-feed WebSocket connections accepted at once")
     _add(serve, "followup-url", default=DEFAULT_FOLLOWUP_URL, help="DO Serverless Inference base URL")
     _add(serve, "followup-model", default=DEFAULT_FOLLOWUP_MODEL, help="small model that writes follow-up questions")
     _add(serve, "followup-timeout", type=float, default=3.0, help="seconds before falling back to templates")
@@ -85,6 +89,10 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         control_token=args.control_token or None,
         host=args.host,
         port=args.port,
+        internal_port=args.internal_port,
+        allowed_hosts=tuple(h.strip().lower() for h in args.allowed_hosts.split(",") if h.strip()),
+        ttft_timeout_s=args.ttft_timeout,
+        max_ws_clients=args.max_ws_clients,
         followup_url=args.followup_url,
         followup_model=args.followup_model,
         followup_timeout_s=args.followup_timeout,
@@ -103,18 +111,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point for `python -m loadgen`."""
     args = build_parser().parse_args(argv)
     if args.command == "serve":
-        import uvicorn
-
-        from .app import create_app
+        from .server import serve
 
         settings = settings_from_args(args)
-        uvicorn.run(
-            create_app(settings),
-            host=settings.host,
-            port=settings.port,
-            log_level=settings.log_level,
-            access_log=False,
-        )
+        try:
+            settings.check_bind()
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        serve(settings)
         return 0
     from .check import run_check
 

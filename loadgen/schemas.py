@@ -13,7 +13,8 @@ MAX_CONCURRENCY = 1000
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: "3" or true is not a rate; allow_inf_nan: NaN gets "Input should be a finite number".
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class Mix(_Strict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 
 DEFAULT_FOLLOWUP_URL = "https://inference.do-ai.run/v1"
@@ -16,8 +17,18 @@ class Settings:
     model: str
     baseline_url: str | None = None
     control_token: str | None = field(default=None, repr=False)
-    host: str = "0.0.0.0"
+    host: str = "127.0.0.1"
     port: int = 3000
+    # /metrics, the OpenAPI document and full conversation texts: in-cluster only (Prometheus scrapes the pod).
+    internal_port: int | None = None
+    # Host headers the public port answers to (the Gateway hostname, the Service names); "*" for any.
+    allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "::1")
+    max_body_bytes: int = 16 * 1024
+    # Slow clients: request headers and a request body must each arrive within these.
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 10.0
+    max_ws_clients: int = 250
+    ttft_timeout_s: float = 60.0
     followup_url: str = DEFAULT_FOLLOWUP_URL
     followup_model: str = DEFAULT_FOLLOWUP_MODEL
     followup_timeout_s: float = 3.0
@@ -30,6 +41,18 @@ class Settings:
     # Speculative decoding the workers run (none | draft-target | eagle3): labels saved runs (itl_runs.py).
     speculative: str = "none"
     itl_runs_file: str | None = None
+
+    def check_bind(self) -> None:
+        """Refuse to listen beyond loopback without a control token (anyone on the network could drive the load)."""
+        if self.control_token:
+            return
+        for host in (self.host,):
+            try:
+                loopback = ipaddress.ip_address(host).is_loopback
+            except ValueError:
+                loopback = host == "localhost"
+            if not loopback:
+                raise ValueError(f"--host {host} is not a loopback address: set --control-token (LOADGEN_CONTROL_TOKEN) to listen there")
 
     def upstream_urls(self) -> dict[str, str]:
         """Metric router label -> frontend base URL."""

@@ -11,11 +11,10 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from stub_openai import StubConfig, StubServer, ThreadedApp
+from stub_openai import StubConfig, StubServer
 
-from loadgen.app import create_app
 from loadgen.settings import Settings
-from loadgen_testkit import Loadgen
+from loadgen_testkit import Loadgen, ThreadedServer
 
 
 @pytest.fixture
@@ -35,14 +34,14 @@ def make_stub() -> Iterator[Callable[..., StubServer]]:
 
 @pytest.fixture
 def make_loadgen() -> Iterator[Callable[..., Loadgen]]:
-    """Factory for an in-process loadgen service (uvicorn thread, 127.0.0.1, random port)."""
+    """Factory for an in-process loadgen service (the real server in a thread, 127.0.0.1, random ports)."""
     started: list[Loadgen] = []
 
     def make(
         frontend_url: str, baseline_url: str | None = None, *, token: str | None = None, client_token: str | None = "same", seed: int | None = 7, **settings
     ) -> Loadgen:
-        app = create_app(Settings(frontend_url=frontend_url, baseline_url=baseline_url, model="test-model", control_token=token, **settings), seed=seed)
-        lg = Loadgen(ThreadedApp(app).start(), token if client_token == "same" else client_token)
+        server = ThreadedServer(Settings(frontend_url=frontend_url, baseline_url=baseline_url, model="test-model", control_token=token, **settings), seed=seed)
+        lg = Loadgen(server.start(), token if client_token == "same" else client_token)
         started.append(lg)
         return lg
 

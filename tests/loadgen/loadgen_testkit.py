@@ -3,12 +3,12 @@ and `from conftest import ...` would pick up whichever one pytest loaded last)."
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from stub_openai import ThreadedApp
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "test-control-token-7f3a"
@@ -26,12 +26,50 @@ def wait_for(predicate: Callable[[], object], timeout_s: float = 20.0, interval_
         time.sleep(interval_s)
 
 
+class ThreadedServer:
+    """The real loadgen server (loadgen.server: header deadline, connection cap, public + internal socket) in a
+    background thread on 127.0.0.1 with free ports."""
+
+    def __init__(self, settings, seed: int | None = 7) -> None:
+        from loadgen.server import make_server, sockets_for
+        from rehearsal.ports import pick_free
+
+        public, internal = pick_free(2)
+        self.settings = settings.__class__(**{**settings.__dict__, "host": "127.0.0.1", "port": public, "internal_port": internal})
+        self.sockets = sockets_for(self.settings)
+        self._server = make_server(self.settings, seed=seed, log_level="warning")
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": self.sockets}, daemon=True, name=f"loadgen-{public}")
+        self.url = f"http://127.0.0.1:{public}"
+        self.internal_url = f"http://127.0.0.1:{internal}"
+
+    @property
+    def service(self):
+        """The live Service (for tests that look inside the running state, e.g. the broadcaster's counters)."""
+        return self._server.config.app.state.service
+
+    def start(self, timeout_s: float = 20.0) -> ThreadedServer:
+        self._thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("loadgen did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=15)
+        for sock in self.sockets:
+            sock.close()
+
+
 class Loadgen:
     """A running loadgen service plus a client that can act with or without the control token."""
 
-    def __init__(self, app: ThreadedApp, token: str | None) -> None:
+    def __init__(self, app: ThreadedServer, token: str | None) -> None:
         self.app = app
         self.url = app.url
+        self.internal_url = app.internal_url
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.http = httpx.Client(base_url=app.url, headers=headers, timeout=15)
 
@@ -48,7 +86,8 @@ class Loadgen:
         return self.http.get("/api/conversations", params={"limit": 1000, **params}).json()
 
     def metrics(self) -> str:
-        return self.http.get("/metrics").text
+        """Prometheus text from the internal port (the public one does not serve /metrics)."""
+        return httpx.get(self.internal_url + "/metrics", timeout=15).text
 
 
 FAST = {"thinkTimeMs": {"min": 0, "max": 5}, "turns": {"min": 3, "max": 3}, "maxTokens": 8}

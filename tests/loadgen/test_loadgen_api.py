@@ -36,8 +36,9 @@ def test_state_changing_calls_need_the_token(guarded, path, body):
 
 
 def test_reads_stay_open_and_token_unlocks_control(guarded):
-    for path in ("/api/status", "/metrics", "/healthz", "/api/conversations", "/api/summary", "/api/presets", "/"):
+    for path in ("/api/status", "/healthz", "/api/conversations", "/api/summary", "/api/presets", "/"):
         assert guarded.http.get(path).status_code == 200, path
+    assert "loadgen_requests_total" in guarded.metrics()  # /metrics moved to the internal port (issue 16)
     assert guarded.status()["authRequired"] is True
     ok = guarded.http.post("/api/workload/config", json={"totalRPS": 3}, headers={"Authorization": f"Bearer {TOKEN}"})
     assert ok.status_code == 200
@@ -69,14 +70,13 @@ BAD_BODIES = [
 @pytest.fixture(scope="module")
 def shared():
     """One service for the many rejected-input cases (a rejected call must not change it anyway)."""
-    from loadgen_testkit import Loadgen
-    from stub_openai import StubConfig, StubServer, ThreadedApp
+    from loadgen_testkit import Loadgen, ThreadedServer
+    from stub_openai import StubConfig, StubServer
 
-    from loadgen.app import create_app
     from loadgen.settings import Settings
 
     stub = StubServer(StubConfig()).start()
-    lg = Loadgen(ThreadedApp(create_app(Settings(frontend_url=stub.url, model="test-model"))).start(), None)
+    lg = Loadgen(ThreadedServer(Settings(frontend_url=stub.url, model="test-model")).start(), None)
     yield lg
     lg.http.close()
     lg.app.stop()

@@ -1,0 +1,206 @@
+"""The public edge of the service, as one ASGI middleware that runs before any route reads a byte of the body.
+
+Order per HTTP request: which port (public or internal) may serve the path -> Host allowed -> for anything but
+GET/HEAD: Origin is ours, the bearer token is right (401 before the body is touched), Content-Length under the
+cap (413), body read with a deadline (408) and a running byte count (413). Every response gets the security
+headers. WebSocket handshakes get the same Host and Origin checks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+SAFE_METHODS = frozenset({"GET", "HEAD"})
+# Served only on the internal port (Prometheus scrapes it; operators port-forward to it).
+INTERNAL_ONLY = ("/metrics", "/api/openapi.json")
+# The internal port serves these and nothing else.
+INTERNAL_PATHS = (*INTERNAL_ONLY, "/healthz", "/api/conversations/")
+# Kubelet probes call the pod IP, whatever our Host list says.
+ANY_HOST_PATHS = ("/healthz",)
+
+CSP = "; ".join((
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+))
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+    (b"strict-transport-security", b"max-age=31536000; includeSubDomains"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+)
+
+
+def bearer_ok(header: str | None, token: str | None) -> bool:
+    """`Authorization: Bearer <token>`, scheme case-insensitive (RFC 7235), value compared in constant time."""
+    if token is None:
+        return True
+    scheme, _, given = (header or "").strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(given.strip().encode(), token.encode())
+
+
+def host_of(value: str) -> str:
+    """`example.org:443` -> `example.org`; `[::1]:3000` -> `::1`; lower-cased."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        return value[1:].split("]", 1)[0]
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+@dataclass(frozen=True)
+class EdgePolicy:
+    """What the middleware enforces; built from Settings."""
+
+    token: str | None
+    allowed_hosts: frozenset[str]
+    internal_port: int | None
+    max_body_bytes: int = 16 * 1024
+    body_timeout_s: float = 10.0
+    extra_origins: frozenset[str] = field(default_factory=frozenset)
+
+    def host_allowed(self, host: str) -> bool:
+        return "*" in self.allowed_hosts or host_of(host) in self.allowed_hosts
+
+    def origin_allowed(self, origin: str, host_header: str) -> bool:
+        """Same origin as the Host the browser used (and that Host is one of ours), or an explicitly listed origin."""
+        if origin in self.extra_origins:
+            return True
+        parts = urlsplit(origin)
+        return bool(parts.netloc) and parts.netloc.lower() == host_header.strip().lower() and self.host_allowed(parts.netloc)
+
+
+def _headers(scope) -> dict[str, str]:
+    return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
+
+
+async def _reply(send, status: int, message: str, extra: Iterable[tuple[bytes, bytes]] = ()) -> None:
+    body = json.dumps({"detail": message, "message": message}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *SECURITY_HEADERS, *extra]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class EdgeGuard:
+    """ASGI middleware enforcing EdgePolicy (see module docstring)."""
+
+    def __init__(self, app, policy: EdgePolicy) -> None:
+        self.app = app
+        self.policy = policy
+
+    def is_internal(self, scope) -> bool:
+        server = scope.get("server")
+        return self.policy.internal_port is not None and bool(server) and server[1] == self.policy.internal_port
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _http(self, scope, receive, send) -> None:
+        path, method = scope["path"], scope["method"]
+        headers = _headers(scope)
+        internal = self.is_internal(scope)
+        if internal and not path.startswith(INTERNAL_PATHS):
+            return await _reply(send, 404, "not served on the internal port")
+        if not internal and path.startswith(INTERNAL_ONLY):
+            return await _reply(send, 404, "not found")
+        if not internal and not path.startswith(ANY_HOST_PATHS) and not self.policy.host_allowed(headers.get("host", "")):
+            return await _reply(send, 400, "unknown host")
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *SECURITY_HEADERS]}
+            await send(message)
+
+        if method in SAFE_METHODS:
+            return await self.app(scope, receive, send_with_headers)
+        origin = headers.get("origin")
+        if origin is not None and not self.policy.origin_allowed(origin, headers.get("host", "")):
+            return await _reply(send, 403, "cross-origin request refused")
+        if headers.get("sec-fetch-site") == "cross-site":
+            return await _reply(send, 403, "cross-site request refused")
+        if not bearer_ok(headers.get("authorization"), self.policy.token):
+            return await _reply(send, 401, "control token required", [(b"www-authenticate", b"Bearer")])
+        declared = headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.policy.max_body_bytes):
+            return await _reply(send, 413, f"request body over {self.policy.max_body_bytes} bytes")
+        ctype = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if (declared not in (None, "0") or "transfer-encoding" in headers) and ctype != "application/json":
+            # A browser sends text/plain and form posts cross-site without a preflight; JSON needs one.
+            return await _reply(send, 415, "request body must be application/json")
+        try:
+            body = await asyncio.wait_for(self._read_body(receive), self.policy.body_timeout_s)
+        except TimeoutError:
+            return await _reply(send, 408, f"request body not received within {self.policy.body_timeout_s:g}s")
+        except _TooLarge:
+            return await _reply(send, 413, f"request body over {self.policy.max_body_bytes} bytes")
+        except _Disconnected:
+            return None
+        await self.app(scope, _replay(body, receive), send_with_headers)
+
+    async def _read_body(self, receive) -> bytes:
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise _Disconnected
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.policy.max_body_bytes:
+                raise _TooLarge
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    async def _websocket(self, scope, receive, send) -> None:
+        headers = _headers(scope)
+        host, origin = headers.get("host", ""), headers.get("origin")
+        refused = (self.is_internal(scope)
+                   or not self.policy.host_allowed(host)
+                   or (origin is not None and not self.policy.origin_allowed(origin, host)))
+        if refused:
+            await receive()  # websocket.connect
+            await send({"type": "websocket.close", "code": 1008})  # before accept: the server answers 403
+            return
+        await self.app(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Disconnected(Exception):
+    pass
+
+
+def _replay(body: bytes, receive):
+    """A receive() that hands the already-read body over once, then defers to the real one (disconnects)."""
+    sent = False
+
+    async def replay():
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
