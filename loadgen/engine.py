@@ -15,6 +15,14 @@ from .schemas import WorkloadConfig
 from .sessions import SessionRunner
 
 log = logging.getLogger("loadgen.engine")
+ARRIVALS_TASK = "loadgen-arrivals"
+
+
+async def cancel_and_join(task: asyncio.Task) -> None:
+    """Cancel until the task is really done (a cancel swallowed by library code must not leave it running)."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=1.0)
 
 
 class Engine:
@@ -38,6 +46,7 @@ class Engine:
         self.lag_max_s = 0.0  # how late arrivals fire versus their Poisson schedule (benchmark figure)
         self.lag_total_s = 0.0
         self.arrivals = 0
+        self.health: dict = {}  # router -> UpstreamHealth: a frontend that is down gets one probe session per backoff
 
     @property
     def running(self) -> bool:
@@ -58,7 +67,7 @@ class Engine:
         self.run_started = 0
         self.state = "running"
         self.metrics.target_rps.set(config.totalRPS)
-        self._arrivals = asyncio.create_task(self._arrival_loop(), name="loadgen-arrivals")
+        self._arrivals = asyncio.create_task(self._arrival_loop(), name=ARRIVALS_TASK)
 
     def update(self, config: WorkloadConfig) -> None:
         """Apply a new config; the arrival loop redraws its next gap at once."""
@@ -70,8 +79,7 @@ class Engine:
     async def stop(self, final_state: str = "stopped") -> None:
         """Stop arrivals and cancel every session in progress."""
         if self._arrivals is not None:
-            self._arrivals.cancel()
-            await asyncio.gather(self._arrivals, return_exceptions=True)
+            await cancel_and_join(self._arrivals)
             self._arrivals = None
         sessions = list(self._sessions)
         for task in sessions:
@@ -109,7 +117,10 @@ class Engine:
             if delay > 0:
                 self._wake.clear()
                 try:
-                    await asyncio.wait_for(self._wake.wait(), delay)
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that lands as the
+                    # event fires, and the loop then outlived Stop.
+                    async with asyncio.timeout(delay):
+                        await self._wake.wait()
                     next_at = loop.time()  # config changed: memoryless, so redraw from now
                     continue
                 except TimeoutError:
@@ -134,6 +145,9 @@ class Engine:
             self.metrics.skipped.labels(workload=workload).inc()
             return
         router = self._pick_router()
+        if router in self.health and not self.health[router].admit():
+            self.tally["arrivals_backoff"] += 1
+            return
         turns = self.rng.randint(cfg.turns.min, cfg.turns.max) if workload == "chat" else 1
         conv = Conversation(id=uuid.uuid4().hex[:12], run=self.run, workload=workload, router=router, planned_turns=turns, source="")
         self.store.add(conv)

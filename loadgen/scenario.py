@@ -6,7 +6,7 @@ import asyncio
 import math
 from dataclasses import dataclass
 
-from .engine import Engine
+from .engine import Engine, cancel_and_join
 from .metrics import Metrics
 from .schemas import Mix, WorkloadConfig
 
@@ -27,6 +27,7 @@ PHASES: tuple[Phase, ...] = (
     Phase("HIGH_LOAD", "High Load", "Increased concurrency stressing the system", 90, 4.0, 20),
     Phase("COOLDOWN", "Cooldown", "Decreasing to baseline", 60, 0.5, 5),
 )
+SCENARIO_TASK = "loadgen-scenario"
 IDLE = Phase("IDLE", "Idle", "Auto mode stopped", 0, 0.0, 0)
 PRESETS = (
     {"id": "light", "label": "Light Load", "totalRPS": 1.0, "mix": {"a": 1.0, "b": 0.0, "c": 0.0}, "maxConcurrency": 5},
@@ -77,7 +78,7 @@ class ScenarioController:
         self._applied = 0
         await self.engine.start(self._config_for(PHASES[0]))
         self._set_phase_metric(PHASES[0].name)
-        self._task = asyncio.create_task(self._tick(), name="loadgen-scenario")
+        self._task = asyncio.create_task(self._tick(), name=SCENARIO_TASK)
 
     async def to_manual(self) -> None:
         """Leave auto mode; the workload keeps its current settings."""
@@ -91,8 +92,7 @@ class ScenarioController:
 
     async def _cancel_tick(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_and_join(self._task)
             self._task = None
         self._applied = None
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 import time
 
+from .broadcast import Broadcaster
+from .control import ControlPlane
 from .conversations import ConversationStore
 from .corpus import default_corpus
 from .engine import Engine
@@ -16,6 +18,7 @@ from .sessions import SessionRunner
 from .settings import Settings
 from .stats import LiveStats
 from .upstream import ClientPool
+from .upstream_health import UpstreamHealth
 
 
 class Service:
@@ -29,6 +32,7 @@ class Service:
         self.store = ConversationStore(settings.max_kept_conversations)
         self.stats = LiveStats(window_s=settings.stats_window_s)
         self.clients = {router: ClientPool(url, read_timeout=settings.request_timeout_s) for router, url in settings.upstream_urls().items()}
+        self.health = {router: UpstreamHealth(router, url) for router, url in settings.upstream_urls().items()}
         self.followups = FollowupWriter(
             metrics=self.metrics,
             api_key=settings.gradient_api_key,
@@ -47,14 +51,21 @@ class Service:
             timeout_s=settings.request_timeout_s,
             rng=random.Random(self.rng.random()),
         )
+        self.runner.ttft_timeout_s = settings.ttft_timeout_s
+        self.runner.health = self.health
         self.engine = Engine(runner=self.runner, store=self.store, metrics=self.metrics, rng=random.Random(self.rng.random()))
+        self.engine.health = self.health
         self.scenario = ScenarioController(self.engine, self.metrics, speedup=settings.scenario_speedup)
+        self.control = ControlPlane(self.engine, self.scenario, self.reset)
+        self.broadcaster = Broadcaster(lambda: {"status": self.status(), "live": self.stats.snapshot()}, max_clients=settings.max_ws_clients)
+        self.broadcaster.start()
 
     def routers(self) -> list[str]:
         """Router values the control API accepts with the configured frontends."""
         return ["kv", "round-robin", "ab"] if "round-robin" in self.clients else ["kv"]
 
     async def aclose(self) -> None:
+        await self.broadcaster.aclose()
         await self.scenario.stop()
         for client in self.clients.values():
             await client.aclose()
@@ -85,6 +96,8 @@ class Service:
             "model": self.settings.model,
             "routers": self.routers(),
             "authRequired": bool(self.settings.control_token),
+            "upstreams": {router: health.state() for router, health in self.health.items()},
+            "control": self.control.tasks(),
             "followupSource": "gradient" if self.followups.enabled else "templates",
             "uptimeSeconds": round(time.time() - self.started, 1),
             "counters": {
@@ -94,6 +107,7 @@ class Service:
                 "sessionsError": engine.tally["sessions_error"],
                 "sessionsCancelled": engine.tally["sessions_cancelled"],
                 "arrivalsSkipped": engine.tally["arrivals_skipped"],
+                "arrivalsHeldBack": engine.tally["arrivals_backoff"],
                 "activeSessions": engine.active_sessions,
                 "activeByRouter": {r: engine.active[r] for r in ("kv", "round-robin")},
                 "inflightRequests": sum(runner.inflight.values()),

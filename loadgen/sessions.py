@@ -50,6 +50,8 @@ class SessionRunner:
         self.tally: Tally[str] = Tally()
         self.errors_by_kind: Tally[str] = Tally()
         self.inflight: Tally[str] = Tally()
+        self.ttft_timeout_s: float | None = None
+        self.health: dict = {}  # router -> UpstreamHealth (loadgen.upstream_health), fed after every request
 
     async def run(self, conv: Conversation, config: WorkloadConfig) -> str:
         """Run the session to its end; returns the outcome (completed|error)."""
@@ -92,7 +94,9 @@ class SessionRunner:
         self.inflight[router] += 1
         self.metrics.inflight.labels(router=router).inc()
         try:
-            result = await stream_chat(conv.client, model=self.model, messages=conv.messages, max_tokens=max_tokens, timeout_s=self.timeout_s)
+            result = await stream_chat(
+                conv.client, model=self.model, messages=conv.messages, max_tokens=max_tokens, timeout_s=self.timeout_s, ttft_timeout_s=self.ttft_timeout_s
+            )
         finally:
             self.inflight[router] -= 1
             self.metrics.inflight.labels(router=router).dec()
@@ -100,6 +104,8 @@ class SessionRunner:
             conversation_id=conv.id, turn=turn, router=router, workload=conv.workload, started_at=started_at, result=result, question_source=question_source
         )
         conv.turns.append(record)
+        if router in self.health:
+            self.health[router].record(result.ok, result.error_kind, result.error)
         self._observe(conv.workload, router, turn, record)
         if result.ok:
             conv.messages.append({"role": "assistant", "content": result.text})

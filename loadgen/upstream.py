@@ -13,6 +13,11 @@ import httpx
 from httpx_sse import SSEError, aconnect_sse
 
 ERROR_KINDS = ("connect", "timeout", "http_4xx", "http_5xx", "stream_cut", "bad_response")
+# Bounds on what one completion may cost us, whatever the upstream sends: raw bytes of the whole response
+# (SSE framing included; a max_tokens=8192 answer is ~2.5 MB of events) and bytes of an error body we keep.
+MAX_RESPONSE_BYTES = 8 * 1024 * 1024
+MAX_ERROR_BYTES = 200
+DEFAULT_TTFT_TIMEOUT_S = 60.0
 
 
 @dataclass
@@ -90,15 +95,43 @@ def _usage_from(chunk: dict, result: TurnResult) -> None:
         result.cached_tokens = int(details["cached_tokens"])
 
 
-async def _stream(client: httpx.AsyncClient, body: dict, result: TurnResult, started: float) -> None:
+class _BoundedStream(httpx.AsyncByteStream):
+    """The response body, failing once it passes `limit` bytes (an endless or giant stream cannot grow memory)."""
+
+    def __init__(self, inner: httpx.AsyncByteStream, limit: int) -> None:
+        self.inner, self.limit, self.seen = inner, limit, 0
+
+    async def __aiter__(self):
+        async for chunk in self.inner:
+            self.seen += len(chunk)
+            if self.seen > self.limit:
+                raise UpstreamError("bad_response", f"response exceeded {self.limit} bytes")
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def _error_detail(response: httpx.Response) -> str:
+    """At most MAX_ERROR_BYTES of an error body; the rest is never read."""
+    kept = b""
+    async for chunk in response.aiter_raw():
+        kept += chunk[: MAX_ERROR_BYTES - len(kept)]
+        if len(kept) >= MAX_ERROR_BYTES:
+            break
+    return kept.decode("utf-8", "replace")
+
+
+async def _stream(client: httpx.AsyncClient, body: dict, result: TurnResult, started: float, on_first_token=None) -> None:
     parts: list[str] = []
     finished = False
     async with aconnect_sse(client, "POST", "/v1/chat/completions", json=body) as source:
         response = source.response
         if response.status_code >= 400:
-            detail = (await response.aread())[:200].decode("utf-8", "replace")
+            detail = await _error_detail(response)
             kind = "http_5xx" if response.status_code >= 500 else "http_4xx"
             raise UpstreamError(kind, f"HTTP {response.status_code}: {detail}")
+        response.stream = _BoundedStream(response.stream, MAX_RESPONSE_BYTES)
         async for event in source.aiter_sse():
             if event.data == "[DONE]":
                 finished = True  # keep reading to the end of the body so the connection goes back to the pool
@@ -117,6 +150,8 @@ async def _stream(client: httpx.AsyncClient, body: dict, result: TurnResult, sta
                     now = time.perf_counter()
                     if result.ttft_s is None:
                         result.ttft_s = now - started
+                        if on_first_token is not None:
+                            on_first_token()
                     result.token_times.append(now)
                     parts.append(content)
                 if choice.get("finish_reason"):
@@ -134,8 +169,13 @@ async def stream_chat(
     messages: list[dict],
     max_tokens: int,
     timeout_s: float,
+    ttft_timeout_s: float | None = None,
 ) -> TurnResult:
-    """POST /v1/chat/completions with stream + include_usage; never raises for upstream failures."""
+    """POST /v1/chat/completions with stream + include_usage; never raises for upstream failures.
+
+    Two deadlines: the first content token must arrive within `ttft_timeout_s` (a hung frontend shows up in
+    a minute, not after the whole request timeout), and the whole request must end within `timeout_s`.
+    """
     body = {
         "model": model,
         "messages": messages,
@@ -145,12 +185,19 @@ async def stream_chat(
     }
     result = TurnResult()
     started = time.perf_counter()
+    loop = asyncio.get_running_loop()
+    request_deadline = loop.time() + timeout_s
+    first_deadline = min(request_deadline, loop.time() + (ttft_timeout_s or timeout_s))
     try:
-        async with asyncio.timeout(timeout_s):
-            await _stream(client, body, result, started)
+        async with asyncio.timeout_at(first_deadline) as deadline:
+            await _stream(client, body, result, started, on_first_token=lambda: deadline.reschedule(request_deadline))
     except UpstreamError as exc:
         result.error_kind, result.error = exc.kind, str(exc)
-    except (TimeoutError, httpx.TimeoutException) as exc:
+    except TimeoutError:
+        waited = loop.time() - (request_deadline - timeout_s)
+        what = "no first token" if result.ttft_s is None else "request not finished"
+        result.error_kind, result.error = "timeout", f"{what} after {waited:.1f}s"
+    except httpx.TimeoutException as exc:
         result.error_kind, result.error = "timeout", f"timed out: {type(exc).__name__}"
     except httpx.ConnectError as exc:
         result.error_kind, result.error = "connect", f"connection failed: {exc}"

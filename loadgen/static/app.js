@@ -128,6 +128,7 @@ function render(status, live) {
   if (!status) return;
   const first = !state.status;
   state.status = status;
+  if (window.showUpstreams) window.showUpstreams(status);
   const cfg = status.config;
   if (first || !state.dirty) fillForm(cfg); // never overwrite edits the presenter has not sent yet
   else setRouter(cfg.router);
@@ -230,6 +231,11 @@ async function showConversation(id) {
   }
   const box = $("messages");
   box.innerHTML = "";
+  if (conv.messagesHidden) {
+    const note = document.createElement("p");
+    note.className = "muted"; note.textContent = "Message texts are shown to the control-token holder only.";
+    box.appendChild(note);
+  }
   for (const m of conv.messages) {
     const div = document.createElement("div");
     div.className = "msg " + m.role;
@@ -276,6 +282,7 @@ async function init() {
   });
 
   makeCharts();
+  try { render(await api("/api/status"), await api("/api/live")); } catch (e) { say(e.message, false); }
   try {
     state.presets = (await api("/api/presets")).presets;
   } catch (e) { say(e.message, false); }
@@ -290,7 +297,6 @@ async function init() {
     b.addEventListener("click", () => act("/api/workload/config", { totalRPS: p.totalRPS, mix: p.mix, maxConcurrency: p.maxConcurrency }, p.label, true));
     box.appendChild(b);
   }
-  try { render(await api("/api/status"), await api("/api/live")); } catch (e) { say(e.message, false); }
   window.addEventListener("hashchange", route);
   route();
   connect();

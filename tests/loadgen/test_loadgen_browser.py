@@ -40,7 +40,9 @@ def browser():
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    # Playwright's string predicates (wait_for_function) need eval, which the page's CSP forbids;
+    # tests/loadgen/test_loadgen_edge_browser.py checks the page under its real CSP.
+    context = browser.new_context(viewport={"width": 1440, "height": 1000}, bypass_csp=True)
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
