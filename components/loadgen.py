@@ -20,9 +20,17 @@ from components.platform import GRADIENT_KEY, GRADIENT_SECRET, WORKLOAD_NS, Plat
 
 APP = "loadgen"
 CONTAINER_PORT = 3000
+# /metrics (and the OpenAPI document, full conversation texts): scraped by Prometheus from the pod IP, not in
+# the Service, so the Gateway route can never reach it.
+METRICS_PORT = 9090
 SERVICE_PORT = 80
 CONTROL_TOKEN_SECRET, CONTROL_TOKEN_KEY = "loadgen-control-token", "LOADGEN_CONTROL_TOKEN"
 RUN_AS_USER = 10001
+
+
+def allowed_hosts(hostname: str) -> list[str]:
+    """The public hostname plus every name the Service answers to inside the cluster."""
+    return [hostname.lower(), APP, f"{APP}.{WORKLOAD_NS}", f"{APP}.{WORKLOAD_NS}.svc", f"{APP}.{WORKLOAD_NS}.svc.cluster.local"]
 
 
 @dataclass
@@ -63,7 +71,11 @@ class LoadGenerator(pulumi.ComponentResource):
                 "LOADGEN_BASELINE_URL": args.baseline_url,
                 "LOADGEN_MODEL": args.model,
                 "LOADGEN_PORT": str(CONTAINER_PORT),
+                "LOADGEN_INTERNAL_PORT": str(METRICS_PORT),
+                # Listening beyond loopback is allowed only with the control token (set below from its Secret).
                 "LOADGEN_HOST": "0.0.0.0",
+                # Host headers the public port answers: the Gateway's hostname and the in-cluster Service names.
+                "LOADGEN_ALLOWED_HOSTS": ",".join(allowed_hosts(cfg.hostname)),
                 "LOADGEN_FOLLOWUP_MODEL": cfg.loadgen.followup_model,
                 "LOADGEN_FOLLOWUP_URL": cfg.loadgen.followup_url,
             },
@@ -101,7 +113,7 @@ class LoadGenerator(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(name=APP, namespace=namespace, labels=labels),
             spec={
                 "selector": {"matchLabels": labels},
-                "podMetricsEndpoints": [{"port": "http", "path": "/metrics", "interval": "15s"}],
+                "podMetricsEndpoints": [{"port": "metrics", "path": "/metrics", "interval": "15s"}],
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[platform.releases["kube-prometheus-stack"]]),
         )
@@ -124,7 +136,8 @@ class LoadGenerator(pulumi.ComponentResource):
                 name=APP,
                 image=image,
                 command=["python", "-m", "loadgen", "serve"],
-                ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=CONTAINER_PORT)],
+                ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=CONTAINER_PORT),
+                       k8s.core.v1.ContainerPortArgs(name="metrics", container_port=METRICS_PORT)],
                 env_from=[k8s.core.v1.EnvFromSourceArgs(
                     config_map_ref=k8s.core.v1.ConfigMapEnvSourceArgs(name=self.settings.metadata.name))],
                 env=[

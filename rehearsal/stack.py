@@ -12,6 +12,7 @@ restarted by the supervisor (see rehearsal.supervisor).
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import sys
 import tempfile
@@ -79,6 +80,8 @@ class StackConfig:
     python: str = sys.executable
     log_level: str = "warn"
     extra_mocker_args: tuple[str, ...] = ()
+    # Fresh per rehearsal: the UI's control API is never open, even on loopback (any web page can post there).
+    control_token: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)
 
     @property
     def kv_url(self) -> str:
@@ -91,6 +94,15 @@ class StackConfig:
     @property
     def ui_url(self) -> str | None:
         return None if self.ui_port is None else f"http://{HOST}:{self.ui_port}"
+
+    @property
+    def ui_login_url(self) -> str | None:
+        """The UI with the token in the fragment (the page stores it and clears the address bar; never sent)."""
+        return None if self.ui_url is None else f"{self.ui_url}/#token={self.control_token}"
+
+    @property
+    def control_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.control_token}"}
 
     def public_ports(self) -> dict[str, int]:
         ports = {"KV frontend": self.kv_port, "round-robin frontend": self.rr_port}
@@ -205,6 +217,7 @@ class Stack:
     def _loadgen_env(self) -> dict[str, str]:
         env = self._base_env()
         env.pop("GRADIENT_API_KEY", None)  # local only: follow-ups come from templates
+        env["LOADGEN_CONTROL_TOKEN"] = self.config.control_token  # env, not argv: argv is visible in `ps`
         return env
 
     # -- readiness -------------------------------------------------------------

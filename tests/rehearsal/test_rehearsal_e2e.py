@@ -62,7 +62,7 @@ def test_kv_routing_cuts_turn_2_ttft_against_round_robin(tmp_path):
     config = StackConfig(kv_port=kv_port, rr_port=rr_port, ui_port=ui_port, workers=WORKERS, router=BOOTH)
     with Stack(config, work_dir=tmp_path) as stack:
         stack.wait_ready(timeout_s=120)
-        with httpx.Client(base_url=config.ui_url, timeout=10.0) as ui:
+        with httpx.Client(base_url=config.ui_url, headers=config.control_headers, timeout=10.0) as ui:
             kv = run_workload(ui, "kv")
             rr = run_workload(ui, "round-robin")
 

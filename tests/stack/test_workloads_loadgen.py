@@ -30,7 +30,9 @@ def test_settings_point_at_both_frontends_and_the_model(stack_plan):
     assert settings["LOADGEN_BASELINE_URL"] == stack_plan.outputs["baselineFrontendUrl"]
     assert settings["LOADGEN_FRONTEND_URL"] != settings["LOADGEN_BASELINE_URL"]
     assert settings["LOADGEN_MODEL"] == MODEL
-    assert settings["LOADGEN_PORT"] == "3000"
+    assert settings["LOADGEN_PORT"] == "3000" and settings["LOADGEN_INTERNAL_PORT"] == "9090"
+    hosts = settings["LOADGEN_ALLOWED_HOSTS"].split(",")
+    assert stack_plan.outputs["hostname"] in hosts and "loadgen.dynamo-workload.svc.cluster.local" in hosts and "*" not in hosts
     assert settings["LOADGEN_FOLLOWUP_MODEL"] == "llama3-8b-instruct"
     assert settings["LOADGEN_FOLLOWUP_URL"] == "https://inference.do-ai.run/v1"
     assert not any("TOKEN" in key or "KEY" in key for key in settings)
@@ -47,7 +49,7 @@ def test_container_runs_the_cli_contract(stack_plan):
     assert c["image"].startswith(image.plain["tags"][0] + "@sha256:")  # the built image's ref (tag@digest)
     assert image.urn in stack_plan.get(DEPLOYMENT, "loadgen-deployment").property_dependencies["spec"]
     assert c["command"] == ["python", "-m", "loadgen", "serve"]
-    assert c["ports"] == [{"name": "http", "containerPort": 3000}]
+    assert c["ports"] == [{"name": "http", "containerPort": 3000}, {"name": "metrics", "containerPort": 9090}]
 
 
 def test_secrets_by_reference_only(stack_plan):
@@ -110,7 +112,8 @@ def test_service_port_80_to_3000(stack_plan):
 def test_prometheus_scrapes_metrics(stack_plan):
     monitor = stack_plan.get("kubernetes:monitoring.coreos.com/v1:PodMonitor", "loadgen-podmonitor")
     spec = monitor.plain["spec"]
-    assert spec["podMetricsEndpoints"] == [{"port": "http", "path": "/metrics", "interval": "15s"}]
+    # /metrics lives on the internal port, which the Service (and so the Gateway route) does not expose.
+    assert spec["podMetricsEndpoints"] == [{"port": "metrics", "path": "/metrics", "interval": "15s"}]
     assert spec["selector"]["matchLabels"] == deployment(stack_plan)["spec"]["selector"]["matchLabels"]
     assert stack_plan.depends_on(monitor, stack_plan.get("kubernetes:helm.sh/v3:Release",
                                                          "platform-kube-prometheus-stack"))
