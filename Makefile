@@ -17,7 +17,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 TOOLS_BIN ?= $(HOME)/.cache/gtc-demo/bin
 export GTC_DEMO_TOOLS := $(TOOLS_BIN)
 
-.PHONY: setup test demo bench clean setup-browser setup-tools vendor-charts setup-prometheus
+.PHONY: setup test demo bench clean setup-browser locks setup-tools vendor-charts setup-prometheus
 
 setup: $(STAMP) setup-browser setup-tools setup-prometheus
 
@@ -62,3 +62,15 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV)
+
+# Hashed locks for the loadgen image and the model Jobs (Python 3.11, linux x86_64), from the pins they lock.
+UV_VERSION := 0.13.8
+locks:
+	python3 -m venv /tmp/gtc-demo-uv && /tmp/gtc-demo-uv/bin/pip install -q uv==$(UV_VERSION)
+	grep -v '^#' loadgen/requirements.txt | /tmp/gtc-demo-uv/bin/uv pip compile - --generate-hashes --python-version 3.11 \
+	  --python-platform x86_64-unknown-linux-gnu --no-header --quiet -o /tmp/gtc-demo-loadgen.lock
+	{ sed -n '1,2p' loadgen/requirements.lock; cat /tmp/gtc-demo-loadgen.lock; } > loadgen/requirements.lock.new && mv loadgen/requirements.lock.new loadgen/requirements.lock
+	printf 'huggingface_hub==%s\nboto3==%s\n' "$$(sed -n 's/.*huggingfaceHubVersion: *//p' Pulumi.prod.yaml)" "$$(sed -n 's/.*boto3Version: *//p' Pulumi.prod.yaml)" \
+	  | /tmp/gtc-demo-uv/bin/uv pip compile - --generate-hashes --python-version 3.11 --python-platform x86_64-unknown-linux-gnu \
+	  --no-header --quiet -o /tmp/gtc-demo-jobs.lock
+	{ sed -n '1,2p' manifests/model-pipeline/requirements.lock; cat /tmp/gtc-demo-jobs.lock; } > manifests/model-pipeline/requirements.lock.new && mv manifests/model-pipeline/requirements.lock.new manifests/model-pipeline/requirements.lock

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+from pathlib import Path
 from typing import Any, Iterable, Literal, Optional
 
 import pulumi
@@ -141,9 +142,11 @@ class Cluster(_Model):
     def _allowlist(cls, value: list[str]) -> list[str]:
         for cidr in value:
             try:
-                ipaddress.ip_network(cidr, strict=False)
+                net = ipaddress.ip_network(cidr, strict=False)
             except ValueError:
                 raise ValueError(f"entries must be CIDRs such as 203.0.113.0/24, got {cidr!r}")
+            if net.prefixlen == 0:
+                raise ValueError(f"{cidr!r} allows the whole internet; list the operators' and the deploy runner's addresses")
         return value
 
 
@@ -296,6 +299,10 @@ class Charts(_Model):
 
 
 class Images(_Model):
+    # `digest`: every image must be `name[:tag]@sha256:<64 hex>` (what a release records after testing the
+    # exact images); `tag`: exact tags accepted. The pack's images-pinned-by-digest policy warns on tags and
+    # refuses them for prod deploys (policy/enforce-digests.json, docs/security.md "Images").
+    pinning: Literal["digest", "tag"] = "digest"
     dynamo_frontend: str
     trtllm_runtime: str
     # The load generator's prebuilt image; used only with loadgen.image.source: prebuilt.
@@ -308,6 +315,29 @@ class Images(_Model):
     @classmethod
     def _pinned(cls, value: Optional[str]) -> Optional[str]:
         return value if value is None else _check_pinned_image(value)
+
+    @model_validator(mode="after")
+    def _digests(self) -> "Images":
+        if self.pinning == "digest":
+            loose = [to_camel(name) for name in ("dynamo_frontend", "trtllm_runtime", "loadgen", "model_tools", "mocker")
+                     if getattr(self, name) is not None and not _DIGEST.search(getattr(self, name))]
+            if loose:
+                raise ValueError(f"pinning=digest but {', '.join(loose)} carry no @sha256:<digest>; "
+                                 "allowed: name[:tag]@sha256:<64 hex>, or set images.pinning: tag")
+        return self
+
+
+JOBS_LOCK = Path(__file__).resolve().parents[1] / "manifests" / "model-pipeline" / "requirements.lock"
+
+
+def locked_version(package: str, lock: Path = JOBS_LOCK) -> Optional[str]:
+    """The version a hashed requirements lock pins for `package` (normalised name), or None."""
+    wanted = re.sub(r"[-_.]+", "-", package).lower()
+    for line in lock.read_text().splitlines():
+        match = re.match(r"^([A-Za-z0-9_.\-]+)==([^\s;\\]+)", line)
+        if match and re.sub(r"[-_.]+", "-", match.group(1)).lower() == wanted:
+            return match.group(2)
+    return None
 
 
 class ModelPipelineSettings(_Model):
@@ -324,6 +354,17 @@ class ModelPipelineSettings(_Model):
     @classmethod
     def _pinned(cls, value: str) -> str:
         return _check_exact_version(value)
+
+    @model_validator(mode="after")
+    def _matches_the_lock(self) -> "ModelPipelineSettings":
+        """The Jobs install the hashed lock, so a version here that the lock does not pin would be a lie."""
+        for key, package, version in (("huggingfaceHubVersion", "huggingface-hub", self.huggingface_hub_version),
+                                      ("boto3Version", "boto3", self.boto3_version)):
+            locked = locked_version(package)
+            if locked != version:
+                raise ValueError(f"{key}={version!r} but manifests/model-pipeline/requirements.lock pins {package}=={locked}; "
+                                 "allowed: the locked version, or change it and regenerate the lock (`make locks`)")
+        return self
 
 
 class LoadgenImage(_Model):
@@ -344,7 +385,9 @@ class LoadgenImage(_Model):
 
 
 class Loadgen(_Model):
-    replicas: int = Field(1, ge=1, le=3)
+    # Exactly one: the run state (arrival loop, auto mode, conversations) lives in the process, so with two
+    # pods a Stop could land on the idle one while the other keeps sending load.
+    replicas: int = Field(1, ge=1, le=1)
     followup_model: str = "llama3-8b-instruct"
     followup_url: str = "https://inference.do-ai.run/v1"
     image: LoadgenImage = LoadgenImage()
@@ -462,10 +505,10 @@ class Secrets:
 
     def __init__(self, do_token: pulumi.Output, hf_token: Optional[pulumi.Output], gradient_api_key: pulumi.Output,
                  spaces_access_key_id: Optional[pulumi.Output], spaces_secret_access_key: Optional[pulumi.Output],
-                 dns_token: Optional[pulumi.Output] = None):
+                 dns_token: pulumi.Output):
         self.do_token = do_token
-        # cert-manager and external-dns only need DNS access: a token scoped to `domain` when given.
-        self.dns_token = dns_token if dns_token is not None else do_token
+        # cert-manager and external-dns get only this DNS-scoped token; the account-wide one never enters the cluster.
+        self.dns_token = dns_token
         self.hf_token = hf_token
         self.gradient_api_key = gradient_api_key
         self.spaces_access_key_id = spaces_access_key_id
@@ -514,12 +557,22 @@ def _format_errors(exc: ValidationError) -> str:
     return "invalid stack configuration:\n" + "\n".join(lines)
 
 
-def parse_config(raw: dict[str, Any]) -> StackConfig:
+PRODUCTION_STACKS = ("prod",)
+
+
+def parse_config(raw: dict[str, Any], stack: Optional[str] = None) -> StackConfig:
     """Validate a plain dict of config values (camelCase keys) into a StackConfig, or raise ConfigError."""
     try:
-        return StackConfig.model_validate(raw)
+        config = StackConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_format_errors(exc)) from None
+    if stack in PRODUCTION_STACKS and not config.cluster.control_plane_allowlist:
+        raise ConfigError(
+            "invalid stack configuration:\n"
+            f"  {PROJECT}:cluster.controlPlaneAllowlist=[]: stack {stack!r} must not leave the Kubernetes API open to the internet; "
+            f"allowed: one or more CIDRs (operators, deploy runner), set with "
+            f"`pulumi config set --path '{PROJECT}:cluster.controlPlaneAllowlist[0]' <address>/32`")
+    return config
 
 
 def _secret(cfg: pulumi.Config, key: str, namespace: str, required: bool, why: str) -> Optional[pulumi.Output]:
@@ -550,7 +603,7 @@ def load_settings() -> Settings:
         value = cfg.get(key)
         if value is not None:
             raw[key] = _decode(value)
-    config = parse_config(raw)
+    config = parse_config(raw, pulumi.get_stack())
 
     do_cfg = pulumi.Config("digitalocean")
     secrets = Secrets(
@@ -561,6 +614,8 @@ def load_settings() -> Settings:
                                      "Spaces key when spaces.scopedKey is false"),
         spaces_secret_access_key=_secret(cfg, "spacesSecretAccessKey", PROJECT, not config.spaces.scoped_key,
                                          "Spaces secret when spaces.scopedKey is false"),
-        dns_token=_secret(cfg, "dnsToken", PROJECT, False, "DO token scoped to DNS for cert-manager and external-dns"),
+        dns_token=_secret(cfg, "dnsToken", PROJECT, True,
+                          "a DigitalOcean token with only the domain (DNS) scopes, for cert-manager and external-dns; "
+                          "the account-wide digitalocean:token is never written into the cluster"),
     )
     return Settings(pulumi.get_stack(), config, secrets)

@@ -23,6 +23,12 @@ import yaml
 
 from components.config import Engine, Router, Speculative, StackConfig
 from components.infra import POOL_LABEL
+from components.k8s_common import (
+    GRAPH_ROLE,
+    PART_OF,
+    restricted_container_security,
+    restricted_pod_security,
+)
 from components.platform import GPU_TOLERATION, MODEL_PVC, WORKLOAD_NS
 from components.speculative import speculative_config
 from rehearsal.speculative import SpecDecoding
@@ -56,6 +62,13 @@ WORKER_REQUESTS = {"cpu": "16", "memory": "128Gi"}
 WORKER_LIMITS = {"cpu": "48", "memory": "512Gi"}
 FRONTEND_RESOURCES = {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"cpu": "2", "memory": "2Gi"}}
 MOCKER_RESOURCES = {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
+# The Dynamo images run as user `dynamo` (uid 1000, group 0; ai-dynamo container/templates/
+# dynamo_runtime.Dockerfile). Pinned here so runAsNonRoot holds even if an image's USER changes.
+DYNAMO_USER = 1000
+# /dev/shm of a worker pod: the TP=4 ranks of one replica are processes in one container, so they already
+# share an IPC namespace; what NCCL/PyTorch need is a large shared-memory tmpfs, which the operator mounts
+# (v1beta1 `sharedMemorySize`, default 8Gi). No hostIPC, no IPC_LOCK (docs/security.md, "GPU workers").
+WORKER_SHARED_MEMORY = "16Gi"
 
 
 # Worker health (ai-dynamo 1.6.1 runtime, checked against the installed package): the system server
@@ -234,7 +247,18 @@ def graph_spec(cfg: StackConfig) -> dict[str, Any]:
 
 
 def _component(name: str, type_: str, replicas: int, pod_spec: dict[str, Any]) -> dict[str, Any]:
-    return {"name": name, "type": type_, "replicas": replicas, "podTemplate": {"spec": pod_spec}}
+    """One component; every pod runs as the restricted Pod Security Standard asks (non-root, seccomp,
+    no privilege escalation, no capabilities) and carries the role NetworkPolicies select on."""
+    pod_spec = {**pod_spec, "securityContext": restricted_pod_security(DYNAMO_USER)}
+    for container in pod_spec["containers"]:
+        # Writable root: the images keep caches under /home/dynamo/.cache (tokenizers, TRT-LLM JIT kernels).
+        container["securityContext"] = restricted_container_security(read_only_root=False)
+    labels = {**PART_OF, GRAPH_ROLE: type_}
+    component: dict[str, Any] = {"name": name, "type": type_, "replicas": replicas,
+                                 "podTemplate": {"metadata": {"labels": labels}, "spec": pod_spec}}
+    if type_ == "worker":
+        component["sharedMemorySize"] = WORKER_SHARED_MEMORY
+    return component
 
 
 def _model_volume(cfg: StackConfig) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -265,7 +289,6 @@ def _trtllm_worker_pod(cfg: StackConfig) -> dict[str, Any]:
     volume, mount = _model_volume(cfg)
     gpus = str(cfg.model.tensor_parallel)
     return {
-        "hostIPC": True,  # NVLink/NCCL shared memory between the TP=4 ranks of one replica
         "runtimeClassName": "nvidia",
         "tolerations": [dict(GPU_TOLERATION)],
         "nodeSelector": {POOL_LABEL: "gpu"},
@@ -283,7 +306,6 @@ def _trtllm_worker_pod(cfg: StackConfig) -> dict[str, Any]:
             **worker_probes(cfg.model.ready_timeout_minutes),
             "resources": {"requests": {**WORKER_REQUESTS, GPU_RESOURCE: gpus},
                           "limits": {**WORKER_LIMITS, GPU_RESOURCE: gpus}},
-            "securityContext": {"capabilities": {"add": ["IPC_LOCK"]}},
             "volumeMounts": [
                 mount,
                 {"name": "engine-config", "mountPath": ENGINE_CONFIG_MOUNT, "readOnly": True},

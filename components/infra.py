@@ -143,15 +143,17 @@ class Infrastructure(pulumi.ComponentResource):
             opts=child,
         )
 
-        self.spaces_key: Optional[do.SpacesKey] = None
+        # Keys scoped to the one model-cache bucket: read-write for the upload Job, read-only for the
+        # download Job (Spaces key grants: read | readwrite | fullaccess).
+        self.spaces_keys: dict[str, do.SpacesKey] = {}
         if cfg.spaces.scoped_key:
-            # Read/write on the one model-cache bucket, nothing else in the account.
-            self.spaces_key = do.SpacesKey(
-                f"{name}-spaces-key",
-                name=f"{cfg.cluster.name}-model-cache",
-                grants=[do.SpacesKeyGrantArgs(bucket=cfg.spaces.bucket, permission="readwrite")],
-                opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["secret_key", "access_key"]),
-            )
+            for permission, suffix in (("readwrite", "model-cache"), ("read", "model-cache-read")):
+                self.spaces_keys[permission] = do.SpacesKey(
+                    f"{name}-spaces-key" + ("" if permission == "readwrite" else "-read"),
+                    name=f"{cfg.cluster.name}-{suffix}",
+                    grants=[do.SpacesKeyGrantArgs(bucket=cfg.spaces.bucket, permission=permission)],
+                    opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["secret_key", "access_key"]),
+                )
 
         ca_data = self.cluster.kube_configs.apply(lambda cfgs: cfgs[0].cluster_ca_certificate)
         self.kubeconfig = pulumi.Output.secret(pulumi.Output.all(

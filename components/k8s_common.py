@@ -20,3 +20,26 @@ def restricted_security_context() -> k8s.core.v1.SecurityContextArgs:
         read_only_root_filesystem=True,
         capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
     )
+
+
+# Pods that may call the Dynamo frontends (the load generator, the verification Job); NetworkPolicies select it.
+FRONTEND_CLIENT = {"gtc-demo/frontend-client": "true"}
+# Role of a DynamoGraphDeployment pod (frontend | worker), set on each component's pod template.
+GRAPH_ROLE = "gtc-demo/graph-role"
+LOADGEN_SELECTOR = {"app.kubernetes.io/name": "loadgen"}
+LOADGEN_PUBLIC_PORT, LOADGEN_INTERNAL_PORT = 3000, 9090
+PIPELINE_SELECTOR = {"app.kubernetes.io/component": "model-pipeline"}
+
+
+def restricted_pod_security(run_as_user: int, run_as_group: int | None = None) -> dict:
+    """Pod-level securityContext of the restricted Pod Security Standard, as a plain dict (DGD pod templates)."""
+    context = {"runAsNonRoot": True, "runAsUser": run_as_user, "seccompProfile": {"type": "RuntimeDefault"}}
+    if run_as_group is not None:
+        context["runAsGroup"] = run_as_group
+    return context
+
+
+def restricted_container_security(read_only_root: bool = True) -> dict:
+    """Container-level securityContext as a plain dict; same meaning as restricted_security_context()."""
+    return {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": read_only_root,
+            "capabilities": {"drop": ["ALL"]}}

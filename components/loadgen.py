@@ -15,14 +15,22 @@ import pulumi_random as random
 
 from components.config import StackConfig
 from components.infra import POOL_LABEL
-from components.k8s_common import PART_OF, restricted_security_context, secret_env
+from components.k8s_common import (
+    FRONTEND_CLIENT,
+    LOADGEN_INTERNAL_PORT,
+    LOADGEN_PUBLIC_PORT,
+    LOADGEN_SELECTOR,
+    PART_OF,
+    restricted_security_context,
+    secret_env,
+)
 from components.platform import GRADIENT_KEY, GRADIENT_SECRET, WORKLOAD_NS, Platform
 
-APP = "loadgen"
-CONTAINER_PORT = 3000
+APP = LOADGEN_SELECTOR["app.kubernetes.io/name"]
+CONTAINER_PORT = LOADGEN_PUBLIC_PORT
 # /metrics (and the OpenAPI document, full conversation texts): scraped by Prometheus from the pod IP, not in
 # the Service, so the Gateway route can never reach it.
-METRICS_PORT = 9090
+METRICS_PORT = LOADGEN_INTERNAL_PORT
 SERVICE_PORT = 80
 CONTROL_TOKEN_SECRET, CONTROL_TOKEN_KEY = "loadgen-control-token", "LOADGEN_CONTROL_TOKEN"
 RUN_AS_USER = 10001
@@ -52,7 +60,7 @@ class LoadGenerator(pulumi.ComponentResource):
         cfg, platform = args.config, args.platform
         namespace = platform.namespaces[WORKLOAD_NS].metadata.name
         child = pulumi.ResourceOptions(parent=self)
-        labels = {"app.kubernetes.io/name": APP, **PART_OF}
+        labels = {**LOADGEN_SELECTOR, **PART_OF}
 
         self.control_token = random.RandomPassword(f"{name}-control-token", length=40, special=False, opts=child)
         self.token_secret = k8s.core.v1.Secret(
@@ -88,12 +96,27 @@ class LoadGenerator(pulumi.ComponentResource):
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 replicas=cfg.loadgen.replicas,
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels),
+                # One replica (config enforces it): Stop, auto mode and the conversations live in the process.
+                # Recreate, not a rolling surge: two pods would both drive load during a rollout.
+                strategy=k8s.apps.v1.DeploymentStrategyArgs(type="Recreate"),
                 template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+                    # FRONTEND_CLIENT: the NetworkPolicies let only labelled pods reach the frontends.
+                    metadata=k8s.meta.v1.ObjectMetaArgs(
+                        labels={**labels, **FRONTEND_CLIENT},
+                        # The management pool autoscales: do not move the booth's only pod to shrink it.
+                        annotations={"cluster-autoscaler.kubernetes.io/safe-to-evict": "false"}),
                     spec=self._pod(cfg, args.image),
                 ),
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.token_secret, platform.secrets[GRADIENT_SECRET]]),
+        )
+        # Voluntary evictions (node drains, autoscaler) must not take the booth down mid-demo; a drain waits
+        # until someone deletes the pod on purpose (docs/security.md, "Load generator availability").
+        self.disruption_budget = k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-pdb",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=APP, namespace=namespace, labels=labels),
+            spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(min_available=1, selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels)),
+            opts=child,
         )
         self.service = k8s.core.v1.Service(
             f"{name}-service",

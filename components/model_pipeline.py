@@ -19,13 +19,14 @@ import pulumi_kubernetes as k8s
 
 from components.config import StackConfig, dns_slug
 from components.infra import POOL_LABEL
-from components.k8s_common import PART_OF, restricted_security_context, secret_env
+from components.k8s_common import PART_OF, PIPELINE_SELECTOR, restricted_security_context, secret_env
 from components.platform import (
     HF_TOKEN_KEY,
     HF_TOKEN_SECRET,
     MODEL_PVC,
     SPACES_ID_KEY,
     SPACES_KEY_KEY,
+    SPACES_READ_SECRET,
     SPACES_SECRET,
     Platform,
 )
@@ -36,6 +37,7 @@ MODELS_MOUNT = "/models"
 # Pulumi waits this much longer than the Job's own deadline, so a stuck copy fails as the Job's
 # `DeadlineExceeded` (a reason `pulumi up` prints) rather than as a bare Pulumi timeout.
 PULUMI_GRACE_MINUTES = 10
+JOB_USER = 10001
 
 
 def model_hash(model_name: str, revision: Optional[str] = None) -> str:
@@ -120,14 +122,15 @@ class ModelPipeline(pulumi.ComponentResource):
             env=self._spaces_env() + self._hf_env(), volumes=[], mounts=[],
             depends_on=upload_needs,
         )
+        read_secret = platform.secrets[SPACES_READ_SECRET]
         download = self._job(
             f"{name}-download", f"model-download-nfs-{suffix}", namespace, "download", checkpoint, slug,
-            env=self._spaces_env(),
+            env=self._spaces_env(SPACES_READ_SECRET),  # only reads the bucket: the read-only key
             volumes=[k8s.core.v1.VolumeArgs(
                 name="models",
                 persistent_volume_claim=k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(claim_name=MODEL_PVC))],
             mounts=[k8s.core.v1.VolumeMountArgs(name="models", mount_path=MODELS_MOUNT)],
-            depends_on=[upload, platform.model_pvc, spaces_secret, self.scripts],
+            depends_on=[upload, platform.model_pvc, read_secret, self.scripts],
         )
         return upload, download
 
@@ -135,11 +138,11 @@ class ModelPipeline(pulumi.ComponentResource):
 
     @staticmethod
     def _labels(slug: str) -> dict[str, str]:
-        return {**PART_OF, "app.kubernetes.io/component": "model-pipeline", "gtc-demo/model": slug}
+        return {**PART_OF, **PIPELINE_SELECTOR, "gtc-demo/model": slug}
 
-    def _spaces_env(self) -> list[k8s.core.v1.EnvVarArgs]:
-        return [secret_env(SPACES_ID_KEY, SPACES_SECRET, SPACES_ID_KEY),
-                secret_env(SPACES_KEY_KEY, SPACES_SECRET, SPACES_KEY_KEY)]
+    def _spaces_env(self, secret: str = SPACES_SECRET) -> list[k8s.core.v1.EnvVarArgs]:
+        return [secret_env(SPACES_ID_KEY, secret, SPACES_ID_KEY),
+                secret_env(SPACES_KEY_KEY, secret, SPACES_KEY_KEY)]
 
     def _hf_env(self) -> list[k8s.core.v1.EnvVarArgs]:
         # Optional: public models download without a token.
@@ -185,6 +188,10 @@ class ModelPipeline(pulumi.ComponentResource):
                     spec=k8s.core.v1.PodSpecArgs(
                         restart_policy="Never",
                         automount_service_account_token=False,
+                        # python:slim runs as root by default; the Jobs need no root (HOME and deps in /tmp).
+                        security_context=k8s.core.v1.PodSecurityContextArgs(
+                            run_as_non_root=True, run_as_user=JOB_USER, run_as_group=JOB_USER,
+                            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault")),
                         node_selector={POOL_LABEL: "management"},
                         containers=[k8s.core.v1.ContainerArgs(
                             name=step,

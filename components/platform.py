@@ -16,7 +16,14 @@ import pulumi_random as random
 from components.charts import release_source
 from components.config import Secrets, StackConfig
 from components.infra import GPU_NODE_LABEL, Infrastructure
-from components.k8s_common import PART_OF
+from components.k8s_common import (
+    LOADGEN_INTERNAL_PORT,
+    LOADGEN_PUBLIC_PORT,
+    LOADGEN_SELECTOR,
+    PART_OF,
+    PIPELINE_SELECTOR,
+)
+from components.network_policies import NetworkPolicies, namespace_labels
 
 WORKLOAD_NS = "dynamo-workload"
 SYSTEM_NS = "dynamo-system"
@@ -27,6 +34,7 @@ EXTERNAL_DNS_NS = "external-dns"
 # Secret names and keys, as the seeds use them; the workloads reference these.
 HF_TOKEN_SECRET, HF_TOKEN_KEY = "hf-token", "HF_TOKEN"
 SPACES_SECRET, SPACES_ID_KEY, SPACES_KEY_KEY = "spaces-credentials", "SPACES_ACCESS_KEY_ID", "SPACES_SECRET_ACCESS_KEY"
+SPACES_READ_SECRET = "spaces-credentials-read"
 GRADIENT_SECRET, GRADIENT_KEY = "gradient-api-key", "GRADIENT_API_KEY"
 DNS_TOKEN_SECRET, DNS_TOKEN_KEY = "digitalocean-dns", "access-token"
 GRAFANA_ADMIN_SECRET = "grafana-admin"
@@ -59,6 +67,26 @@ def dynamo_platform_values() -> dict[str, Any]:
     }
 
 
+def grafana_least_privilege() -> dict[str, Any]:
+    """Grafana's sidecars read only our monitoring namespace, through a namespaced Role.
+
+    In the Grafana chart (kube-prometheus-stack 79.5.0 ships grafana with `rbac.namespaced: false`) any
+    enabled sidecar gets a ClusterRole with get/list/watch on every ConfigMap *and Secret* in the cluster,
+    whatever `searchNamespace` says, and kube-prometheus-stack defaults the dashboard sidecar to `ALL`.
+    Grafana is public at /grafana, so that was a path to every Secret (the DNS token, the Spaces keys).
+    Our dashboards and the datasource live in `monitoring`: `rbac.namespaced` turns the ClusterRole into a
+    Role there, and the sidecars search only that namespace, dashboards from ConfigMaps only.
+    """
+    return {
+        "rbac": {"namespaced": True},
+        "sidecar": {
+            "dashboards": {"enabled": True, "label": "grafana_dashboard", "labelValue": "1",
+                           "searchNamespace": MONITORING_NS, "resource": "configmap"},
+            "datasources": {"searchNamespace": MONITORING_NS, "resource": "configmap"},
+        },
+    }
+
+
 @dataclass
 class PlatformArgs:
     config: StackConfig
@@ -83,11 +111,16 @@ class Platform(pulumi.ComponentResource):
         self.namespaces = {
             ns: k8s.core.v1.Namespace(
                 f"{name}-ns-{ns}",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=ns, labels=dict(PART_OF)),
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=ns, labels=namespace_labels(ns)),
                 opts=pulumi.ResourceOptions(parent=self),
             )
             for ns in (WORKLOAD_NS, SYSTEM_NS, MONITORING_NS, CERT_MANAGER_NS, EXTERNAL_DNS_NS)
         }
+        # Default-deny in every namespace, then the allows the demo needs (components/network_policies.py).
+        self.network_policies = NetworkPolicies(
+            f"{name}-netpol", self.namespaces, loadgen_labels=LOADGEN_SELECTOR,
+            loadgen_internal_port=LOADGEN_INTERNAL_PORT, loadgen_public_port=LOADGEN_PUBLIC_PORT,
+            pipeline_labels=PIPELINE_SELECTOR, opts=pulumi.ResourceOptions(parent=self))
 
         # The GPU workers run with runtimeClassName: nvidia (the NVIDIA container runtime); DOKS does not create the class.
         self.runtime_class = k8s.node.v1.RuntimeClass(
@@ -152,16 +185,19 @@ class Platform(pulumi.ComponentResource):
         )
 
     def _secrets(self, cfg: StackConfig, secrets: Secrets, infra: Infrastructure) -> dict[str, k8s.core.v1.Secret]:
-        if infra.spaces_key is not None:
-            spaces_id, spaces_key = infra.spaces_key.access_key, infra.spaces_key.secret_key
-        else:
-            spaces_id, spaces_key = secrets.spaces_access_key_id, secrets.spaces_secret_access_key
         made = {
             GRADIENT_SECRET: self._secret(WORKLOAD_NS, GRADIENT_SECRET, {GRADIENT_KEY: secrets.gradient_api_key}),
-            SPACES_SECRET: self._secret(WORKLOAD_NS, SPACES_SECRET, {SPACES_ID_KEY: spaces_id, SPACES_KEY_KEY: spaces_key}),
             "cert-manager": self._secret(CERT_MANAGER_NS, DNS_TOKEN_SECRET, {DNS_TOKEN_KEY: secrets.dns_token}),
             "external-dns": self._secret(EXTERNAL_DNS_NS, DNS_TOKEN_SECRET, {DNS_TOKEN_KEY: secrets.dns_token}),
         }
+        # Read-write for the upload Job, read-only for the download Job (with account keys, both the same).
+        for secret_name, permission in ((SPACES_SECRET, "readwrite"), (SPACES_READ_SECRET, "read")):
+            key = infra.spaces_keys.get(permission)
+            if key is not None:
+                spaces_id, spaces_key = key.access_key, key.secret_key
+            else:
+                spaces_id, spaces_key = secrets.spaces_access_key_id, secrets.spaces_secret_access_key
+            made[secret_name] = self._secret(WORKLOAD_NS, secret_name, {SPACES_ID_KEY: spaces_id, SPACES_KEY_KEY: spaces_key})
         if secrets.hf_token is not None:
             made[HF_TOKEN_SECRET] = self._secret(WORKLOAD_NS, HF_TOKEN_SECRET, {HF_TOKEN_KEY: secrets.hf_token})
         return made
@@ -211,8 +247,7 @@ class Platform(pulumi.ComponentResource):
                     "root_url": f"https://{cfg.hostname}/grafana",
                     "serve_from_sub_path": True,
                 }},
-                "sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard", "labelValue": "1",
-                                           "searchNamespace": "ALL"}},
+                **grafana_least_privilege(),
             },
         }
 

@@ -12,7 +12,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from .rules import exposure, gpu_pods, images, resources, secrets, spaces, versions
+from .rules import cluster_access, exposure, gpu_pods, grafana, images, namespaces, pod_security, resources, secrets, spaces, versions
 from .secret_markers import keep_secret_markers
 
 PACK_NAME = "gtc-demo-guardrails"
@@ -42,15 +42,39 @@ RESOURCE_RULES = [
      versions.check_cluster),
     ("chart-versions-pinned", "Every Helm chart has an exact version.", versions.check_charts),
     ("spaces-not-public", "Spaces buckets and objects are private.", spaces.check),
+    ("pods-restricted-security-context",
+     "Every pod runs non-root with no privilege escalation, all capabilities dropped, a seccomp profile and no "
+     "host namespaces (the restricted Pod Security Standard).", pod_security.check),
+    ("namespaces-pod-security-labels", "Every namespace carries a pod-security.kubernetes.io/enforce level.",
+     namespaces.check_psa_labels),
+    ("grafana-sidecar-own-namespace",
+     "Grafana's sidecars search one namespace through a namespaced Role, never ALL (cluster-wide Secrets).",
+     grafana.check),
 ]
+# Reported on every preview; refused (mandatory) where the pack config says so: policy/enforce-digests.json,
+# which the prod deploy passes (docs/security.md, "Images").
+DIGEST_POLICY = ("images-pinned-by-digest", "Every container image is pinned to an @sha256 digest.", images.check_digests)
+DIGEST_ENFORCEMENT = EnforcementLevel.ADVISORY
 
 
-def resource_policy(name: str, description: str, check: Check) -> ResourceValidationPolicy:
+def resource_policy(name: str, description: str, check: Check,
+                    enforcement: EnforcementLevel = ENFORCEMENT) -> ResourceValidationPolicy:
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
         for message in check(args.resource_type, args.name, args.props):
             report_violation(message, None)
     return ResourceValidationPolicy(name=name, description=description, validate=validate,
-                                    enforcement_level=ENFORCEMENT)
+                                    enforcement_level=enforcement)
+
+
+def _validate_cluster_access(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    for message in cluster_access.check(args.resource_type, args.name, args.props, args.urn):
+        report_violation(message, None)
+
+
+def _validate_stack_default_deny(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    found = namespaces.check_stack_default_deny((r.resource_type, r.name, r.urn, r.props) for r in args.resources)
+    for urn, message in found:
+        report_violation(message, urn)
 
 
 def _validate_stack_frontend_routes(args: StackValidationArgs, report_violation: ReportViolation) -> None:
@@ -62,6 +86,15 @@ def _validate_stack_frontend_routes(args: StackValidationArgs, report_violation:
 
 def build_policies() -> List[Policy]:
     policies: List[Policy] = [resource_policy(*rule) for rule in RESOURCE_RULES]
+    policies.append(resource_policy(*DIGEST_POLICY, enforcement=DIGEST_ENFORCEMENT))
+    policies.append(ResourceValidationPolicy(
+        name="prod-control-plane-allowlist",
+        description="A production cluster's Kubernetes API accepts only the listed addresses.",
+        validate=_validate_cluster_access, enforcement_level=ENFORCEMENT))
+    policies.append(StackValidationPolicy(
+        name="namespaces-default-deny",
+        description="Every namespace the program creates has a default-deny NetworkPolicy.",
+        validate=_validate_stack_default_deny, enforcement_level=ENFORCEMENT))
     policies.append(StackValidationPolicy(
         name="dynamo-frontend-services-unrouted",
         description="No route targets the Service the Dynamo operator creates for a DGD frontend.",

@@ -25,6 +25,7 @@ DGD_V1BETA1_TYPE = "kubernetes:nvidia.com/v1beta1:DynamoGraphDeployment"
 DGD_TYPES = (DGD_TYPE, DGD_V1BETA1_TYPE)
 GPU_RESOURCE = "nvidia.com/gpu"
 CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
+HOST_NAMESPACES = ("hostIPC", "hostPID", "hostNetwork")
 
 
 @dataclass
@@ -34,6 +35,7 @@ class ContainerView:
     requests: Dict[str, Any]
     limits: Dict[str, Any]
     env: List[Any] = field(default_factory=list)
+    security_context: Dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -43,6 +45,8 @@ class PodView:
     tolerations: List[Any]
     runtime_class: Optional[str]
     gpus: bool                      # does any container ask for a GPU
+    security_context: Dict[str, Any] = field(default_factory=dict)
+    host_namespaces: List[str] = field(default_factory=list)   # hostIPC/hostPID/hostNetwork set to true
 
 
 def _quantity_positive(value: Any) -> bool:
@@ -67,6 +71,7 @@ def _k8s_container(where: str, container: Any) -> ContainerView:
         requests=dict(as_map(child(container, "resources", "requests"))),
         limits=dict(as_map(child(container, "resources", "limits"))),
         env=as_list(child(container, "env")),
+        security_context=dict(as_map(child(container, "securityContext"))),
     )
 
 
@@ -82,6 +87,8 @@ def _k8s_pod(pod_spec: Any) -> PodView:
         tolerations=as_list(child(pod_spec, "tolerations")),
         runtime_class=as_str(child(pod_spec, "runtimeClassName")),
         gpus=any(_asks_for_gpu(c.requests, c.limits) for c in containers),
+        security_context=dict(as_map(child(pod_spec, "securityContext"))),
+        host_namespaces=[key for key in HOST_NAMESPACES if child(pod_spec, key) is True],
     )
 
 
@@ -105,6 +112,8 @@ def _dgd_service_pod(service_name: str, service: Any) -> PodView:
         tolerations=as_list(child(extra, "tolerations")),
         runtime_class=as_str(child(extra, "runtimeClassName")),
         gpus=any(_asks_for_gpu(c.requests, c.limits) for c in containers),
+        security_context=dict(as_map(child(extra, "securityContext"))),
+        host_namespaces=[key for key in HOST_NAMESPACES if child(extra, key) is True],
     )
 
 

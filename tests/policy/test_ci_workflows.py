@@ -54,7 +54,7 @@ def test_preview_covers_both_stacks_after_the_tests(preview):
 
 def test_preview_step_diffs_comments_and_enforces_the_pack(preview):
     step = pulumi_step(preview["jobs"]["preview"])
-    assert re.fullmatch(r"pulumi/actions@v\d+", step["uses"]), "pin the action to a major version"
+    assert re.fullmatch(r"pulumi/actions@[0-9a-f]{40}", step["uses"]), "pin the action to a commit SHA (issue 16)"
     w = step["with"]
     assert (w["command"], w["diff"], w["comment-on-pr"], w["policyPacks"]) == ("preview", True, True, "policy")
     assert w["stack-name"] == "${{ matrix.stack }}"
@@ -98,7 +98,7 @@ def test_no_secret_literals_and_every_action_pinned(name):
     for expression in EXPRESSION.findall(text):
         assert re.match(r"(secrets|vars|matrix|inputs|github)\.", expression), expression
     for uses in re.findall(r"uses:\s*(\S+)", text):
-        assert re.search(r"@(v\d+|[0-9a-f]{40})$", uses), f"{uses} is not pinned"
+        assert re.search(r"@[0-9a-f]{40}$", uses), f"{uses} is not pinned to a commit SHA (a tag can move)"
     # Sensitive-looking env keys hold expressions, not values.
     for job in load(name)["jobs"].values():
         for key, value in (job.get("env") or {}).items():
@@ -126,3 +126,17 @@ def test_ci_builds_the_loadgen_image_the_way_pulumi_up_does(preview, deploy):
     assert uses.index(next(u for u in uses if u.startswith("docker/setup-buildx"))) < uses.index(
         next(u for u in uses if u.startswith("pulumi/actions")))
     assert pulumi_step(up)["with"]["refresh"] is True
+
+
+def test_prod_preview_waits_for_a_reviewer_before_prod_credentials(preview):
+    """Branch code runs in `pulumi preview`; the prod leg runs in the `prod` environment (required reviewers),
+    whose secrets it gets, and never for forks (issue 16)."""
+    job = preview["jobs"]["preview"]
+    assert job["environment"] == "${{ matrix.stack }}"
+    assert "head.repo.full_name == github.repository" in job["if"]
+
+
+def test_prod_deploy_refuses_images_without_digest(deploy):
+    w = pulumi_step(deploy["jobs"]["up"])["with"]
+    assert w["policyPackConfigs"] == "${{ inputs.stack == 'prod' && 'policy/enforce-digests.json' || '' }}"
+    assert (REPO / "policy" / "enforce-digests.json").is_file()

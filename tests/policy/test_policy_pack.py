@@ -19,7 +19,12 @@ EXPECTED_POLICIES = {
     "dynamo-frontends-private", "secret-data-from-pulumi-secrets", "no-credentials-in-configmaps",
     "no-credentials-in-env-literals", "container-resources", "doks-version-pinned", "chart-versions-pinned",
     "spaces-not-public", "dynamo-frontend-services-unrouted",
+    # issue 16
+    "pods-restricted-security-context", "namespaces-pod-security-labels", "namespaces-default-deny",
+    "grafana-sidecar-own-namespace", "prod-control-plane-allowlist", "images-pinned-by-digest",
 }
+# Advisory on every preview; policy/enforce-digests.json makes it mandatory for prod deploys (issue 16).
+ADVISORY_POLICIES = {"images-pinned-by-digest"}
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +51,8 @@ def test_served_pack_declares_every_policy_mandatory(served_pack):
     info = served_pack.GetAnalyzerInfo(empty_pb2.Empty(), timeout=10)
     assert info.name == "gtc-demo-guardrails"
     assert {p.name for p in info.policies} == EXPECTED_POLICIES
-    assert {p.enforcementLevel for p in info.policies} == {analyzer_pb2.MANDATORY}
+    assert {p.enforcementLevel for p in info.policies if p.name not in ADVISORY_POLICIES} == {analyzer_pb2.MANDATORY}
+    assert {p.enforcementLevel for p in info.policies if p.name in ADVISORY_POLICIES} == {analyzer_pb2.ADVISORY}
 
 
 def test_served_pack_tells_pulumi_secrets_from_plaintext(served_pack):
@@ -82,6 +88,7 @@ def test_one_violating_resource_reports_each_broken_rule_once():
     c = container("loadgen", "ghcr.io/acme/loadgen:latest", env=[{"name": "API_KEY", "value": "x"}])
     del c["resources"]
     found = policy_harness.analyze(DEPLOYMENT, "loadgen", deployment(c))
-    assert sorted(d.policy for d in found) == ["container-resources", "no-credentials-in-env-literals",
-                                               "pinned-images"]
-    assert all(d.mandatory for d in found)
+    assert sorted(d.policy for d in found) == ["container-resources", "images-pinned-by-digest",
+                                               "no-credentials-in-env-literals", "pinned-images",
+                                               "pods-restricted-security-context"]
+    assert all(d.mandatory for d in found if d.policy not in ADVISORY_POLICIES)

@@ -87,8 +87,11 @@ def test_nfs_share_sits_in_the_vpc(stack_plan):
 
 
 def test_spaces_key_is_scoped_to_the_model_bucket(dev_plan):
-    key = dev_plan.get(SPACES_KEY).plain
+    key = dev_plan.get(SPACES_KEY, "infra-spaces-key").plain
     assert key["grants"] == [{"bucket": "do-gtc2026-doks-demo", "permission": "readwrite"}]
+    # The download Job only reads: its key can only read (issue 16).
+    read = dev_plan.get(SPACES_KEY, "infra-spaces-key-read").plain
+    assert read["grants"] == [{"bucket": "do-gtc2026-doks-demo", "permission": "read"}]
 
 
 def test_pre_existing_resources_are_only_looked_up(stack_plan):

@@ -55,8 +55,11 @@ def test_every_secret_in_the_program_is_a_pulumi_secret(stack_plan):
 
 def test_spaces_credentials_come_from_the_bucket_scoped_key(dev_plan):
     secret = dev_plan.get(SECRET, "platform-secret-dynamo-workload-spaces-credentials")
-    key = dev_plan.get("digitalocean:index/spacesKey:SpacesKey")
+    key = dev_plan.get("digitalocean:index/spacesKey:SpacesKey", "infra-spaces-key")
     assert secret.property_dependencies["stringData"] == [key.urn]
+    read_secret = dev_plan.get(SECRET, "platform-secret-dynamo-workload-spaces-credentials-read")
+    read_key = dev_plan.get("digitalocean:index/spacesKey:SpacesKey", "infra-spaces-key-read")
+    assert read_secret.property_dependencies["stringData"] == [read_key.urn]
     assert secret.plain["stringData"]["SPACES_ACCESS_KEY_ID"] == "DO00FAKEACCESSKEY"
 
 

@@ -36,8 +36,24 @@ def test_program_registers_what_the_pack_inspects(stack_plan):
     assert MUST_BE_INSPECTED <= {r.type for r in managed(stack_plan)}
 
 
+DIGEST_POLICY = "images-pinned-by-digest"
+
+
 def test_program_passes_every_policy(stack_plan):
-    assert [f"{name}: [{d.policy}] {d.message}" for name, d in violations(stack_plan)] == []
+    """Every policy passes, except the digest warning, which fires exactly once per tag-pinned container image
+    while the stack says `images.pinning: tag` (issue 16: digests are recorded at release, docs/security.md)."""
+    found = violations(stack_plan)
+    assert [f"{name}: [{d.policy}] {d.message}" for name, d in found if d.policy != DIGEST_POLICY] == []
+    warned = sorted(d.message.split('image "')[1].split('"')[0] for _, d in found if d.policy == DIGEST_POLICY)
+    assert all(not d.mandatory for _, d in found if d.policy == DIGEST_POLICY)
+    images = [c["image"] for r in managed(stack_plan) for c in _containers(r.plain)]
+    assert warned == sorted(image for image in images if "@sha256:" not in image)
+
+
+def _containers(props):
+    spec = props.get("spec") or {}
+    pods = [spec.get("template", {}).get("spec", {})] + [c["podTemplate"]["spec"] for c in spec.get("components", [])]
+    return [c for pod in pods for c in pod.get("containers", [])]
 
 
 def test_program_passes_during_preview_with_unknown_outputs():

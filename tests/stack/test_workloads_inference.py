@@ -34,8 +34,11 @@ def test_worker_spec_is_exactly_the_aggregated_tp4_layout(stack_plan):
         "name": "TrtllmWorker",
         "type": "worker",
         "replicas": 2,
-        "podTemplate": {"spec": {
-            "hostIPC": True,
+        # Issue 16: no hostIPC, no IPC_LOCK (the ranks share the container's IPC namespace; the operator mounts
+        # a 16Gi /dev/shm), the restricted securityContext, and the role label the NetworkPolicies select.
+        "sharedMemorySize": "16Gi",
+        "podTemplate": {"metadata": {"labels": {"app.kubernetes.io/part-of": "gtc-demo", "gtc-demo/graph-role": "worker"}},
+                        "spec": {
             "runtimeClassName": "nvidia",
             "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
             "nodeSelector": {"gtc-demo/pool": "gpu"},
@@ -74,13 +77,15 @@ def test_worker_spec_is_exactly_the_aggregated_tp4_layout(stack_plan):
                                    "timeoutSeconds": 5, "failureThreshold": 3},
                 "resources": {"requests": {"cpu": "16", "memory": "128Gi", "nvidia.com/gpu": "4"},
                               "limits": {"cpu": "48", "memory": "512Gi", "nvidia.com/gpu": "4"}},
-                "securityContext": {"capabilities": {"add": ["IPC_LOCK"]}},
+                "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": False,
+                                    "capabilities": {"drop": ["ALL"]}},
                 "volumeMounts": [
                     {"name": "model-nfs-pvc", "mountPath": "/models", "readOnly": True},
                     {"name": "engine-config", "mountPath": "/engine-config", "readOnly": True},
                     {"name": "cuda-compat", "mountPath": "/usr/local/cuda/compat/lib"},
                 ],
             }],
+            "securityContext": {"runAsNonRoot": True, "runAsUser": 1000, "seccompProfile": {"type": "RuntimeDefault"}},
         }},
     }
 

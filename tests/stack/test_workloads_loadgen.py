@@ -106,7 +106,9 @@ def test_service_port_80_to_3000(stack_plan):
     assert service["metadata"]["name"] == "loadgen"
     assert service["spec"]["type"] == "ClusterIP"
     assert service["spec"]["ports"] == [{"name": "http", "port": 80, "targetPort": "http"}]
-    assert service["spec"]["selector"] == deployment(stack_plan)["spec"]["template"]["metadata"]["labels"]
+    # The pod carries the Service's labels, plus the label that lets it reach the frontends (issue 16).
+    assert deployment(stack_plan)["spec"]["template"]["metadata"]["labels"] == {
+        **service["spec"]["selector"], "gtc-demo/frontend-client": "true"}
 
 
 def test_prometheus_scrapes_metrics(stack_plan):

@@ -77,7 +77,11 @@ def test_secrets_come_from_the_platform_secrets(stack_plan):
         "SPACES_SECRET_ACCESS_KEY": {"name": "spaces-credentials", "key": "SPACES_SECRET_ACCESS_KEY"},
         "HF_TOKEN": {"name": "hf-token", "key": "HF_TOKEN", "optional": True},
     }
-    assert set(env_refs(download)) == {"SPACES_ACCESS_KEY_ID", "SPACES_SECRET_ACCESS_KEY"}
+    # The download only reads the bucket: the read-only key's Secret (issue 16).
+    assert env_refs(download) == {
+        "SPACES_ACCESS_KEY_ID": {"name": "spaces-credentials-read", "key": "SPACES_ACCESS_KEY_ID"},
+        "SPACES_SECRET_ACCESS_KEY": {"name": "spaces-credentials-read", "key": "SPACES_SECRET_ACCESS_KEY"},
+    }
     for job in (upload, download):
         assert not any("value" in e and "TOKEN" in e["name"] for e in container(job)["env"])
 
@@ -143,12 +147,14 @@ def test_pipeline_runs_on_the_cluster_through_the_stack_provider(stack_plan):
 
 @pytest.mark.parametrize("target_type,target_name", [
     ("kubernetes:core/v1:Namespace", "platform-ns-dynamo-workload"),
-    ("kubernetes:core/v1:Secret", "platform-secret-dynamo-workload-spaces-credentials"),
 ])
 def test_pipeline_waits_for_what_it_uses(stack_plan, target_type, target_name):
     for job in jobs(stack_plan):
         assert stack_plan.depends_on(job, stack_plan.get(target_type, target_name)), job.name
     upload, download = jobs(stack_plan)
+    secret = "kubernetes:core/v1:Secret"
+    assert stack_plan.depends_on(upload, stack_plan.get(secret, "platform-secret-dynamo-workload-spaces-credentials"))
+    assert stack_plan.depends_on(download, stack_plan.get(secret, "platform-secret-dynamo-workload-spaces-credentials-read"))
     assert stack_plan.depends_on(upload, stack_plan.get("kubernetes:core/v1:Secret",
                                                         "platform-secret-dynamo-workload-hf-token"))
     assert stack_plan.depends_on(download, stack_plan.get("kubernetes:core/v1:PersistentVolumeClaim",

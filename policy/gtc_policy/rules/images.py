@@ -39,3 +39,18 @@ def check(resource_type: str, name: str, props: Mapping) -> List[str]:
                 messages.append(f"{subject(resource_type, name)}: {container.where} {problem}; "
                                 "pin an explicit version tag or an @sha256 digest")
     return messages
+
+
+def digest_problem(image: Any) -> Optional[str]:
+    """Why `image` is not pinned to a content digest, or None when it is."""
+    image = reveal(image)
+    if not isinstance(image, str) or "@" not in image:
+        return f'image "{image}" has no @sha256 digest (a tag can be re-pushed; a digest cannot)'
+    digest = image.partition("@")[2]
+    return None if _DIGEST.match(digest) else f'image "{image}" has a malformed digest "{digest}"'
+
+
+def check_digests(resource_type: str, name: str, props: Mapping) -> List[str]:
+    return [f"{subject(resource_type, name)}: {container.where} {problem}"
+            for pod in pod_views(resource_type, props) for container in pod.containers
+            if (problem := digest_problem(container.image))]

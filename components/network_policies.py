@@ -1,0 +1,178 @@
+"""Who may talk to whom inside the cluster: Pod Security Admission levels per namespace, a default-deny
+NetworkPolicy in every namespace we create, and the few allows the demo needs.
+
+Reachability after this (docs/security.md has the table):
+- Dynamo frontends (port 8000): from the load generator and the verification Job (pods labelled
+  FRONTEND_CLIENT), from the graph's own pods (workers stream responses and KV events back), and from
+  `monitoring` (Prometheus). Nothing else: they serve the model without any token.
+- Workers: from the graph's pods and `monitoring` only.
+- Load generator: its public port from the Gateway (Cilium's `ingress` identity) only; its internal port
+  (/metrics) from `monitoring` only.
+- Egress from `dynamo-workload`: DNS, the graph's own pods, the Kubernetes API (Dynamo's discovery), and
+  HTTPS to public addresses for the load generator (DO Serverless Inference) and the model Jobs (Hugging
+  Face, Spaces). No route from a workload pod to Prometheus, Grafana or another namespace's services.
+- Platform namespaces (`monitoring`, `cert-manager`, `external-dns`, `dynamo-system`): default-deny ingress,
+  then their webhooks (from the API server, whose address a NetworkPolicy cannot name), metrics from
+  `monitoring`, and Grafana from the Gateway. Their egress stays open: Prometheus scrapes every namespace,
+  the controllers call the Kubernetes API, Let's Encrypt and the DigitalOcean API.
+Cilium (DOKS's CNI) enforces both kinds; the two Cilium policies name identities (`ingress`,
+`kube-apiserver`) that Kubernetes NetworkPolicy cannot.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.k8s_common import FRONTEND_CLIENT, GRAPH_ROLE, PART_OF
+
+PSA = "pod-security.kubernetes.io"
+# enforce level per namespace, and why it is not `restricted` where it is not. warn/audit are always restricted.
+PSA_ENFORCE: dict[str, tuple[str, str]] = {
+    "dynamo-workload": ("baseline", "the Dynamo operator completes the graph's pod specs (containers, probes, "
+                                    "volumes) in ways we cannot check before the cluster sees them; our own "
+                                    "specs meet `restricted` (policy pods-restricted-security-context)"),
+    "dynamo-system": ("baseline", "the operator chart sets no seccomp profile on its containers"),
+    "monitoring": ("privileged", "node-exporter (hostNetwork, hostPID, hostPath) and dcgm-exporter "
+                                 "(SYS_ADMIN, hostPath) read the node; everything else there is restricted"),
+    "cert-manager": ("restricted", ""),
+    "external-dns": ("restricted", ""),
+}
+PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10"]
+FRONTEND_PORT = 8000
+# Webhook ports the API server calls (from `helm template` of the vendored charts).
+WEBHOOK_PORTS = {"cert-manager": [10250], "monitoring": [10250], "dynamo-system": [9443]}
+METRICS_PORTS = {"cert-manager": [9402], "external-dns": [7979], "dynamo-system": [8080]}
+GRAFANA_SELECTOR = {"app.kubernetes.io/name": "grafana"}
+GRAFANA_PORT = 3000
+
+
+def namespace_labels(namespace: str) -> dict[str, str]:
+    """PART_OF plus the Pod Security Admission labels of `namespace`."""
+    level, _why = PSA_ENFORCE[namespace]
+    return {**PART_OF, f"{PSA}/enforce": level, f"{PSA}/enforce-version": "latest",
+            f"{PSA}/warn": "restricted", f"{PSA}/audit": "restricted"}
+
+
+def _ns_selector(namespace: str) -> dict[str, Any]:
+    return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}
+
+
+def _ports(*ports: int, protocol: str = "TCP") -> list[dict[str, Any]]:
+    return [{"port": port, "protocol": protocol} for port in ports]
+
+
+def _graph_pods() -> dict[str, Any]:
+    return {"matchExpressions": [{"key": GRAPH_ROLE, "operator": "In", "values": ["frontend", "worker"]}]}
+
+
+def workload_policies(loadgen_labels: dict[str, str], internal_port: int, public_port: int,
+                      pipeline_labels: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """NetworkPolicy specs for dynamo-workload, by name."""
+    dns = {"to": [_ns_selector("kube-system")], "ports": _ports(53, protocol="UDP") + _ports(53)}
+    public_https = {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": PRIVATE_RANGES}}], "ports": _ports(443)}
+    return {
+        "default-deny": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+        "allow-dns": {"podSelector": {}, "policyTypes": ["Egress"], "egress": [dns]},
+        "graph-internal": {
+            "podSelector": _graph_pods(), "policyTypes": ["Ingress", "Egress"],
+            "ingress": [{"from": [{"podSelector": _graph_pods()}]}],
+            "egress": [{"to": [{"podSelector": _graph_pods()}]}],
+        },
+        "frontends-from-clients": {
+            "podSelector": {"matchLabels": {GRAPH_ROLE: "frontend"}}, "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"podSelector": {"matchLabels": dict(FRONTEND_CLIENT)}}],
+                         "ports": _ports(FRONTEND_PORT)}],
+        },
+        "clients-to-frontends": {
+            "podSelector": {"matchLabels": dict(FRONTEND_CLIENT)}, "policyTypes": ["Egress"],
+            "egress": [{"to": [{"podSelector": {"matchLabels": {GRAPH_ROLE: "frontend"}}}],
+                        "ports": _ports(FRONTEND_PORT)}],
+        },
+        "scrape-from-monitoring": {
+            "podSelector": _graph_pods(), "policyTypes": ["Ingress"],
+            "ingress": [{"from": [_ns_selector("monitoring")]}],
+        },
+        "loadgen-metrics-from-monitoring": {
+            "podSelector": {"matchLabels": dict(loadgen_labels)}, "policyTypes": ["Ingress"],
+            "ingress": [{"from": [_ns_selector("monitoring")], "ports": _ports(internal_port)}],
+        },
+        "loadgen-to-followup-api": {
+            "podSelector": {"matchLabels": dict(loadgen_labels)}, "policyTypes": ["Egress"],
+            "egress": [public_https],
+        },
+        "model-jobs-to-hub-and-spaces": {
+            "podSelector": {"matchLabels": dict(pipeline_labels)}, "policyTypes": ["Egress"],
+            "egress": [public_https],
+        },
+    }
+
+
+def platform_policies(namespace: str) -> dict[str, dict[str, Any]]:
+    """Default-deny ingress plus webhooks and metrics for a platform namespace (egress stays open)."""
+    specs: dict[str, dict[str, Any]] = {"default-deny-ingress": {"podSelector": {}, "policyTypes": ["Ingress"]}}
+    if namespace in WEBHOOK_PORTS:  # from the API server: no `from`, the port is the whole allow
+        specs["webhooks-from-apiserver"] = {"podSelector": {}, "policyTypes": ["Ingress"],
+                                            "ingress": [{"ports": _ports(*WEBHOOK_PORTS[namespace])}]}
+    if namespace in METRICS_PORTS:
+        specs["metrics-from-monitoring"] = {"podSelector": {}, "policyTypes": ["Ingress"],
+                                            "ingress": [{"from": [_ns_selector("monitoring")],
+                                                         "ports": _ports(*METRICS_PORTS[namespace])}]}
+    if namespace == "monitoring":  # Prometheus, Grafana, the exporters and the operator talk among themselves
+        specs["monitoring-internal"] = {"podSelector": {}, "policyTypes": ["Ingress"],
+                                        "ingress": [{"from": [{"podSelector": {}}]}]}
+    return specs
+
+
+def cilium_policies(loadgen_labels: dict[str, str], public_port: int) -> dict[tuple[str, str], dict[str, Any]]:
+    """(namespace, name) -> CiliumNetworkPolicy spec for what only Cilium identities can express."""
+    return {
+        ("dynamo-workload", "loadgen-from-gateway"): {
+            "endpointSelector": {"matchLabels": dict(loadgen_labels)},
+            "ingress": [{"fromEntities": ["ingress"], "toPorts": [{"ports": [{"port": str(public_port), "protocol": "TCP"}]}]}],
+        },
+        ("dynamo-workload", "graph-to-kube-apiserver"): {
+            "endpointSelector": _graph_pods(),
+            "egress": [{"toEntities": ["kube-apiserver"]}],
+        },
+        ("monitoring", "grafana-from-gateway"): {
+            "endpointSelector": {"matchLabels": dict(GRAFANA_SELECTOR)},
+            "ingress": [{"fromEntities": ["ingress"], "toPorts": [{"ports": [{"port": str(GRAFANA_PORT), "protocol": "TCP"}]}]}],
+        },
+    }
+
+
+class NetworkPolicies(pulumi.ComponentResource):
+    """The NetworkPolicies and CiliumNetworkPolicies above, each waiting for its namespace."""
+
+    def __init__(self, name: str, namespaces: dict[str, k8s.core.v1.Namespace], *, loadgen_labels: dict[str, str],
+                 loadgen_internal_port: int, loadgen_public_port: int, pipeline_labels: dict[str, str],
+                 opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("gtc-demo:platform:NetworkPolicies", name, None, opts)
+        self.policies: dict[tuple[str, str], pulumi.CustomResource] = {}
+        specs: dict[tuple[str, str], dict[str, Any]] = {}
+        for namespace in namespaces:
+            chosen = (workload_policies(loadgen_labels, loadgen_internal_port, loadgen_public_port, pipeline_labels)
+                      if namespace == "dynamo-workload" else platform_policies(namespace))
+            specs.update({(namespace, policy): spec for policy, spec in chosen.items()})
+        for (namespace, policy), spec in specs.items():
+            self.policies[(namespace, policy)] = k8s.networking.v1.NetworkPolicy(
+                f"{name}-{namespace}-{policy}",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=policy, namespace=namespace, labels=dict(PART_OF)),
+                spec=spec,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[namespaces[namespace]]),
+            )
+        for (namespace, policy), spec in cilium_policies(loadgen_labels, loadgen_public_port).items():
+            if namespace not in namespaces:
+                continue
+            self.policies[(namespace, policy)] = k8s.apiextensions.CustomResource(
+                f"{name}-{namespace}-{policy}",
+                api_version="cilium.io/v2",
+                kind="CiliumNetworkPolicy",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=policy, namespace=namespace, labels=dict(PART_OF)),
+                spec=spec,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[namespaces[namespace]]),
+            )
+        self.register_outputs({})

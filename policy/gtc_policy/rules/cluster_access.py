@@ -1,0 +1,31 @@
+"""A production cluster's Kubernetes API is reachable only from listed addresses.
+
+DOKS serves the API on a public endpoint; with no control-plane firewall anyone on the internet can try
+it (a leaked kubeconfig is then all it takes). Which stack is production comes from the URN the engine
+sends (`urn:pulumi:<stack>::...`), so the rule needs no configuration of its own.
+"""
+from typing import List, Mapping
+
+from ..props import as_list, child, subject
+
+CLUSTER_TYPE = "digitalocean:index/kubernetesCluster:KubernetesCluster"
+PRODUCTION_STACKS = ("prod",)
+
+
+def stack_of(urn: str) -> str:
+    parts = urn.split(":", 3)
+    return parts[2] if len(parts) > 3 and parts[0] == "urn" else ""
+
+
+def check(resource_type: str, name: str, props: Mapping, urn: str = "") -> List[str]:
+    if resource_type != CLUSTER_TYPE or stack_of(urn) not in PRODUCTION_STACKS:
+        return []
+    firewall = child(props, "controlPlaneFirewall")
+    allowed = as_list(child(firewall, "allowedAddresses"))
+    if child(firewall, "enabled") is not True or not allowed:
+        return [f"{subject(resource_type, name)}: stack {stack_of(urn)!r} leaves the Kubernetes API open to the "
+                "internet; enable controlPlaneFirewall with the operators' and the deploy runner's addresses "
+                "(gtc-demo:cluster.controlPlaneAllowlist)"]
+    if any(str(child(firewall, "allowedAddresses", i)).endswith("/0") for i in range(len(allowed))):
+        return [f"{subject(resource_type, name)}: controlPlaneFirewall allows /0, the whole internet"]
+    return []

@@ -1,0 +1,52 @@
+"""Every namespace the program creates carries Pod Security Admission labels and a default-deny NetworkPolicy.
+
+Without PSA labels the cluster admits privileged pods, host namespaces and added capabilities in our
+namespaces; without a default-deny policy any pod can reach the unauthenticated Dynamo frontends, the load
+generator's control API and Prometheus. The allows the demo needs are separate policies (components/
+network_policies.py), so a missing default-deny is visible on its own.
+"""
+from typing import Iterable, List, Mapping, Set, Tuple
+
+from ..props import as_list, as_map, as_str, child, subject
+
+NAMESPACE_TYPE = "kubernetes:core/v1:Namespace"
+NETWORK_POLICY_TYPE = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+PSA_ENFORCE = "pod-security.kubernetes.io/enforce"
+PSA_LEVELS = ("privileged", "baseline", "restricted")
+
+
+def check_psa_labels(resource_type: str, name: str, props: Mapping) -> List[str]:
+    if resource_type != NAMESPACE_TYPE:
+        return []
+    level = as_str(child(props, "metadata", "labels", PSA_ENFORCE))
+    if level not in PSA_LEVELS:
+        shown = f'"{level}"' if level is not None else "missing"
+        return [f"{subject(resource_type, name)}: label {PSA_ENFORCE} is {shown}; "
+                f"set one of {', '.join(PSA_LEVELS)} (and warn/audit labels) so admission checks its pods"]
+    return []
+
+
+def is_default_deny(props: Mapping) -> bool:
+    """Selects every pod, covers Ingress, and allows nothing in."""
+    spec = child(props, "spec")
+    selects_all = not as_map(child(spec, "podSelector", "matchLabels")) and \
+        not as_list(child(spec, "podSelector", "matchExpressions"))
+    types = [as_str(t) for t in as_list(child(spec, "policyTypes"))]
+    return selects_all and "Ingress" in types and not as_list(child(spec, "ingress"))
+
+
+def check_stack_default_deny(resources: Iterable[Tuple[str, str, str, Mapping]]) -> List[Tuple[str, str]]:
+    """[(urn, message)] for each Namespace with no default-deny NetworkPolicy in it."""
+    resources = list(resources)
+    denied: Set[str] = {as_str(child(props, "metadata", "namespace")) or ""
+                        for resource_type, _n, _u, props in resources
+                        if resource_type == NETWORK_POLICY_TYPE and is_default_deny(props)}
+    found = []
+    for resource_type, name, urn, props in resources:
+        if resource_type != NAMESPACE_TYPE:
+            continue
+        namespace = as_str(child(props, "metadata", "name")) or ""
+        if namespace not in denied:
+            found.append((urn, f'{subject(resource_type, name)}: namespace "{namespace}" has no default-deny '
+                               "NetworkPolicy (podSelector {}, policyTypes [Ingress], no ingress rules)"))
+    return found

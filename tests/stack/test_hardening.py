@@ -1,0 +1,257 @@
+"""Issue 16 on the real program: credentials scoped, least privilege in the cluster, who can reach what."""
+
+import copy
+import re
+from pathlib import Path
+
+import pytest
+from kubernetes_validate import validate as k8s_validate
+from plan import REPO, PlanError, evaluate, stack_config
+
+from components.config import ConfigError, locked_version, parse_config
+from components.platform import grafana_least_privilege
+
+SECRET = "kubernetes:core/v1:Secret"
+NAMESPACE = "kubernetes:core/v1:Namespace"
+NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+CILIUM = "kubernetes:cilium.io/v2:CiliumNetworkPolicy"
+K8S_VERSION = "1.33.0"
+PREFIX = "gtc-demo:"
+
+
+def raw(stack: str) -> dict:
+    return {k[len(PREFIX):]: copy.deepcopy(v) for k, v in stack_config(stack).items() if k.startswith(PREFIX)}
+
+
+# --- credentials ---------------------------------------------------------------------------------------
+
+def test_a_stack_without_the_dns_scoped_token_fails_at_preview_naming_the_key():
+    with pytest.raises(PlanError) as failed:
+        evaluate("dev", secrets={"gtc-demo:dnsToken": None}, preview=True)
+    assert "gtc-demo:dnsToken" in failed.value.message
+    assert "pulumi config set --secret gtc-demo:dnsToken" in failed.value.message
+    assert failed.value.registered == 0
+
+
+def test_dns_secrets_hold_the_dns_token_never_the_account_token(dev_plan):
+    for ns in ("cert-manager", "external-dns"):
+        data = dev_plan.get(SECRET, f"platform-secret-{ns}-digitalocean-dns").plain["stringData"]
+        assert data == {"access-token": "dop_v1_fake_dns_scoped_token_for_tests"}
+    for secret in dev_plan.by_type(SECRET):
+        assert "dop_v1_fake_token_for_tests" not in str(secret.plain), secret.name
+
+
+def test_download_job_reads_with_a_read_only_key_upload_writes(dev_plan):
+    grants = {k.name: k.plain["grants"] for k in dev_plan.by_type("digitalocean:index/spacesKey:SpacesKey")}
+    assert grants == {"infra-spaces-key": [{"bucket": "do-gtc2026-doks-demo", "permission": "readwrite"}],
+                      "infra-spaces-key-read": [{"bucket": "do-gtc2026-doks-demo", "permission": "read"}]}
+    download = dev_plan.get("kubernetes:batch/v1:Job", "model-download").plain
+    refs = {e["valueFrom"]["secretKeyRef"]["name"] for e in download["spec"]["template"]["spec"]["containers"][0]["env"]
+            if "valueFrom" in e}
+    assert refs == {"spaces-credentials-read"}
+
+
+# --- control plane -------------------------------------------------------------------------------------
+
+def test_an_empty_prod_allowlist_is_a_config_error_naming_the_key():
+    config = raw("prod")
+    config["cluster"]["controlPlaneAllowlist"] = []
+    with pytest.raises(ConfigError) as failed:
+        parse_config(config, "prod")
+    assert "gtc-demo:cluster.controlPlaneAllowlist=[]" in str(failed.value)
+    parse_config(raw("dev"), "dev")  # dev may stay open (documented)
+
+
+def test_prod_as_committed_needs_the_operator_allowlist():
+    """The prod file holds no allowlist: `pulumi preview -s prod` fails until the operator sets one."""
+    assert "controlPlaneAllowlist" not in stack_config("prod")["gtc-demo:cluster"]
+    with pytest.raises(ConfigError):
+        parse_config(raw("prod"), "prod")
+
+
+def test_the_whole_internet_is_not_an_allowlist():
+    config = raw("prod")
+    config["cluster"]["controlPlaneAllowlist"] = ["0.0.0.0/0"]
+    with pytest.raises(ConfigError, match="whole internet"):
+        parse_config(config, "prod")
+
+
+def test_prod_cluster_has_the_firewall(prod_plan):
+    cluster = prod_plan.get("digitalocean:index/kubernetesCluster:KubernetesCluster").plain
+    assert cluster["controlPlaneFirewall"] == {"enabled": True, "allowedAddresses": ["198.51.100.7/32"]}
+
+
+# --- namespaces: PSA and NetworkPolicies -----------------------------------------------------------------
+
+def test_every_namespace_has_psa_labels(stack_plan):
+    levels = {ns.plain["metadata"]["name"]: ns.plain["metadata"]["labels"] for ns in stack_plan.by_type(NAMESPACE)}
+    assert {name: labels["pod-security.kubernetes.io/enforce"] for name, labels in levels.items()} == {
+        "dynamo-workload": "baseline", "dynamo-system": "baseline", "monitoring": "privileged",
+        "cert-manager": "restricted", "external-dns": "restricted"}
+    for labels in levels.values():
+        assert labels["pod-security.kubernetes.io/warn"] == labels["pod-security.kubernetes.io/audit"] == "restricted"
+
+
+def _policies(plan, namespace):
+    return {p.plain["metadata"]["name"]: p.plain["spec"] for p in plan.by_type(NETPOL)
+            if p.plain["metadata"]["namespace"] == namespace}
+
+
+def test_every_namespace_has_a_default_deny(stack_plan):
+    for ns in stack_plan.by_type(NAMESPACE):
+        name = ns.plain["metadata"]["name"]
+        denies = [spec for spec in _policies(stack_plan, name).values()
+                  if spec["podSelector"] == {} and "Ingress" in spec["policyTypes"] and not spec.get("ingress")
+                  and not spec.get("egress")]
+        assert denies, f"{name} has no default-deny"
+        assert all(stack_plan.depends_on(p, ns) for p in stack_plan.by_type(NETPOL)
+                   if p.plain["metadata"]["namespace"] == name)
+    assert _policies(stack_plan, "dynamo-workload")["default-deny"]["policyTypes"] == ["Ingress", "Egress"]
+
+
+def _allowed_sources(spec):
+    return [src for rule in spec.get("ingress", []) for src in rule.get("from", [{"any": True}])]
+
+
+def test_frontends_are_reachable_only_from_clients_the_graph_and_prometheus(stack_plan):
+    policies = _policies(stack_plan, "dynamo-workload")
+    selecting_frontends = {name: spec for name, spec in policies.items() if spec.get("ingress") and (
+        spec["podSelector"].get("matchLabels", {}).get("gtc-demo/graph-role") == "frontend"
+        or "frontend" in str(spec["podSelector"].get("matchExpressions", "")))}
+    sources = [src for spec in selecting_frontends.values() for src in _allowed_sources(spec)]
+    assert {"podSelector": {"matchLabels": {"gtc-demo/frontend-client": "true"}}} in sources
+    assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}} in sources
+    assert all("any" not in src and "ipBlock" not in src for src in sources), sources
+    # Only the load generator carries the client label (and would the verification Job).
+    loadgen_pod = stack_plan.get("kubernetes:apps/v1:Deployment", "loadgen-deployment").plain["spec"]["template"]
+    assert loadgen_pod["metadata"]["labels"]["gtc-demo/frontend-client"] == "true"
+    graph = stack_plan.get("kubernetes:nvidia.com/v1beta1:DynamoGraphDeployment").plain
+    roles = {c["name"]: c["podTemplate"]["metadata"]["labels"]["gtc-demo/graph-role"] for c in graph["spec"]["components"]}
+    assert roles == {"Frontend": "frontend", "FrontendRoundRobin": "frontend", "TrtllmWorker": "worker"}
+
+
+def test_loadgen_public_port_only_from_the_gateway_and_metrics_only_from_monitoring(stack_plan):
+    cilium = {(c.plain["metadata"]["namespace"], c.plain["metadata"]["name"]): c.plain["spec"]
+              for c in stack_plan.by_type(CILIUM)}
+    gateway = cilium[("dynamo-workload", "loadgen-from-gateway")]
+    assert gateway["ingress"] == [{"fromEntities": ["ingress"], "toPorts": [{"ports": [{"port": "3000", "protocol": "TCP"}]}]}]
+    assert cilium[("monitoring", "grafana-from-gateway")]["endpointSelector"] == {
+        "matchLabels": {"app.kubernetes.io/name": "grafana"}}
+    metrics = _policies(stack_plan, "dynamo-workload")["loadgen-metrics-from-monitoring"]
+    assert metrics["ingress"] == [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+                                   "ports": [{"port": 9090, "protocol": "TCP"}]}]
+
+
+def test_network_policies_are_valid_kubernetes_objects(dev_plan):
+    for policy in dev_plan.by_type(NETPOL):
+        k8s_validate(policy.plain, K8S_VERSION, strict=True)
+
+
+# --- workloads -----------------------------------------------------------------------------------------
+
+def test_grafana_sidecar_reads_only_monitoring_through_a_role_in_the_real_chart():
+    """`helm template` of the vendored kube-prometheus-stack with our Grafana values: no ClusterRole."""
+    from tools.helm import HelmError, template
+
+    chart = REPO / "vendor" / "charts" / "kube-prometheus-stack-79.5.0.tgz"
+    try:
+        objects = template(chart, "kube-prometheus-stack", "monitoring", {"grafana": grafana_least_privilege()}, K8S_VERSION)
+    except HelmError as missing:  # a set-up fault, not a pass
+        pytest.fail(str(missing))
+    grafana_rbac = [o for o in objects if o["kind"] in ("ClusterRole", "ClusterRoleBinding", "Role")
+                    and "grafana" in o["metadata"]["name"]]
+    assert [o["kind"] for o in grafana_rbac] == ["Role"]
+    assert grafana_rbac[0]["metadata"]["namespace"] == "monitoring"
+    [deployment] = [o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"].endswith("-grafana")]
+    sidecars = {c["name"]: {e["name"]: e.get("value") for e in c.get("env", [])}
+                for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"].startswith("grafana-sc")}
+    assert sidecars and all(env["NAMESPACE"] == "monitoring" for env in sidecars.values())
+
+
+def test_grafana_values_in_the_program(dev_plan):
+    values = dev_plan.get("kubernetes:helm.sh/v3:Release", "platform-kube-prometheus-stack").plain["values"]["grafana"]
+    assert values["rbac"] == {"namespaced": True}
+    assert values["sidecar"]["dashboards"]["searchNamespace"] == "monitoring"
+
+
+def test_model_jobs_run_as_non_root(stack_plan):
+    for job in stack_plan.by_type("kubernetes:batch/v1:Job"):
+        pod = job.plain["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] != 0
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+
+
+def test_mocker_pods_have_the_restricted_security_context(mocker_plan):
+    graph = mocker_plan.get("kubernetes:nvidia.com/v1beta1:DynamoGraphDeployment").plain
+    for component in graph["spec"]["components"]:
+        pod = component["podTemplate"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True, component["name"]
+        for container in pod["containers"]:
+            assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+            assert container["securityContext"]["allowPrivilegeEscalation"] is False
+        assert not {"hostIPC", "hostPID", "hostNetwork"} & set(pod)
+
+
+def test_loadgen_is_one_pod_kept_through_drains_and_autoscaling(stack_plan):
+    deployment = stack_plan.get("kubernetes:apps/v1:Deployment", "loadgen-deployment").plain
+    assert deployment["spec"]["replicas"] == 1 and deployment["spec"]["strategy"] == {"type": "Recreate"}
+    assert deployment["spec"]["template"]["metadata"]["annotations"] == {
+        "cluster-autoscaler.kubernetes.io/safe-to-evict": "false"}
+    pdb = stack_plan.get("kubernetes:policy/v1:PodDisruptionBudget", "loadgen-pdb").plain
+    assert pdb["spec"]["minAvailable"] == 1
+    assert pdb["spec"]["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+    k8s_validate(pdb, K8S_VERSION, strict=True)
+
+
+def test_two_loadgen_replicas_are_refused():
+    config = raw("dev")
+    config["loadgen"]["replicas"] = 2
+    with pytest.raises(ConfigError, match="gtc-demo:loadgen.replicas=2"):
+        parse_config(config)
+
+
+# --- supply chain --------------------------------------------------------------------------------------
+
+def test_digest_pinning_refuses_a_tag_naming_the_key():
+    config = raw("dev")
+    config["images"]["pinning"] = "digest"
+    with pytest.raises(ConfigError) as failed:
+        parse_config(config)
+    assert "gtc-demo:images" in str(failed.value) and "dynamoFrontend" in str(failed.value)
+    digest = "@sha256:" + "a" * 64
+    for key in ("dynamoFrontend", "trtllmRuntime", "loadgen", "modelTools"):
+        config["images"][key] += digest
+    assert parse_config(config).images.pinning == "digest"
+
+
+@pytest.mark.parametrize("lock", ["loadgen/requirements.lock", "manifests/model-pipeline/requirements.lock"])
+def test_locks_pin_every_package_with_hashes(lock):
+    text = (REPO / lock).read_text()
+    entries = re.findall(r"^([A-Za-z0-9_.\-]+)==(\S+) \\\n((?:    --hash=sha256:[0-9a-f]{64}(?: \\)?\n)+)", text, flags=re.M)
+    names = re.findall(r"^([A-Za-z0-9_.\-]+)==", text, flags=re.M)
+    assert entries and len(entries) == len(names)
+
+
+def test_loadgen_lock_matches_its_requirements_and_the_image_requires_hashes():
+    pins = dict(re.findall(r"^([A-Za-z0-9_.\-]+)==([^\s;]+)", (REPO / "loadgen/requirements.txt").read_text(), flags=re.M))
+    lock = REPO / "loadgen/requirements.lock"
+    for name, version in pins.items():
+        assert locked_version(name, lock) == version, name
+    dockerfile = (REPO / "loadgen/Dockerfile").read_text()
+    assert "--require-hashes" in dockerfile and "requirements.lock" in dockerfile
+
+
+def test_jobs_install_the_hashed_lock():
+    script = (REPO / "manifests/model-pipeline/run.sh").read_text()
+    assert "--require-hashes" in script and "-r /scripts/requirements.lock" in script
+    assert locked_version("huggingface_hub") == raw("prod")["modelPipeline"]["huggingfaceHubVersion"]
+    assert locked_version("boto3") == raw("prod")["modelPipeline"]["boto3Version"]
+    config = raw("dev")
+    config["modelPipeline"]["boto3Version"] = "1.40.71"
+    with pytest.raises(ConfigError, match="requirements.lock pins boto3==1.40.70"):
+        parse_config(config)
+
+
+def test_the_lock_reaches_the_jobs(dev_plan):
+    scripts = dev_plan.get("kubernetes:core/v1:ConfigMap", "model-scripts").plain["data"]
+    assert "requirements.lock" in scripts and "--hash=sha256:" in scripts["requirements.lock"]
