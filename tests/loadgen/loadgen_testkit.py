@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+from stub_openai import ThreadedApp
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "test-control-token-7f3a"
@@ -26,20 +27,19 @@ def wait_for(predicate: Callable[[], object], timeout_s: float = 20.0, interval_
         time.sleep(interval_s)
 
 
-class ThreadedServer:
+class ThreadedServer(ThreadedApp):
     """The real loadgen server (loadgen.server: header deadline, connection cap, public + internal socket) in a
-    background thread on 127.0.0.1 with free ports."""
+    background thread on 127.0.0.1 with free ports; starts and stops like ThreadedApp."""
 
-    def __init__(self, settings, seed: int | None = 7) -> None:
+    def __init__(self, settings, seed: int | None = 7) -> None:  # noqa: D107 (ThreadedApp's own set-up is not used)
         from loadgen.server import make_server, sockets_for
         from rehearsal.ports import pick_free
 
-        public, internal = pick_free(2)
-        self.settings = settings.__class__(**{**settings.__dict__, "host": "127.0.0.1", "port": public, "internal_port": internal})
+        self.port, internal = pick_free(2)
+        self.settings = settings.__class__(**{**settings.__dict__, "host": "127.0.0.1", "port": self.port, "internal_port": internal})
         self.sockets = sockets_for(self.settings)
         self._server = make_server(self.settings, seed=seed, log_level="warning")
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": self.sockets}, daemon=True, name=f"loadgen-{public}")
-        self.url = f"http://127.0.0.1:{public}"
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": self.sockets}, daemon=True, name=f"loadgen-{self.port}")
         self.internal_url = f"http://127.0.0.1:{internal}"
 
     @property
@@ -47,18 +47,8 @@ class ThreadedServer:
         """The live Service (for tests that look inside the running state, e.g. the broadcaster's counters)."""
         return self._server.config.app.state.service
 
-    def start(self, timeout_s: float = 20.0) -> ThreadedServer:
-        self._thread.start()
-        deadline = time.monotonic() + timeout_s
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("loadgen did not start")
-            time.sleep(0.01)
-        return self
-
     def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=15)
+        super().stop()
         for sock in self.sockets:
             sock.close()
 
