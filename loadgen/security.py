@@ -70,7 +70,7 @@ class EdgePolicy:
     token: str | None
     allowed_hosts: frozenset[str]
     internal_port: int | None
-    max_body_bytes: int = 16 * 1024
+    max_body_bytes: int = 64 * 1024
     body_timeout_s: float = 10.0
     extra_origins: frozenset[str] = field(default_factory=frozenset)
 

@@ -23,7 +23,7 @@ class Settings:
     internal_port: int | None = None
     # Host headers the public port answers to (the Gateway hostname, the Service names); "*" for any.
     allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "::1")
-    max_body_bytes: int = 16 * 1024
+    max_body_bytes: int = 64 * 1024  # the largest legitimate body: an ITL runs import (50 runs, ~20 KB)
     # Slow clients: request headers and a request body must each arrive within these.
     header_timeout_s: float = 10.0
     body_timeout_s: float = 10.0

@@ -103,7 +103,7 @@ def test_tokenless_streamed_body_does_not_grow_memory(served):
 
 
 def test_body_over_the_cap_gets_413_even_with_the_token(guarded):
-    big = {"totalRPS": 1, "pad": "x" * 20_000}
+    big = {"totalRPS": 1, "pad": "x" * 70_000}
     assert guarded.http.post("/api/workload/config", json=big, headers=AUTH).status_code == 413
     # Declared too large: refused on the header alone.
     port = int(guarded.url.rsplit(":", 1)[1])
