@@ -56,7 +56,7 @@ def rehearse(spec: SpecDecoding, runs_file, work_dir, routers: tuple[str, ...]) 
     records = {}
     with Stack(config, work_dir=work_dir) as stack:
         stack.wait_ready(timeout_s=120)
-        with httpx.Client(base_url=config.ui_url, timeout=10.0) as ui:
+        with httpx.Client(base_url=config.ui_url, headers=config.control_headers, timeout=10.0) as ui:
             for router in routers:
                 run, records[router] = run_workload(ui, router)
                 ui.post("/api/itl/runs", json={"run": run, "label": f"{spec.method} {router}"}).raise_for_status()
