@@ -29,6 +29,7 @@ GRAPH_ROLE = "gtc-demo/graph-role"
 LOADGEN_SELECTOR = {"app.kubernetes.io/name": "loadgen"}
 LOADGEN_PUBLIC_PORT, LOADGEN_INTERNAL_PORT = 3000, 9090
 PIPELINE_SELECTOR = {"app.kubernetes.io/component": "model-pipeline"}
+VERIFICATION_SELECTOR = {"app.kubernetes.io/name": "verification"}
 
 
 def restricted_pod_security(run_as_user: int, run_as_group: int | None = None) -> dict:

@@ -3,7 +3,7 @@ NetworkPolicy in every namespace we create, and the few allows the demo needs.
 
 Reachability after this (docs/security.md has the table):
 - Dynamo frontends (port 8000): from the load generator and the verification Job (pods labelled
-  FRONTEND_CLIENT), from the graph's own pods (workers stream responses and KV events back), and from
+  FRONTEND_CLIENT; the Job also reaches the Kubernetes API and the public URL), from the graph's own pods (workers stream responses and KV events back), and from
   `monitoring` (Prometheus). Nothing else: they serve the model without any token.
 - Workers: from the graph's pods and `monitoring` only.
 - Load generator: its public port from the Gateway (Cilium's `ingress` identity) only; its internal port
@@ -26,7 +26,7 @@ from typing import Any, Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.k8s_common import FRONTEND_CLIENT, GRAPH_ROLE, PART_OF
+from components.k8s_common import FRONTEND_CLIENT, GRAPH_ROLE, PART_OF, VERIFICATION_SELECTOR
 
 PSA = "pod-security.kubernetes.io"
 # enforce level per namespace, and why it is not `restricted` where it is not. warn/audit are always restricted.
@@ -103,6 +103,10 @@ def workload_policies(loadgen_labels: dict[str, str], internal_port: int, public
             "podSelector": {"matchLabels": dict(loadgen_labels)}, "policyTypes": ["Egress"],
             "egress": [public_https],
         },
+        "verification-to-public-url": {  # `loadgen check` fetches the booth through its public HTTPS URL
+            "podSelector": {"matchLabels": dict(VERIFICATION_SELECTOR)}, "policyTypes": ["Egress"],
+            "egress": [public_https],
+        },
         "model-jobs-to-hub-and-spaces": {
             "podSelector": {"matchLabels": dict(pipeline_labels)}, "policyTypes": ["Egress"],
             "egress": [public_https],
@@ -136,6 +140,12 @@ def cilium_policies(loadgen_labels: dict[str, str], public_port: int) -> dict[tu
         ("dynamo-workload", "graph-to-kube-apiserver"): {
             "endpointSelector": _graph_pods(),
             "egress": [{"toEntities": ["kube-apiserver"]}],
+        },
+        # The verification Job patches its report ConfigMap, and reaches the public URL, which Cilium may
+        # answer in-cluster from the Gateway's Envoy rather than through the load balancer.
+        ("dynamo-workload", "verification-to-apiserver-and-gateway"): {
+            "endpointSelector": {"matchLabels": dict(VERIFICATION_SELECTOR)},
+            "egress": [{"toEntities": ["kube-apiserver", "ingress"]}],
         },
         ("monitoring", "grafana-from-gateway"): {
             "endpointSelector": {"matchLabels": dict(GRAFANA_SELECTOR)},

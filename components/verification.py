@@ -32,7 +32,7 @@ import pulumi_kubernetes as k8s
 
 from components.config import StackConfig
 from components.infra import POOL_LABEL
-from components.k8s_common import PART_OF, restricted_security_context
+from components.k8s_common import FRONTEND_CLIENT, PART_OF, restricted_security_context
 from components.platform import WORKLOAD_NS, Platform
 
 APP = "verification"
@@ -130,7 +130,8 @@ class Verification(pulumi.ComponentResource):
                 backoff_limit=1,
                 active_deadline_seconds=DEADLINE_SECONDS,
                 template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+                    # FRONTEND_CLIENT: the NetworkPolicies let only labelled pods reach the frontends.
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels={**labels, **FRONTEND_CLIENT}),
                     spec=self._pod(args.image),
                 ),
             ),

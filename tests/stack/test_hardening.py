@@ -219,7 +219,7 @@ def test_digest_pinning_refuses_a_tag_naming_the_key():
         parse_config(config)
     assert "gtc-demo:images" in str(failed.value) and "dynamoFrontend" in str(failed.value)
     digest = "@sha256:" + "a" * 64
-    for key in ("dynamoFrontend", "trtllmRuntime", "loadgen", "modelTools"):
+    for key in ("dynamoFrontend", "trtllmRuntime", "modelTools"):
         config["images"][key] += digest
     assert parse_config(config).images.pinning == "digest"
 
