@@ -95,6 +95,8 @@ def run(config: StackConfig, ready_timeout: float, logs_dir: Path | None = None,
         if config.ui_url:
             print(f"  load generator UI      {config.ui_login_url}")
             print(f"  control token          {config.control_token}  (the link above hands it to the page)")
+            if config.ui_metrics_url:
+                print(f"  load generator metrics {config.ui_metrics_url}/metrics")
         print(f"  KV-routed frontend     {config.kv_url}/v1")
         print(f"  round-robin frontend   {config.rr_url}/v1")
         for name, url in stack.worker_system_urls.items():

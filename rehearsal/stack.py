@@ -72,6 +72,8 @@ class StackConfig:
     kv_port: int = DEFAULT_KV_PORT
     rr_port: int = DEFAULT_RR_PORT
     ui_port: int | None = DEFAULT_UI_PORT  # None: no load generator (benchmark drives traffic itself)
+    # The load generator's internal port (/metrics, the API document); picked free at start when unset.
+    ui_metrics_port: int | None = None
     workers: int = DEFAULT_WORKERS
     router: RouterSettings = BOOTH
     timing: MockerTiming = field(default_factory=MockerTiming)
@@ -99,6 +101,11 @@ class StackConfig:
     def ui_login_url(self) -> str | None:
         """The UI with the token in the fragment (the page stores it and clears the address bar; never sent)."""
         return None if self.ui_url is None else f"{self.ui_url}/#token={self.control_token}"
+
+    @property
+    def ui_metrics_url(self) -> str | None:
+        """Where Prometheus scrapes the load generator (its public port does not serve /metrics)."""
+        return None if self.ui_port is None or self.ui_metrics_port is None else f"http://{HOST}:{self.ui_metrics_port}"
 
     @property
     def control_headers(self) -> dict[str, str]:
@@ -150,6 +157,8 @@ class Stack:
         """Check ports, then launch every process (returns at once; see wait_ready)."""
         cfg = self.config
         require_free(cfg.public_ports())
+        if cfg.ui_port is not None and cfg.ui_metrics_port is None:
+            [cfg.ui_metrics_port] = pick_free(1)
         # A reused --logs-dir must not hand the frontends a previous run's dead workers.
         shutil.rmtree(self.work_dir / "discovery", ignore_errors=True)
         xsub, xpub = pick_free(2)
@@ -193,7 +202,8 @@ class Stack:
 
     def loadgen_argv(self) -> list[str]:
         cfg = self.config
-        return [cfg.python, "-m", "loadgen", "serve", "--port", str(cfg.ui_port), "--host", HOST,
+        internal = ["--internal-port", str(cfg.ui_metrics_port)] if cfg.ui_metrics_port else []
+        return [cfg.python, "-m", "loadgen", "serve", "--port", str(cfg.ui_port), "--host", HOST, *internal,
                 "--frontend-url", cfg.kv_url, "--baseline-url", cfg.rr_url, "--model", MODEL_NAME,
                 "--followup-url", OFFLINE_FOLLOWUP_URL, "--speculative", cfg.spec.method,
                 *(["--itl-runs-file", str(cfg.itl_runs_file)] if cfg.itl_runs_file else [])]

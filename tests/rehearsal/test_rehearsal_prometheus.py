@@ -72,14 +72,14 @@ def test_every_panel_query_without_a_cluster_only_exporter_returns_data(tmp_path
         jobs = {
             "dynamo-frontend": [(host(config.kv_url), {"router": "kv"}), (host(config.rr_url), {"router": "round-robin"})],
             "dynamo-worker": [(host(url), {"pod": name}) for name, url in stack.worker_system_urls.items()],
-            "loadgen": [(host(config.ui_url), {})],
+            "loadgen": [(host(config.ui_metrics_url), {})],  # /metrics is on the internal port (issue 16)
         }
         with Prometheus(tmp_path / "prometheus", jobs) as prom:
             deadline = time.monotonic() + 30
             while set(prom.targets_up().values()) != {"up"} or len(prom.targets_up()) != 5:
                 assert time.monotonic() < deadline, f"targets not all up: {prom.targets_up()}"
                 time.sleep(0.5)
-            with httpx.Client(base_url=config.ui_url, timeout=10.0) as ui:
+            with httpx.Client(base_url=config.ui_url, headers=config.control_headers, timeout=10.0) as ui:
                 run_workload(ui, "kv")
                 run_workload(ui, "round-robin")
             time.sleep(3)  # the last scrapes

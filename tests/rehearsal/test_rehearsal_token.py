@@ -37,8 +37,19 @@ class _ReadyThenInterrupted:
 
 
 def test_launcher_prints_the_url_with_the_token(capsys):
-    config = StackConfig(ui_port=3999)
+    config = StackConfig(ui_port=3999, ui_metrics_port=4999)
     assert run(config, 1.0, stack_factory=_ReadyThenInterrupted) == 0
     out = capsys.readouterr().out
     assert f"http://127.0.0.1:3999/#token={config.control_token}" in out
     assert f"control token          {config.control_token}" in out
+    assert "load generator metrics http://127.0.0.1:4999/metrics" in out
+
+
+def test_the_rehearsal_loadgen_serves_metrics_on_an_internal_port(tmp_path):
+    config = StackConfig(ui_port=3999)
+    stack = Stack(config, work_dir=tmp_path)
+    assert config.ui_metrics_url is None  # picked when the stack starts
+    config.ui_metrics_port = 4999
+    argv = stack.loadgen_argv()
+    assert argv[argv.index("--internal-port") + 1] == "4999"
+    assert config.ui_metrics_url == "http://127.0.0.1:4999"
