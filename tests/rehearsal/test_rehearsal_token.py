@@ -20,6 +20,8 @@ def test_each_rehearsal_gets_its_own_token_passed_by_env_not_argv(tmp_path):
 class _ReadyThenInterrupted:
     """A Stack stand-in: ready at once, then the presenter presses Ctrl-C."""
 
+    worker_system_urls: dict = {}
+
     def __init__(self, config, work_dir=None):
         self.supervisor = type("S", (), {"log_dir": "logs", "check_alive": self._interrupt})()
 
