@@ -27,7 +27,6 @@ LETS_ENCRYPT_SERVERS = {
     False: "https://acme-v02.api.letsencrypt.org/directory",
 }
 GATEWAY_API = "gateway.networking.k8s.io/v1"
-# Namespaces allowed to attach routes: the platform labels its own namespaces with this.
 
 
 def issuer_name(staging: bool) -> str:
@@ -90,9 +89,11 @@ class Gateway(pulumi.ComponentResource):
             spec={
                 "gatewayClassName": GATEWAY_CLASS,
                 "listeners": [
-                    self._listener("https", 443, "HTTPS", tls={
+                    # Routes attach only from the namespaces that hold ours: the UI's and Grafana's on HTTPS,
+                    # the redirect (the Gateway's own namespace) on HTTP. Not every part-of namespace.
+                    self._listener("https", 443, "HTTPS", [WORKLOAD_NS, MONITORING_NS], tls={
                         "mode": "Terminate", "certificateRefs": [{"kind": "Secret", "name": TLS_SECRET}]}),
-                    self._listener("http", 80, "HTTP"),
+                    self._listener("http", 80, "HTTP", [WORKLOAD_NS]),
                 ],
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.issuer, *releases]),
@@ -119,10 +120,13 @@ class Gateway(pulumi.ComponentResource):
         self.register_outputs({"uiUrl": self.ui_url, "grafanaUrl": self.grafana_url,
                                "issuer": issuer_name(staging)})
 
-    def _listener(self, name: str, port: int, protocol: str, tls: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+    def _listener(self, name: str, port: int, protocol: str, route_namespaces: list[str],
+                  tls: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+        selector = {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In",
+                                          "values": list(route_namespaces)}]}
         listener: dict[str, Any] = {
             "name": name, "port": port, "protocol": protocol, "hostname": self._hostname,
-            "allowedRoutes": {"namespaces": {"from": "Selector", "selector": {"matchLabels": PART_OF}}},
+            "allowedRoutes": {"namespaces": {"from": "Selector", "selector": selector}},
         }
         if tls:
             listener["tls"] = tls

@@ -108,11 +108,24 @@ def test_public_urls_are_exported(stack_plan):
     assert stack_plan.outputs["grafanaUrl"] == f"https://{host}/grafana"
 
 
+def _admitted(listener: dict) -> set[str]:
+    namespaces = listener["allowedRoutes"]["namespaces"]
+    assert namespaces["from"] == "Selector"
+    [expression] = namespaces["selector"]["matchExpressions"]
+    assert (expression["key"], expression["operator"]) == ("kubernetes.io/metadata.name", "In")
+    return set(expression["values"])
+
+
 def test_route_namespaces_are_allowed_by_the_listeners(stack_plan):
-    selector = stack_plan.get(GATEWAY).plain["spec"]["listeners"][0]["allowedRoutes"]["namespaces"]
-    assert selector["from"] == "Selector"
-    labels = {r.plain["metadata"]["name"]: r.plain["metadata"].get("labels", {})
-              for r in stack_plan.by_type("kubernetes:core/v1:Namespace")}
+    listeners = {l["name"]: l for l in stack_plan.get(GATEWAY).plain["spec"]["listeners"]}
     for r in stack_plan.by_type(ROUTE):
         namespace = r.plain["metadata"]["namespace"]
-        assert selector["selector"]["matchLabels"].items() <= labels[namespace].items(), namespace
+        for parent in r.plain["spec"]["parentRefs"]:
+            assert namespace in _admitted(listeners[parent["sectionName"]]), (r.name, namespace)
+
+
+def test_listeners_admit_only_the_namespaces_of_our_routes(stack_plan):
+    """Issue 16: not every part-of namespace (cert-manager, external-dns, dynamo-system) may attach a route."""
+    listeners = {l["name"]: l for l in stack_plan.get(GATEWAY).plain["spec"]["listeners"]}
+    assert _admitted(listeners["https"]) == {"dynamo-workload", "monitoring"}
+    assert _admitted(listeners["http"]) == {"dynamo-workload"}
