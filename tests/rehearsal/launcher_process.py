@@ -52,6 +52,12 @@ class Launcher:
     def output(self) -> str:
         return "".join(self.lines)
 
+    def control_headers(self) -> dict[str, str]:
+        """The control token the launcher printed (each rehearsal makes its own), as a request header."""
+        token = re.search(r"^\s*control token\s+(\S+)", self.output, flags=re.M)
+        assert token, f"the launcher printed no control token:\n{self.output}"
+        return {"Authorization": f"Bearer {token.group(1)}"}
+
     def worker_urls(self) -> dict[str, str]:
         """Worker name -> system server base URL, from the launcher's Ready banner."""
         return {m.group(1): m.group(2) for line in self.lines if (m := WORKER_LINE.match(line))}

@@ -71,7 +71,8 @@ def test_a_killed_worker_is_restarted_while_the_load_generator_keeps_serving(tmp
                 assert client.get(url + "/live").status_code == 200
                 assert client.get(url + "/health").json()["status"] == "ready"
 
-            client.post(f"http://127.0.0.1:{ui}/api/workload/start", json=WORKLOAD).raise_for_status()
+            client.post(f"http://127.0.0.1:{ui}/api/workload/start", json=WORKLOAD,
+                        headers=launcher.control_headers()).raise_for_status()
             status = lambda: client.get(f"http://127.0.0.1:{ui}/api/status").json()  # noqa: E731
             _wait(lambda: status()["counters"]["requestsOk"] >= 6, 60, "first requests completed")
 
