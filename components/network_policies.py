@@ -6,17 +6,19 @@ Reachability after this (docs/security.md has the table):
   FRONTEND_CLIENT; the Job also reaches the Kubernetes API and the public URL), from the graph's own pods (workers stream responses and KV events back), and from
   `monitoring` (Prometheus). Nothing else: they serve the model without any token.
 - Workers: from the graph's pods and `monitoring` only.
-- Load generator: its public port from the Gateway (Cilium's `ingress` identity) only; its internal port
-  (/metrics) from `monitoring` only.
-- Egress from `dynamo-workload`: DNS, the graph's own pods, the Kubernetes API (Dynamo's discovery), and
-  HTTPS to public addresses for the load generator (DO Serverless Inference) and the model Jobs (Hugging
-  Face, Spaces). No route from a workload pod to Prometheus, Grafana or another namespace's services.
+- Load generator: its public port from any source (it is public through the Gateway anyway; Cilium's
+  Gateway traffic carries a reserved identity a Kubernetes NetworkPolicy cannot name); its internal port
+  (/metrics, full texts) from `monitoring` only.
+- Egress from `dynamo-workload`: DNS, the graph's own pods, TCP 443/6443 for the Kubernetes API (Dynamo's
+  discovery; the API server's address is not known to a NetworkPolicy), and HTTPS to public addresses for
+  the load generator (DO Serverless Inference), the model Jobs (Hugging Face, Spaces) and the verification
+  Job (the public URL). No route from a workload pod to Prometheus, Grafana or another namespace's services.
 - Platform namespaces (`monitoring`, `cert-manager`, `external-dns`, `dynamo-system`): default-deny ingress,
-  then their webhooks (from the API server, whose address a NetworkPolicy cannot name), metrics from
-  `monitoring`, and Grafana from the Gateway. Their egress stays open: Prometheus scrapes every namespace,
-  the controllers call the Kubernetes API, Let's Encrypt and the DigitalOcean API.
-Cilium (DOKS's CNI) enforces both kinds; the two Cilium policies name identities (`ingress`,
-`kube-apiserver`) that Kubernetes NetworkPolicy cannot.
+  then their webhooks (from the API server), metrics from `monitoring`, and Grafana's port (public at
+  /grafana). Their egress stays open: Prometheus scrapes every namespace, the controllers call the
+  Kubernetes API, Let's Encrypt and the DigitalOcean API.
+Plain Kubernetes NetworkPolicies only (Cilium enforces them on DOKS), so every object is checked against the
+Kubernetes schema; Cilium-only identities would need the Cilium CRDs, which are not vendored here.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ WEBHOOK_PORTS = {"cert-manager": [10250], "monitoring": [10250], "dynamo-system"
 METRICS_PORTS = {"cert-manager": [9402], "external-dns": [7979], "dynamo-system": [8080]}
 GRAFANA_SELECTOR = {"app.kubernetes.io/name": "grafana"}
 GRAFANA_PORT = 3000
+KUBE_API_PORTS = (443, 6443)
 
 
 def namespace_labels(namespace: str) -> dict[str, str]:
@@ -73,6 +76,7 @@ def workload_policies(loadgen_labels: dict[str, str], internal_port: int, public
     """NetworkPolicy specs for dynamo-workload, by name."""
     dns = {"to": [_ns_selector("kube-system")], "ports": _ports(53, protocol="UDP") + _ports(53)}
     public_https = {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": PRIVATE_RANGES}}], "ports": _ports(443)}
+    kube_api = {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": _ports(*KUBE_API_PORTS)}
     return {
         "default-deny": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
         "allow-dns": {"podSelector": {}, "policyTypes": ["Egress"], "egress": [dns]},
@@ -95,6 +99,13 @@ def workload_policies(loadgen_labels: dict[str, str], internal_port: int, public
             "podSelector": _graph_pods(), "policyTypes": ["Ingress"],
             "ingress": [{"from": [_ns_selector("monitoring")]}],
         },
+        "loadgen-public-port": {  # the booth's public port: any source (the Gateway's Envoy among them)
+            "podSelector": {"matchLabels": dict(loadgen_labels)}, "policyTypes": ["Ingress"],
+            "ingress": [{"ports": _ports(public_port)}],
+        },
+        "graph-to-kube-api": {
+            "podSelector": _graph_pods(), "policyTypes": ["Egress"], "egress": [kube_api],
+        },
         "loadgen-metrics-from-monitoring": {
             "podSelector": {"matchLabels": dict(loadgen_labels)}, "policyTypes": ["Ingress"],
             "ingress": [{"from": [_ns_selector("monitoring")], "ports": _ports(internal_port)}],
@@ -103,9 +114,9 @@ def workload_policies(loadgen_labels: dict[str, str], internal_port: int, public
             "podSelector": {"matchLabels": dict(loadgen_labels)}, "policyTypes": ["Egress"],
             "egress": [public_https],
         },
-        "verification-to-public-url": {  # `loadgen check` fetches the booth through its public HTTPS URL
+        "verification-to-public-url-and-kube-api": {  # the public HTTPS URL, and its report ConfigMap
             "podSelector": {"matchLabels": dict(VERIFICATION_SELECTOR)}, "policyTypes": ["Egress"],
-            "egress": [public_https],
+            "egress": [public_https, kube_api],
         },
         "model-jobs-to-hub-and-spaces": {
             "podSelector": {"matchLabels": dict(pipeline_labels)}, "policyTypes": ["Egress"],
@@ -127,41 +138,19 @@ def platform_policies(namespace: str) -> dict[str, dict[str, Any]]:
     if namespace == "monitoring":  # Prometheus, Grafana, the exporters and the operator talk among themselves
         specs["monitoring-internal"] = {"podSelector": {}, "policyTypes": ["Ingress"],
                                         "ingress": [{"from": [{"podSelector": {}}]}]}
+        specs["grafana-public-port"] = {"podSelector": {"matchLabels": dict(GRAFANA_SELECTOR)}, "policyTypes": ["Ingress"],
+                                        "ingress": [{"ports": _ports(GRAFANA_PORT)}]}
     return specs
 
 
-def cilium_policies(loadgen_labels: dict[str, str], public_port: int) -> dict[tuple[str, str], dict[str, Any]]:
-    """(namespace, name) -> CiliumNetworkPolicy spec for what only Cilium identities can express."""
-    return {
-        ("dynamo-workload", "loadgen-from-gateway"): {
-            "endpointSelector": {"matchLabels": dict(loadgen_labels)},
-            "ingress": [{"fromEntities": ["ingress"], "toPorts": [{"ports": [{"port": str(public_port), "protocol": "TCP"}]}]}],
-        },
-        ("dynamo-workload", "graph-to-kube-apiserver"): {
-            "endpointSelector": _graph_pods(),
-            "egress": [{"toEntities": ["kube-apiserver"]}],
-        },
-        # The verification Job patches its report ConfigMap, and reaches the public URL, which Cilium may
-        # answer in-cluster from the Gateway's Envoy rather than through the load balancer.
-        ("dynamo-workload", "verification-to-apiserver-and-gateway"): {
-            "endpointSelector": {"matchLabels": dict(VERIFICATION_SELECTOR)},
-            "egress": [{"toEntities": ["kube-apiserver", "ingress"]}],
-        },
-        ("monitoring", "grafana-from-gateway"): {
-            "endpointSelector": {"matchLabels": dict(GRAFANA_SELECTOR)},
-            "ingress": [{"fromEntities": ["ingress"], "toPorts": [{"ports": [{"port": str(GRAFANA_PORT), "protocol": "TCP"}]}]}],
-        },
-    }
-
-
 class NetworkPolicies(pulumi.ComponentResource):
-    """The NetworkPolicies and CiliumNetworkPolicies above, each waiting for its namespace."""
+    """The NetworkPolicies above, each waiting for its namespace."""
 
     def __init__(self, name: str, namespaces: dict[str, k8s.core.v1.Namespace], *, loadgen_labels: dict[str, str],
                  loadgen_internal_port: int, loadgen_public_port: int, pipeline_labels: dict[str, str],
                  opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("gtc-demo:platform:NetworkPolicies", name, None, opts)
-        self.policies: dict[tuple[str, str], pulumi.CustomResource] = {}
+        self.policies: dict[tuple[str, str], k8s.networking.v1.NetworkPolicy] = {}
         specs: dict[tuple[str, str], dict[str, Any]] = {}
         for namespace in namespaces:
             chosen = (workload_policies(loadgen_labels, loadgen_internal_port, loadgen_public_port, pipeline_labels)
@@ -170,17 +159,6 @@ class NetworkPolicies(pulumi.ComponentResource):
         for (namespace, policy), spec in specs.items():
             self.policies[(namespace, policy)] = k8s.networking.v1.NetworkPolicy(
                 f"{name}-{namespace}-{policy}",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=policy, namespace=namespace, labels=dict(PART_OF)),
-                spec=spec,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[namespaces[namespace]]),
-            )
-        for (namespace, policy), spec in cilium_policies(loadgen_labels, loadgen_public_port).items():
-            if namespace not in namespaces:
-                continue
-            self.policies[(namespace, policy)] = k8s.apiextensions.CustomResource(
-                f"{name}-{namespace}-{policy}",
-                api_version="cilium.io/v2",
-                kind="CiliumNetworkPolicy",
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=policy, namespace=namespace, labels=dict(PART_OF)),
                 spec=spec,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[namespaces[namespace]]),

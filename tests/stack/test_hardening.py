@@ -14,7 +14,6 @@ from components.platform import grafana_least_privilege
 SECRET = "kubernetes:core/v1:Secret"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
-CILIUM = "kubernetes:cilium.io/v2:CiliumNetworkPolicy"
 K8S_VERSION = "1.33.0"
 PREFIX = "gtc-demo:"
 
@@ -130,16 +129,23 @@ def test_frontends_are_reachable_only_from_clients_the_graph_and_prometheus(stac
     assert roles == {"Frontend": "frontend", "FrontendRoundRobin": "frontend", "TrtllmWorker": "worker"}
 
 
-def test_loadgen_public_port_only_from_the_gateway_and_metrics_only_from_monitoring(stack_plan):
-    cilium = {(c.plain["metadata"]["namespace"], c.plain["metadata"]["name"]): c.plain["spec"]
-              for c in stack_plan.by_type(CILIUM)}
-    gateway = cilium[("dynamo-workload", "loadgen-from-gateway")]
-    assert gateway["ingress"] == [{"fromEntities": ["ingress"], "toPorts": [{"ports": [{"port": "3000", "protocol": "TCP"}]}]}]
-    assert cilium[("monitoring", "grafana-from-gateway")]["endpointSelector"] == {
-        "matchLabels": {"app.kubernetes.io/name": "grafana"}}
-    metrics = _policies(stack_plan, "dynamo-workload")["loadgen-metrics-from-monitoring"]
+def test_loadgen_metrics_only_from_monitoring_and_public_ports_stay_public(stack_plan):
+    workload = _policies(stack_plan, "dynamo-workload")
+    metrics = workload["loadgen-metrics-from-monitoring"]
     assert metrics["ingress"] == [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
                                    "ports": [{"port": 9090, "protocol": "TCP"}]}]
+    # The ports the Gateway routes to are public anyway: open to any source, and only those ports.
+    assert workload["loadgen-public-port"]["ingress"] == [{"ports": [{"port": 3000, "protocol": "TCP"}]}]
+    grafana = _policies(stack_plan, "monitoring")["grafana-public-port"]
+    assert grafana["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "grafana"}}
+    assert grafana["ingress"] == [{"ports": [{"port": 3000, "protocol": "TCP"}]}]
+    # Egress beyond the namespace: HTTPS to public addresses only, plus the API server's ports for the graph.
+    assert workload["graph-to-kube-api"]["egress"] == [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}],
+                                                        "ports": [{"port": 443, "protocol": "TCP"}, {"port": 6443, "protocol": "TCP"}]}]
+    for name in ("loadgen-to-followup-api", "model-jobs-to-hub-and-spaces"):
+        [rule] = workload[name]["egress"]
+        assert rule["ports"] == [{"port": 443, "protocol": "TCP"}]
+        assert "10.0.0.0/8" in rule["to"][0]["ipBlock"]["except"]
 
 
 def test_network_policies_are_valid_kubernetes_objects(dev_plan):
