@@ -17,7 +17,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 TOOLS_BIN ?= $(HOME)/.cache/gtc-demo/bin
 export GTC_DEMO_TOOLS := $(TOOLS_BIN)
 
-.PHONY: setup test demo bench clean setup-browser locks setup-tools vendor-charts setup-prometheus
+.PHONY: setup test demo bench clean setup-browser locks setup-tools vendor-charts setup-prometheus go-tools e2e e2e-up e2e-down
 
 setup: $(STAMP) setup-browser setup-tools setup-prometheus
 
@@ -50,6 +50,20 @@ setup-prometheus:
 
 test: setup
 	$(BIN)/python -m pytest
+
+# Go-built tools (pulumi CLI, providers, etcd, kube-*, kwok) into $$HOME/.cache/gtc-demo; first run only.
+go-tools: $(STAMP)
+	$(BIN)/python -m localcluster tools
+
+# The real `pulumi` preview/up/destroy of the `local` stack against a local control plane (README, "End-to-end").
+e2e: $(STAMP) setup-tools
+	$(BIN)/python -m localcluster e2e
+
+e2e-up: $(STAMP)
+	$(BIN)/python -m localcluster up
+
+e2e-down:
+	$(BIN)/python -m localcluster down
 
 # Local rehearsal: real Dynamo KV + round-robin frontends over mocker workers, plus the loadgen UI, on 127.0.0.1.
 # SPEC=none|draft-target|eagle3 picks the speculative decoding the mockers model (phase 1, 2, 3).

@@ -8,6 +8,7 @@ from components.gateway import Gateway, GatewayArgs
 from components.dgd import DGD_NAME
 from components.inference import Inference, InferenceArgs
 from components.infra import Infrastructure, InfrastructureArgs
+from components.local_cluster import LocalCluster
 from components.loadgen import SERVICE_PORT, LoadGenerator, LoadGeneratorArgs
 from components.loadgen_image import LoadgenImage, LoadgenImageArgs
 from components.model_pipeline import ModelPipeline, ModelPipelineArgs
@@ -18,7 +19,10 @@ from components.verification import Verification, VerificationArgs
 settings = load_settings()
 config = settings.config
 
-infra = Infrastructure("infra", InfrastructureArgs(config=config, secrets=settings.secrets))
+# Where the cluster comes from (gtc-demo:clusterSource): DOKS made here, or a local control plane.
+infra_args = InfrastructureArgs(config=config, secrets=settings.secrets)
+infra = (LocalCluster("infra", infra_args, kubeconfig=settings.kubeconfig) if config.cluster_source.is_local
+         else Infrastructure("infra", infra_args))
 on_cluster = pulumi.ResourceOptions(providers={"kubernetes": infra.k8s_provider})
 platform = Platform("platform", PlatformArgs(config=config, secrets=settings.secrets, infra=infra), opts=on_cluster)
 
@@ -43,8 +47,8 @@ verification = Verification("verification", VerificationArgs(
     opts=on_cluster) if config.verification.run else None
 
 pulumi.export("hostname", config.hostname)
-pulumi.export("clusterName", infra.cluster.name)
-pulumi.export("clusterId", infra.cluster.id)
+pulumi.export("clusterName", infra.cluster_name)
+pulumi.export("clusterId", infra.cluster_id)
 pulumi.export("kubeconfig", infra.kubeconfig)
 pulumi.export("nfsHost", infra.nfs_host)
 pulumi.export("nfsPath", infra.nfs_path)

@@ -410,6 +410,33 @@ class VerificationSettings(_Model):
         return self
 
 
+class ClusterSource(_Model):
+    """Where the Kubernetes cluster comes from.
+
+    `doks` (default): this stack creates the VPC, the DOKS cluster, its pools and the NFS share.
+    `local`: an existing control plane reached through a kubeconfig on this machine (`python -m
+    localcluster up`, what `make e2e` runs against): no DigitalOcean layer, and a host folder
+    stands in for the NFS share of model weights.
+    """
+
+    kind: Literal["doks", "local"] = "doks"
+    # local only: the kubeconfig file; unset means $KUBECONFIG.
+    kubeconfig: Optional[str] = None
+    # local only: host folder behind the model PersistentVolume (a hostPath in place of NFS).
+    model_volume_path: str = Field("/var/lib/gtc-demo/models", pattern=r"^/[^\s]*$")
+
+    @model_validator(mode="after")
+    def _local_only(self) -> "ClusterSource":
+        if self.kind == "doks" and self.kubeconfig is not None:
+            raise ValueError(f"kubeconfig={self.kubeconfig!r} is only read when kind is 'local'; "
+                             "allowed for kind 'doks': no kubeconfig (the stack makes the cluster)")
+        return self
+
+    @property
+    def is_local(self) -> bool:
+        return self.kind == "local"
+
+
 class LetsEncrypt(_Model):
     email: str = Field(..., pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     staging: bool = False
@@ -436,6 +463,7 @@ class StackConfig(_Model):
     loadgen: Loadgen = Loadgen()
     verification: VerificationSettings = VerificationSettings()
     lets_encrypt: LetsEncrypt
+    cluster_source: ClusterSource = ClusterSource()
 
     @field_validator("region")
     @classmethod
@@ -518,10 +546,12 @@ class Secrets:
 class Settings:
     """The validated config and the secrets of one stack: what `__main__` hands the components."""
 
-    def __init__(self, stack: str, config: StackConfig, secrets: Secrets):
+    def __init__(self, stack: str, config: StackConfig, secrets: Secrets, kubeconfig: Optional[pulumi.Output] = None):
         self.stack = stack
         self.config = config
         self.secrets = secrets
+        # clusterSource.kind local: the checked kubeconfig of the running local control plane (a secret).
+        self.kubeconfig = kubeconfig
 
 
 # Top-level keys this program reads (Pulumi has no API to list a namespace's keys).
@@ -605,9 +635,17 @@ def load_settings() -> Settings:
             raw[key] = _decode(value)
     config = parse_config(raw, pulumi.get_stack())
 
+    local = config.cluster_source.is_local
+    kubeconfig = None
+    if local:
+        # Checked before any resource exists: a missing or wrong kubeconfig, or a control plane that
+        # is not up, stops the run here with what to do.
+        from components.kubeconfig import read_local_kubeconfig
+        kubeconfig = pulumi.Output.secret(read_local_kubeconfig(config.cluster_source.kubeconfig))
+
     do_cfg = pulumi.Config("digitalocean")
     secrets = Secrets(
-        do_token=_secret(do_cfg, "token", "digitalocean", True, "the DigitalOcean API token the providers use"),
+        do_token=_secret(do_cfg, "token", "digitalocean", not local, "the DigitalOcean API token the providers use"),
         hf_token=_secret(cfg, "hfToken", PROJECT, config.uses_gpus, "Hugging Face token for the gated model download"),
         gradient_api_key=_secret(cfg, "gradientApiKey", PROJECT, True, "DO Serverless Inference key for follow-up questions"),
         spaces_access_key_id=_secret(cfg, "spacesAccessKeyId", PROJECT, not config.spaces.scoped_key,
@@ -616,6 +654,6 @@ def load_settings() -> Settings:
                                          "Spaces secret when spaces.scopedKey is false"),
         dns_token=_secret(cfg, "dnsToken", PROJECT, True,
                           "a DigitalOcean token with only the domain (DNS) scopes, for cert-manager and external-dns; "
-                          "the account-wide digitalocean:token is never written into the cluster"),
+                          "the account-wide digitalocean:token is never written into the cluster; on a local stack any value"),
     )
-    return Settings(pulumi.get_stack(), config, secrets)
+    return Settings(pulumi.get_stack(), config, secrets, kubeconfig)

@@ -171,6 +171,13 @@ class Infrastructure(pulumi.ComponentResource):
 
         self.nfs_host = self.nfs.host
         self.nfs_path = self.nfs.mount_path
+        self.cluster_name = self.cluster.name
+        self.cluster_id = self.cluster.id
+        # What the model PersistentVolume mounts: the DO NFS share.
+        self.model_volume = {
+            "mount_options": ["nfsvers=4.1"],
+            "nfs": k8s.core.v1.NFSVolumeSourceArgs(server=self.nfs.host, path=self.nfs.mount_path),
+        }
         self.register_outputs({
             "clusterName": self.cluster.name,
             "clusterId": self.cluster.id,

@@ -203,7 +203,7 @@ class Platform(pulumi.ComponentResource):
         return made
 
     def _model_storage(self, cfg: StackConfig, infra: Infrastructure) -> k8s.core.v1.PersistentVolumeClaim:
-        """A static PV on the DO NFS share and the ReadWriteMany claim the Jobs and workers mount."""
+        """A static PV on the model share (DO NFS, or a host folder on a local stack) and the ReadWriteMany claim."""
         size = f"{cfg.nfs.size_gib}Gi"
         pv = k8s.core.v1.PersistentVolume(
             f"{self._name}-model-nfs-pv",
@@ -213,8 +213,7 @@ class Platform(pulumi.ComponentResource):
                 access_modes=["ReadWriteMany"],
                 persistent_volume_reclaim_policy="Retain",
                 storage_class_name="",
-                mount_options=["nfsvers=4.1"],
-                nfs=k8s.core.v1.NFSVolumeSourceArgs(server=infra.nfs.host, path=infra.nfs.mount_path),
+                **infra.model_volume,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )

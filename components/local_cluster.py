@@ -1,0 +1,61 @@
+"""`clusterSource.kind: local`: the cluster is a local control plane reached through a kubeconfig.
+
+It plays the part `Infrastructure` plays on DigitalOcean (same attributes, so the rest of the
+program does not know the difference) with no DigitalOcean resource at all: no VPC, cluster, pools,
+NFS share, Spaces key or look-ups. What DOKS brings with the cluster and the program relies on is
+added here: the Gateway API CRDs (Cilium serves them on DOKS), from the vendored copy.
+"""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+from typing import Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+import yaml
+
+from components.config import ConfigError
+from components.infra import InfrastructureArgs
+
+VENDOR_CRDS = Path(__file__).resolve().parents[1] / "vendor" / "crds"
+GATEWAY_API_CRDS = "gateway-api-v1.2.1-standard-crds.yaml.gz"
+
+
+class LocalCluster(pulumi.ComponentResource):
+    """An existing local cluster (kubeconfig checked at load time) in place of DOKS."""
+
+    def __init__(self, name: str, args: InfrastructureArgs, kubeconfig: pulumi.Output,
+                 opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("gtc-demo:infra:LocalCluster", name, None, opts)
+        source = args.config.cluster_source
+        child = pulumi.ResourceOptions(parent=self)
+        self.kubeconfig = kubeconfig
+        self.k8s_provider = k8s.Provider(
+            f"{name}-k8s", kubeconfig=kubeconfig, enable_server_side_apply=True, opts=child)
+        on_cluster = pulumi.ResourceOptions(parent=self, provider=self.k8s_provider)
+
+        crds = VENDOR_CRDS / GATEWAY_API_CRDS
+        if not crds.exists():
+            raise ConfigError(f"the local stack installs the Gateway API CRDs from {crds}, which is missing")
+        documents = [d for d in yaml.safe_load_all(gzip.decompress(crds.read_bytes())) if d]
+        self.gateway_api_crds = k8s.yaml.v2.ConfigGroup(f"{name}-gateway-api-crds", objs=documents, opts=on_cluster)
+
+        self.cluster = None
+        self.gpu_pool = None
+        self.spaces_key = None
+        self.cluster_name = pulumi.Output.from_input("local")
+        self.cluster_id = pulumi.Output.from_input("local")
+        self.nfs_host = pulumi.Output.from_input("")
+        self.nfs_path = pulumi.Output.from_input(source.model_volume_path)
+        # A host folder in place of the NFS share (no mount options: hostPath takes none).
+        self.model_volume = {
+            "host_path": k8s.core.v1.HostPathVolumeSourceArgs(path=source.model_volume_path, type="DirectoryOrCreate"),
+        }
+        self.register_outputs({"clusterName": "local", "modelVolumePath": source.model_volume_path})
+
+    @property
+    def node_pools(self) -> list[pulumi.Resource]:
+        """What cluster workloads must wait for: here, the CRDs DOKS would have brought."""
+        return [self.gateway_api_crds]

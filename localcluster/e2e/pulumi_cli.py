@@ -1,0 +1,112 @@
+"""The real `pulumi` CLI on the `local` stack: a throwaway file:// backend, passphrase secrets, no downloads.
+
+The project is the repository itself, seen through a folder of symlinks next to a private copy of
+`Pulumi.yaml` and `Pulumi.local.yaml`, so `pulumi stack init` and `pulumi config set --secret` write
+their salt and ciphertexts into the copy and never into the clone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from localcluster import tools
+
+REPO = Path(__file__).resolve().parents[2]
+STACK = "local"
+COPIED = ("Pulumi.yaml", f"Pulumi.{STACK}.yaml")
+
+
+class PulumiFailed(AssertionError):
+    """A `pulumi` command failed or timed out; carries the command and the tail of its output."""
+
+
+@dataclass
+class Workspace:
+    root: Path
+    kubeconfig: Path
+    timings: dict[str, float] = field(default_factory=dict)
+    outputs: list[str] = field(default_factory=list)  # everything the CLI printed (for the secret scan)
+
+    @classmethod
+    def create(cls, root: Path, kubeconfig: Path) -> "Workspace":
+        project = root / "project"
+        project.mkdir(parents=True, exist_ok=True)
+        for entry in REPO.iterdir():
+            if entry.name == ".git" or (entry.name.startswith("Pulumi.") and entry.suffix == ".yaml"):
+                continue
+            link = project / entry.name
+            if not link.exists() and not link.is_symlink():
+                link.symlink_to(entry)
+        for name in COPIED:
+            shutil.copyfile(REPO / name, project / name)
+        (root / "state").mkdir(exist_ok=True)
+        passphrase = root / "passphrase"
+        if not passphrase.exists():
+            passphrase.write_text(secrets.token_hex(16))
+            passphrase.chmod(0o600)
+        return cls(root, kubeconfig)
+
+    @property
+    def project(self) -> Path:
+        return self.root / "project"
+
+    @property
+    def stack_config(self) -> Path:
+        return self.project / f"Pulumi.{STACK}.yaml"
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update({
+            "PATH": f"{tools.BIN_DIR}{os.pathsep}{env.get('PATH', '')}",
+            "PULUMI_HOME": str(self.root / "pulumi-home"),
+            "PULUMI_BACKEND_URL": f"file://{self.root / 'state'}",
+            "PULUMI_CONFIG_PASSPHRASE_FILE": str(self.root / "passphrase"),
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+            "PULUMI_SKIP_CONFIRMATIONS": "true",
+            "KUBECONFIG": str(self.kubeconfig),
+        })
+        env.pop("PULUMI_CONFIG_PASSPHRASE", None)
+        env.update(extra)
+        return env
+
+    def run(self, *args: str, timeout: float = 600, check: bool = True, log: bool = True,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        argv = ["pulumi", *args, "--stack", STACK, "--non-interactive", "--color", "never"]
+        try:
+            proc = subprocess.run(argv, cwd=self.project, env=env or self.env(), capture_output=True, text=True,
+                                  timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            out = (exc.stdout or b"").decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+            self.outputs.append(out)
+            raise PulumiFailed(f"`{' '.join(argv)}` did not finish within {timeout:.0f} s (hung?):\n{out[-3000:]}")
+        if log:
+            self.outputs.append(proc.stdout + proc.stderr)
+            with open(self.root / "pulumi.log", "a") as f:
+                f.write(f"\n$ {' '.join(argv)}\n{proc.stdout}{proc.stderr}")
+        if check and proc.returncode != 0:
+            raise PulumiFailed(f"`{' '.join(argv)}` exited {proc.returncode}:\n{(proc.stdout + proc.stderr)[-4000:]}")
+        return proc
+
+    def timed(self, phase: str, *args: str, **kw) -> subprocess.CompletedProcess:
+        started = time.monotonic()
+        try:
+            return self.run(*args, **kw)
+        finally:
+            self.timings[phase] = self.timings.get(phase, 0.0) + time.monotonic() - started
+
+    def export(self) -> dict:
+        return json.loads(self.run("stack", "export", log=False).stdout)
+
+    def resources(self) -> list[dict]:
+        return self.export().get("deployment", {}).get("resources") or []
+
+    def state_files(self) -> list[Path]:
+        return [p for p in (self.root / "state").rglob("*") if p.is_file()]

@@ -1,0 +1,184 @@
+"""The binaries the local control plane and the real `pulumi` runs need, built from pinned Go modules.
+
+Nothing here downloads a binary: each tool is either found on PATH (a user with internet has
+`pulumi`; envtest/kind users have etcd and kube-apiserver) or built from the Go module proxy at the
+version pinned in `localcluster/modules/<dir>/go.mod`, into a cache outside the clone
+($HOME/.cache/gtc-demo/tools/<name>-<version>/) that later runs reuse.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MODULES = Path(__file__).resolve().parent / "modules"
+CACHE = Path(os.environ.get("GTC_DEMO_CACHE", Path.home() / ".cache" / "gtc-demo"))
+TOOLS_DIR = CACHE / "tools"
+BIN_DIR = CACHE / "bin"
+
+PULUMI_VERSION = "v3.274.1"  # v3.272.0 (our SDK pin) is not served by the proxy; 3.274.1 is the nearest newer
+KUBERNETES_VERSION = "v1.33.13"  # matches the stacks' DOKS kubernetesVersionPrefix "1.33."
+K8S_PROVIDER_VERSION = "4.0.0-20260115033456-f47bc2d6f199"  # the only pseudo-version of provider/v4 served
+RANDOM_STANDIN_VERSION = "4.21.4"  # answers for the pulumi-random SDK pin; a stand-in, see README
+
+
+class ToolBuildError(RuntimeError):
+    """A tool could not be built; the message names the Go module and version."""
+
+
+@dataclass(frozen=True)
+class Tool:
+    """One Go module built into one cache folder; `binaries` maps binary name -> Go package."""
+
+    name: str
+    module: str
+    version: str
+    module_dir: str
+    binaries: dict[str, str]
+    ldflags: dict[str, str] = field(default_factory=dict)  # Go package-qualified var -> value
+    standin: bool = False
+
+    @property
+    def folder(self) -> Path:
+        return TOOLS_DIR / f"{self.name}-{self.version}"
+
+
+TOOLS: tuple[Tool, ...] = (
+    Tool("etcd", "go.etcd.io/etcd/server/v3", "v3.6.16", "etcd", {"etcd": "go.etcd.io/etcd/server/v3"}),
+    Tool("kwok", "sigs.k8s.io/kwok", "v0.7.0", "kwok", {"kwok": "sigs.k8s.io/kwok/cmd/kwok"}),
+    Tool("kubernetes", "k8s.io/kubernetes", KUBERNETES_VERSION, "kube", {
+        "kube-apiserver": "k8s.io/kubernetes/cmd/kube-apiserver",
+        "kube-controller-manager": "k8s.io/kubernetes/cmd/kube-controller-manager",
+        "kube-scheduler": "k8s.io/kubernetes/cmd/kube-scheduler",
+    }),
+    Tool("pulumi", "github.com/pulumi/pulumi/pkg/v3", PULUMI_VERSION, "pulumi",
+         {"pulumi": "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi",
+          "pulumi-language-python": "./standin/pulumi-language-python"},
+         ldflags={"github.com/pulumi/pulumi/sdk/v3/go/common/version.Version": PULUMI_VERSION,
+                  "main.version": PULUMI_VERSION.lstrip("v")}),
+    Tool("pulumi-resource-kubernetes", "github.com/pulumi/pulumi-kubernetes/provider/v4", K8S_PROVIDER_VERSION,
+         "kubernetes-provider",
+         {"pulumi-resource-kubernetes": "github.com/pulumi/pulumi-kubernetes/provider/v4/cmd/pulumi-resource-kubernetes"},
+         ldflags={"github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version": K8S_PROVIDER_VERSION}),
+    Tool("pulumi-resource-random", "gtc-demo stand-in (github.com/pulumi/pulumi-random/provider/v4 is not served)",
+         RANDOM_STANDIN_VERSION, "pulumi", {"pulumi-resource-random": "./standin/pulumi-resource-random"},
+         ldflags={"main.version": RANDOM_STANDIN_VERSION}, standin=True),
+)
+
+# Binaries the control plane needs and the ones `pulumi up -s local` needs.
+CLUSTER_BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+PULUMI_BINARIES = ("pulumi", "pulumi-language-python", "pulumi-resource-kubernetes", "pulumi-resource-random")
+
+
+def _log(message: str) -> None:
+    print(f"[tools] {message}", file=sys.stderr, flush=True)
+
+
+def _on_path(binary: str) -> str | None:
+    """A binary the user already has (PATH, or envtest's KUBEBUILDER_ASSETS), never our own bin dir."""
+    search = [d for d in os.environ.get("PATH", "").split(os.pathsep) if d and Path(d).resolve() != BIN_DIR.resolve()]
+    if os.environ.get("KUBEBUILDER_ASSETS"):
+        search.insert(0, os.environ["KUBEBUILDER_ASSETS"])
+    found = shutil.which(binary, path=os.pathsep.join(search))
+    # The language host must sit beside the launcher script of the same install.
+    if found and binary == "pulumi-language-python" and not (Path(found).parent / "pulumi-language-python-exec").exists():
+        return None
+    return found
+
+
+def _go_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("GOFLAGS", "-mod=readonly")
+    env.setdefault("CGO_ENABLED", "0")
+    return env
+
+
+def _build(tool: Tool, binaries: list[str]) -> None:
+    """Build the missing binaries of one tool into its cache folder (atomic per binary)."""
+    if shutil.which("go") is None:
+        raise ToolBuildError(f"cannot build {tool.module} {tool.version}: no `go` on PATH (Go 1.26 is required)")
+    tool.folder.mkdir(parents=True, exist_ok=True)
+    flags = " ".join(f"-X {var}={value}" for var, value in tool.ldflags.items())
+    workdir = MODULES / tool.module_dir
+    for binary in binaries:
+        started = time.monotonic()
+        _log(f"building {binary} from {tool.module} {tool.version} (first run only; cached in {tool.folder}) ...")
+        partial = tool.folder / f".{binary}.partial"
+        cmd = ["nice", "-n", "10", "go", "build", "-trimpath", "-ldflags", f"-s -w {flags}".strip(),
+               "-o", str(partial), tool.binaries[binary]]
+        proc = subprocess.run(cmd, cwd=workdir, env=_go_env(), capture_output=True, text=True)
+        if proc.returncode != 0:
+            tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
+            raise ToolBuildError(f"building {binary} from Go module {tool.module} {tool.version} failed "
+                                 f"(in {workdir}):\n{tail}")
+        partial.replace(tool.folder / binary)
+        _log(f"built {binary} in {time.monotonic() - started:.0f} s")
+    if "pulumi-language-python" in binaries:
+        _install_python_launcher(tool)
+
+
+def _install_python_launcher(tool: Tool) -> None:
+    """The SDK's own program launcher, shipped in the served github.com/pulumi/pulumi/sdk/v3 module."""
+    proc = subprocess.run(["go", "list", "-m", "-f", "{{.Dir}}", "github.com/pulumi/pulumi/sdk/v3"],
+                          cwd=MODULES / tool.module_dir, env=_go_env(), capture_output=True, text=True)
+    source = Path(proc.stdout.strip()) / "python" / "cmd" / "pulumi-language-python-exec"
+    if proc.returncode != 0 or not source.exists():
+        raise ToolBuildError(f"github.com/pulumi/pulumi/sdk/v3 (as pinned in {tool.module_dir}/go.mod) has no "
+                             f"python/cmd/pulumi-language-python-exec: {proc.stderr.strip()}")
+    target = tool.folder / "pulumi-language-python-exec"
+    shutil.copyfile(source, target)
+    target.chmod(0o755)
+
+
+def ensure(names: tuple[str, ...]) -> dict[str, Path]:
+    """Path of each named binary: PATH first, else the cache, building what is missing. Prints which."""
+    BIN_DIR.mkdir(parents=True, exist_ok=True)
+    chosen: dict[str, Path] = {}
+    by_binary = {binary: tool for tool in TOOLS for binary in tool.binaries}
+    missing: dict[Tool, list[str]] = {}
+    for name in names:
+        tool = by_binary[name]
+        found = _on_path(name)
+        if found and not tool.standin:
+            chosen[name] = Path(found)
+            continue
+        if not (tool.folder / name).exists():
+            missing.setdefault(tool, []).append(name)
+        chosen[name] = tool.folder / name
+    for tool, binaries in missing.items():
+        _build(tool, binaries)
+    for name, path in chosen.items():
+        tool = by_binary[name]
+        origin = "PATH" if not str(path).startswith(str(TOOLS_DIR)) else (
+            f"{'stand-in, ' if tool.standin else ''}built from {tool.module} {tool.version}")
+        _log(f"{name}: {path} ({origin})")
+        link = BIN_DIR / name
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(path)
+        if name == "pulumi-language-python":
+            launcher = BIN_DIR / "pulumi-language-python-exec"
+            if launcher.is_symlink() or launcher.exists():
+                launcher.unlink()
+            launcher.symlink_to(path.parent / "pulumi-language-python-exec")
+    return {name: BIN_DIR / name for name in names}
+
+
+def main(argv: list[str]) -> int:
+    started = time.monotonic()
+    try:
+        ensure(CLUSTER_BINARIES + PULUMI_BINARIES)
+    except ToolBuildError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    _log(f"all tools ready in {time.monotonic() - started:.0f} s; bin dir {BIN_DIR}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
