@@ -2,8 +2,10 @@
 
 It plays the part `Infrastructure` plays on DigitalOcean (same attributes, so the rest of the
 program does not know the difference) with no DigitalOcean resource at all: no VPC, cluster, pools,
-NFS share, Spaces key or look-ups. What DOKS brings with the cluster and the program relies on is
-added here: the Gateway API CRDs (Cilium serves them on DOKS), from the vendored copy.
+NFS share, Spaces key or look-ups. What the cluster brings on DOKS and the program relies on is
+added here from the vendored copies: the Gateway API CRDs (Cilium serves them on DOKS) and the
+DynamoGraphDeployment CRD (the Dynamo operator applies it itself once its container runs; no
+container runs on the local cluster).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from components.config import ConfigError
 from components.infra import InfrastructureArgs
 
 VENDOR_CRDS = Path(__file__).resolve().parents[1] / "vendor" / "crds"
-GATEWAY_API_CRDS = "gateway-api-v1.2.1-standard-crds.yaml.gz"
+CLUSTER_CRDS = ("gateway-api-v1.2.1-standard-crds.yaml.gz", "nvidia.com_dynamographdeployments.yaml.gz")
 
 
 class LocalCluster(pulumi.ComponentResource):
@@ -36,11 +38,13 @@ class LocalCluster(pulumi.ComponentResource):
             f"{name}-k8s", kubeconfig=kubeconfig, enable_server_side_apply=True, opts=child)
         on_cluster = pulumi.ResourceOptions(parent=self, provider=self.k8s_provider)
 
-        crds = VENDOR_CRDS / GATEWAY_API_CRDS
-        if not crds.exists():
-            raise ConfigError(f"the local stack installs the Gateway API CRDs from {crds}, which is missing")
-        documents = [d for d in yaml.safe_load_all(gzip.decompress(crds.read_bytes())) if d]
-        self.gateway_api_crds = k8s.yaml.v2.ConfigGroup(f"{name}-gateway-api-crds", objs=documents, opts=on_cluster)
+        documents = []
+        for file in CLUSTER_CRDS:
+            crds = VENDOR_CRDS / file
+            if not crds.exists():
+                raise ConfigError(f"the local stack installs CRDs from {crds}, which is missing")
+            documents += [d for d in yaml.safe_load_all(gzip.decompress(crds.read_bytes())) if d]
+        self.cluster_crds = k8s.yaml.v2.ConfigGroup(f"{name}-cluster-crds", objs=documents, opts=on_cluster)
 
         self.cluster = None
         self.gpu_pool = None
@@ -57,5 +61,5 @@ class LocalCluster(pulumi.ComponentResource):
 
     @property
     def node_pools(self) -> list[pulumi.Resource]:
-        """What cluster workloads must wait for: here, the CRDs DOKS would have brought."""
-        return [self.gateway_api_crds]
+        """What cluster workloads must wait for: here, the CRDs DOKS and the operator would have brought."""
+        return [self.cluster_crds]

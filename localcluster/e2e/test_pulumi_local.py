@@ -21,6 +21,7 @@ import pytest
 import yaml
 from kubernetes import client, config as kube_config
 
+from components.charts import CHARTS
 from localcluster.dgd_standin import REASON as STANDIN_REASON
 from localcluster.e2e.conftest import SUMMARY
 from localcluster.e2e.pulumi_cli import PulumiFailed, Workspace
@@ -128,14 +129,15 @@ def test_helm_releases_deployed_from_vendored_charts(stack: Workspace, api):
     for release in releases:
         inputs, outputs = release["inputs"], release["outputs"]
         name, namespace = outputs["status"]["name"], outputs["status"]["namespace"]
+        pin = CHARTS[name]
         assert not (inputs.get("repositoryOpts") or {}).get("repo"), f"{name}: installed from a chart repository"
-        assert Path(inputs["chart"]).name.endswith(".tgz") and "vendor" in inputs["chart"], inputs["chart"]
+        assert inputs["chart"] == f"./{pin.vendored_file}", (name, inputs["chart"])
         stored = core.list_namespaced_secret(namespace, label_selector=f"owner=helm,name={name}").items
         assert stored, f"no Helm release record for {namespace}/{name}"
         latest = max(stored, key=lambda s: int(s.metadata.labels["version"]))
         assert latest.metadata.labels["status"] == "deployed", (name, latest.metadata.labels)
         record = json.loads(gzip.decompress(base64.b64decode(base64.b64decode(latest.data["release"]))))
-        assert record["chart"]["metadata"]["version"].lstrip("v") == str(inputs["version"]).lstrip("v"), name
+        assert record["chart"]["metadata"]["version"] == (pin.vendored_version or pin.version), name
 
 
 def test_every_crd_established(api):
