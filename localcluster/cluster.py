@@ -150,7 +150,7 @@ def _commands(cluster: Cluster, bins: dict[str, Path]) -> dict[str, list[str]]:
         "kwok": [str(bins["kwok"]), f"--kubeconfig={kubeconfig}", "--manage-all-nodes=false",
                  "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
                  f"--cidr={POD_CIDR.replace('0.0/16', '0.1/16')}", "--node-ip=10.244.0.1",
-                 f"--server-address=127.0.0.1:{KWOK_SERVER}"],
+                 f"--server-address=127.0.0.1:{KWOK_SERVER}", "--node-lease-duration-seconds=40"],
     }
 
 

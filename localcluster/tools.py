@@ -8,6 +8,7 @@ version pinned in `localcluster/modules/<dir>/go.mod`, into a cache outside the 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -94,8 +95,34 @@ def _on_path(binary: str) -> str | None:
 def _go_env() -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("GOFLAGS", "-mod=readonly")
-    env.setdefault("CGO_ENABLED", "0")
     return env
+
+
+def _provider_with_schema(tool: Tool, workdir: Path) -> list[str]:
+    """The Kubernetes provider embeds `schema-embed.json`, which its own build generates (`go generate`
+    sets the version in the committed schema.json) and its module zip therefore lacks. Do the same
+    step on a writable copy of the module source under the cache and build against that copy."""
+    proc = subprocess.run(["go", "mod", "download", "-json", f"{tool.module}@v{tool.version}"], cwd=workdir,
+                          env=_go_env(), capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise ToolBuildError(f"cannot download Go module {tool.module} v{tool.version}: {proc.stderr.strip()}")
+    source = Path(json.loads(proc.stdout)["Dir"])
+    copy = CACHE / "src" / f"{tool.name}-{tool.version}"
+    cmd_dir = copy / "cmd" / "pulumi-resource-kubernetes"
+    if not (cmd_dir / "schema-embed.json").exists():
+        shutil.rmtree(copy, ignore_errors=True)
+        shutil.copytree(source, copy)
+        for path in [copy, *copy.rglob("*")]:
+            path.chmod(path.stat().st_mode | 0o200)
+        schema = json.loads((cmd_dir / "schema.json").read_text())
+        schema["version"] = tool.version
+        (cmd_dir / "schema-embed.json").write_text(json.dumps(schema, separators=(",", ":")))
+        mapping = json.loads((cmd_dir / "terraform-mapping.json").read_text())
+        (cmd_dir / "terraform-mapping-embed.json").write_text(json.dumps(mapping, separators=(",", ":")))
+    modfile = CACHE / "src" / f"{tool.module_dir}.go.mod"
+    modfile.write_text((workdir / "go.mod").read_text() + f"\nreplace {tool.module} => {copy}\n")
+    shutil.copyfile(workdir / "go.sum", modfile.with_suffix(".sum"))
+    return [f"-modfile={modfile}"]
 
 
 def _build(tool: Tool, binaries: list[str]) -> None:
@@ -105,11 +132,12 @@ def _build(tool: Tool, binaries: list[str]) -> None:
     tool.folder.mkdir(parents=True, exist_ok=True)
     flags = " ".join(f"-X {var}={value}" for var, value in tool.ldflags.items())
     workdir = MODULES / tool.module_dir
+    extra = _provider_with_schema(tool, workdir) if tool.name == "pulumi-resource-kubernetes" else []
     for binary in binaries:
         started = time.monotonic()
         _log(f"building {binary} from {tool.module} {tool.version} (first run only; cached in {tool.folder}) ...")
         partial = tool.folder / f".{binary}.partial"
-        cmd = ["nice", "-n", "10", "go", "build", "-trimpath", "-ldflags", f"-s -w {flags}".strip(),
+        cmd = ["nice", "-n", "10", "go", "build", *extra, "-trimpath", "-ldflags", f"-s -w {flags}".strip(),
                "-o", str(partial), tool.binaries[binary]]
         proc = subprocess.run(cmd, cwd=workdir, env=_go_env(), capture_output=True, text=True)
         if proc.returncode != 0:
@@ -135,12 +163,21 @@ def _install_python_launcher(tool: Tool) -> None:
     target.chmod(0o755)
 
 
+def _link(link: Path, target: Path) -> None:
+    """Point `link` at `target` atomically (two runs may refresh the bin dir at once)."""
+    temp = link.with_name(f".{link.name}.{os.getpid()}")
+    temp.unlink(missing_ok=True)
+    temp.symlink_to(target)
+    os.replace(temp, link)
+
+
 def ensure(names: tuple[str, ...]) -> dict[str, Path]:
     """Path of each named binary: PATH first, else the cache, building what is missing. Prints which."""
     BIN_DIR.mkdir(parents=True, exist_ok=True)
     chosen: dict[str, Path] = {}
     by_binary = {binary: tool for tool in TOOLS for binary in tool.binaries}
-    missing: dict[Tool, list[str]] = {}
+    missing: dict[str, list[str]] = {}
+    by_name = {tool.name: tool for tool in TOOLS}
     for name in names:
         tool = by_binary[name]
         found = _on_path(name)
@@ -148,24 +185,18 @@ def ensure(names: tuple[str, ...]) -> dict[str, Path]:
             chosen[name] = Path(found)
             continue
         if not (tool.folder / name).exists():
-            missing.setdefault(tool, []).append(name)
+            missing.setdefault(tool.name, []).append(name)
         chosen[name] = tool.folder / name
-    for tool, binaries in missing.items():
-        _build(tool, binaries)
+    for tool_name, binaries in missing.items():
+        _build(by_name[tool_name], binaries)
     for name, path in chosen.items():
         tool = by_binary[name]
         origin = "PATH" if not str(path).startswith(str(TOOLS_DIR)) else (
             f"{'stand-in, ' if tool.standin else ''}built from {tool.module} {tool.version}")
         _log(f"{name}: {path} ({origin})")
-        link = BIN_DIR / name
-        if link.is_symlink() or link.exists():
-            link.unlink()
-        link.symlink_to(path)
+        _link(BIN_DIR / name, path)
         if name == "pulumi-language-python":
-            launcher = BIN_DIR / "pulumi-language-python-exec"
-            if launcher.is_symlink() or launcher.exists():
-                launcher.unlink()
-            launcher.symlink_to(path.parent / "pulumi-language-python-exec")
+            _link(BIN_DIR / "pulumi-language-python-exec", path.parent / "pulumi-language-python-exec")
     return {name: BIN_DIR / name for name in names}
 
 
