@@ -56,7 +56,7 @@ go-tools: $(STAMP)
 	$(BIN)/python -m localcluster tools
 
 # The real `pulumi` preview/up/destroy of the `local` stack against a local control plane (README, "End-to-end").
-e2e: $(STAMP) setup-tools
+e2e: $(STAMP)
 	$(BIN)/python -m localcluster e2e
 
 e2e-up: $(STAMP)
