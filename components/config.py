@@ -478,6 +478,11 @@ class StackConfig(_Model):
                 f"hostname={self.hostname!r} is outside the managed domain {domain!r}; "
                 f"allowed: a name under {domain} such as gtc-demo.{domain}"
             )
+        if self.cluster_source.is_local and self.loadgen.image.source == "build":
+            raise ValueError(
+                "loadgen.image.source=build pushes to the DigitalOcean registry, which a stack with "
+                "clusterSource.kind=local does not use; allowed: loadgen.image.source=prebuilt with a reason"
+            )
         if self.loadgen.image.source == "prebuilt" and self.images.loadgen is None:
             raise ValueError(
                 "loadgen.image.source=prebuilt needs images.loadgen (a pinned image reference such as "

@@ -104,3 +104,8 @@ def test_local_stack_without_a_running_cluster_registers_nothing(monkeypatch, tm
         evaluate("local", secrets=LOCAL_SECRETS)
     assert "gtc-demo:clusterSource.kubeconfig" in info.value.message
     assert info.value.registered == 0
+
+
+def test_local_stack_never_builds_the_loadgen_image():
+    message = error_for("local", loadgen={"image": {"source": "build"}})
+    assert "loadgen.image.source=build" in message and "allowed: loadgen.image.source=prebuilt" in message
