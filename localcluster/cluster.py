@@ -231,9 +231,9 @@ def up(cluster: Cluster | None = None) -> Cluster:
         if made.returncode != 0:
             raise ClusterError(f"could not register the kwok nodes: {made.stderr.strip()}")
         _wait("kwok nodes Ready", lambda: _kubectl_json(cluster, ["nodes-ready"]).returncode == 0, 30, cluster, "kwok")
-        # The stand-in for the Dynamo operator (its Go module is refused by the proxy; see dgd_standin).
-        pids["dgd-standin"] = _start(cluster, "dgd-standin",
-                                     [sys.executable, "-m", "localcluster.dgd_standin", str(cluster.kubeconfig)])
+        # Stand-ins for the Dynamo operator and Cilium's Gateway controller (status only; see standins).
+        pids["standins"] = _start(cluster, "standins",
+                                  [sys.executable, "-m", "localcluster.standins", str(cluster.kubeconfig)])
         save()
     except BaseException:
         down(cluster, quiet=True)

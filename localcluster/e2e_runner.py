@@ -7,6 +7,7 @@ how to reach both; `make e2e-down` stops the cluster.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -42,7 +43,9 @@ def main() -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     cluster_up = time.monotonic()
-    workdir = cluster.root / "e2e"
+    # Outside the cluster's folder, so the state and the CLI log outlive `down` for a look afterwards.
+    workdir = tools.CACHE / "e2e" / cluster.root.name
+    shutil.rmtree(workdir, ignore_errors=True)
     env = dict(os.environ, KUBECONFIG=str(cluster.kubeconfig), E2E_WORKDIR=str(workdir),
                PYTHONPATH=str(REPO))
     argv = cluster.in_netns([sys.executable, "-m", "pytest", str(REPO / "localcluster" / "e2e"),

@@ -8,6 +8,7 @@ version pinned in `localcluster/modules/<dir>/go.mod`, into a cache outside the 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -46,7 +47,9 @@ class Tool:
 
     @property
     def folder(self) -> Path:
-        return TOOLS_DIR / f"{self.name}-{self.version}"
+        """Keyed by version and by the link flags, so a changed recipe never reuses an old binary."""
+        recipe = hashlib.sha256(json.dumps(sorted(self.ldflags.items())).encode()).hexdigest()[:8]
+        return TOOLS_DIR / f"{self.name}-{self.version}-{recipe}"
 
 
 TOOLS: tuple[Tool, ...] = (
@@ -56,12 +59,19 @@ TOOLS: tuple[Tool, ...] = (
         "kube-apiserver": "k8s.io/kubernetes/cmd/kube-apiserver",
         "kube-controller-manager": "k8s.io/kubernetes/cmd/kube-controller-manager",
         "kube-scheduler": "k8s.io/kubernetes/cmd/kube-scheduler",
+    }, ldflags={  # what the release build stamps (hack/lib/version.sh); Helm checks charts' kubeVersion against it
+        f"k8s.io/{pkg}.{var}": value
+        for pkg in ("component-base/version", "client-go/pkg/version")
+        for var, value in (("gitVersion", KUBERNETES_VERSION), ("gitMajor", KUBERNETES_VERSION.split(".")[0][1:]),
+                           ("gitMinor", KUBERNETES_VERSION.split(".")[1]), ("gitTreeState", "clean"))
     }),
     Tool("pulumi", "github.com/pulumi/pulumi/pkg/v3", PULUMI_VERSION, "pulumi",
-         {"pulumi": "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi",
-          "pulumi-language-python": "./standin/pulumi-language-python"},
-         ldflags={"github.com/pulumi/pulumi/sdk/v3/go/common/version.Version": PULUMI_VERSION,
-                  "main.version": PULUMI_VERSION.lstrip("v")}),
+         {"pulumi": "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi"},
+         ldflags={"github.com/pulumi/pulumi/sdk/v3/go/common/version.Version": PULUMI_VERSION}),
+    Tool("pulumi-language-python",
+         "gtc-demo stand-in (github.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3 is not served)",
+         PULUMI_VERSION, "pulumi", {"pulumi-language-python": "./standin/pulumi-language-python"},
+         ldflags={"main.version": PULUMI_VERSION.lstrip("v")}, standin=True),
     Tool("pulumi-resource-kubernetes", "github.com/pulumi/pulumi-kubernetes/provider/v4", K8S_PROVIDER_VERSION,
          "kubernetes-provider",
          {"pulumi-resource-kubernetes": "github.com/pulumi/pulumi-kubernetes/provider/v4/cmd/pulumi-resource-kubernetes"},
@@ -180,8 +190,8 @@ def ensure(names: tuple[str, ...]) -> dict[str, Path]:
     by_name = {tool.name: tool for tool in TOOLS}
     for name in names:
         tool = by_binary[name]
-        found = _on_path(name)
-        if found and not tool.standin:
+        found = _on_path(name)  # the real thing on PATH always beats a stand-in
+        if found:
             chosen[name] = Path(found)
             continue
         if not (tool.folder / name).exists():
