@@ -16,8 +16,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from localcluster.e2e.pulumi_cli import Workspace  # noqa: E402
-
-SUMMARY: dict = {"timings": {}, "resources": None, "notes": []}
+from localcluster.e2e.summary import SUMMARY  # noqa: E402
 
 
 @pytest.fixture(scope="session")
