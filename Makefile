@@ -48,8 +48,10 @@ vendor-charts: setup-tools
 setup-prometheus:
 	@command -v prometheus >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 
+# Unit and integration tests, then the real-`pulumi` e2e on a local control plane (first run builds its tools).
 test: setup
 	$(BIN)/python -m pytest
+	$(MAKE) e2e
 
 # Go-built tools (pulumi CLI, providers, etcd, kube-*, kwok) into $$HOME/.cache/gtc-demo; first run only.
 go-tools: $(STAMP)
