@@ -146,7 +146,7 @@ def _build(tool: Tool, binaries: list[str]) -> None:
     for binary in binaries:
         started = time.monotonic()
         _log(f"building {binary} from {tool.module} {tool.version} (first run only; cached in {tool.folder}) ...")
-        partial = tool.folder / f".{binary}.partial"
+        partial = tool.folder / f".{binary}.{os.getpid()}.partial"
         cmd = ["nice", "-n", "10", "go", "build", *extra, "-trimpath", "-ldflags", f"-s -w {flags}".strip(),
                "-o", str(partial), tool.binaries[binary]]
         proc = subprocess.run(cmd, cwd=workdir, env=_go_env(), capture_output=True, text=True)
