@@ -58,7 +58,7 @@ class LocalCluster(pulumi.ComponentResource):
 
         self.cluster = None
         self.gpu_pool = None
-        self.spaces_key = None
+        self.spaces_keys: dict = {}  # no bucket-scoped keys without DigitalOcean
         self.cluster_name = pulumi.Output.from_input("local")
         self.cluster_id = pulumi.Output.from_input("local")
         self.nfs_host = pulumi.Output.from_input("")
