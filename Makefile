@@ -59,6 +59,7 @@ go-tools: $(STAMP)
 
 # The real `pulumi` preview/up/destroy of the `local` stack against a local control plane (README, "End-to-end").
 e2e: $(STAMP)
+	@command -v ip >/dev/null 2>&1 && command -v openssl >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq iproute2 openssl >/dev/null; }
 	$(BIN)/python -m localcluster e2e
 
 e2e-up: $(STAMP)
