@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from rehearsal import event_broker
+from rehearsal import calibration, event_broker
 from rehearsal.ports import pick_free, pick_free_system_ports, require_free
 from rehearsal.speculative import SpecDecoding
 from rehearsal.settings import (
@@ -168,6 +168,7 @@ class Stack:
         sup = self.supervisor
         sup.start("event-broker", [py, "-m", "rehearsal.event_broker", "--xsub-port", str(xsub), "--xpub-port", str(xpub)],
                   env=self._base_env())
+        self.perf_data = calibration.write_npz(cfg.timing.calibration, self.work_dir / f"perf-{cfg.timing.calibration}.npz")
         self.worker_system_ports = pick_free_system_ports(cfg.workers)
         for index, system_port in enumerate(self.worker_system_ports):
             sup.start(worker_name(index), self.worker_argv(), env=env | WORKER_SYSTEM_ENV | {"DYN_SYSTEM_PORT": str(system_port)},
@@ -185,10 +186,10 @@ class Stack:
         return f"http://{HOST}:{port}"
 
     def worker_argv(self) -> list[str]:
-        """One mocker worker (one replica); the cluster runs one per worker pod."""
+        """One mocker worker (one replica, timed by the measured table start() wrote); the cluster runs one per worker pod."""
         cfg = self.config
         return [cfg.python, "-m", "dynamo.mocker", "--model-path", str(TOKENIZER_DIR), "--model-name", MODEL_NAME,
-                "--num-workers", "1", *cfg.timing.args(), *cfg.spec.mocker_args(cfg.timing.decode_speedup_ratio),
+                "--num-workers", "1", *cfg.timing.args(self.perf_data), *cfg.spec.mocker_args(cfg.timing.decode_speedup_ratio),
                 *cfg.extra_mocker_args, *PLANE_ARGS]
 
     @property

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -24,7 +25,7 @@ def test_every_flag_we_pass_exists_in_installed_dynamo():
                             timeout=120).stdout
     for flag in RouterSettings(overlap_score_credit=1, prefill_load_scale=1, temperature=0).args()[::2]:
         assert flag in fe
-    for flag in MockerTiming().args()[::2]:
+    for flag in MockerTiming().args(Path("perf.npz"))[::2]:
         assert flag in mocker
     assert BOOTH.args(), "the booth must differ from Dynamo's defaults"
 
