@@ -86,6 +86,8 @@ class LoadGenerator(pulumi.ComponentResource):
                 "LOADGEN_ALLOWED_HOSTS": ",".join(allowed_hosts(cfg.hostname)),
                 "LOADGEN_FOLLOWUP_MODEL": cfg.loadgen.followup_model,
                 "LOADGEN_FOLLOWUP_URL": cfg.loadgen.followup_url,
+                # Booth openings are bounded so a conversation's longest prompt fits one engine prefill.
+                "LOADGEN_MAX_PROMPT_TOKENS": str(cfg.model.engine.max_num_tokens),
             },
             opts=child,
         )

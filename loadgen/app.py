@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from . import itl_runs
-from .scenario import PRESETS
+from .scenario import PRESETS, preset_patch
 from .schemas import WorkloadConfig, WorkloadPatch
 from .security import EdgeGuard, EdgePolicy, bearer_ok
 from .service import Service
@@ -92,6 +92,10 @@ def create_app(settings: Settings, *, seed: int | None = None) -> FastAPI:
         config = patch.apply_to(svc.engine.config) if patch is not None else svc.engine.config
         if config.router not in svc.routers():
             _reject("router", f"router '{config.router}' needs a baseline frontend (--baseline-url); available: {svc.routers()}")
+        limit = svc.settings.max_prompt_tokens
+        if config.mix.a > 0 and config.longest_prompt() > limit:
+            _reject("openingTokens", f"opening {config.opening_tokens()} + {config.turns.max - 1} follow-ups of up to {config.maxTokens} tokens "
+                    f"reach {config.longest_prompt()} prompt tokens; the engine takes at most {limit} (max-num-tokens): shorten the opening, turns or maxTokens")
         return config
 
     # Auth, Origin and body size are checked by EdgeGuard for every non-GET request; ControlPlane serialises the actions.
@@ -138,6 +142,15 @@ def create_app(settings: Settings, *, seed: int | None = None) -> FastAPI:
     async def presets() -> dict:
         return {"presets": list(PRESETS)}
 
+    @app.post("/api/presets/{preset_id}")
+    async def apply_preset(svc: Svc, preset_id: str) -> dict:
+        """One click: leave auto mode, apply the preset (both routers side by side) and run it."""
+        preset = next((p for p in PRESETS if p["id"] == preset_id), None)
+        if preset is None:
+            raise HTTPException(status_code=404, detail=f"unknown preset; choose one of {[p['id'] for p in PRESETS]}")
+        await svc.control.start(merged(svc, WorkloadPatch.model_validate(preset_patch(preset, "ab" in svc.routers()))))
+        return svc.status()
+
     @app.get("/api/live")
     async def live(svc: Svc) -> dict:
         return svc.stats.snapshot()
@@ -181,7 +194,7 @@ def create_app(settings: Settings, *, seed: int | None = None) -> FastAPI:
 
     @app.websocket("/ws")
     async def ws(websocket: WebSocket) -> None:
-        """Pushes {"type": "snapshot", status, live}, built once a second for all clients (loadgen.broadcast)."""
+        """Pushes {"type": "snapshot", status, live} once a second (loadgen.broadcast) and one {"type": "turn"} per finished request."""
         await websocket.app.state.service.broadcaster.serve(websocket)
 
     @app.get("/", include_in_schema=False)

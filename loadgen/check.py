@@ -30,9 +30,9 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from .corpus import default_corpus
-from .followups import TEMPLATES
+from .followups import template_question
 from .kube_report import write_configmap_report
-from .sessions import CHAT_OPENING, SYSTEM_PROMPT
+from .sessions import SYSTEM_PROMPT, chat_opening
 from .upstream import TurnResult, make_client, stream_chat
 
 EXIT_OK, EXIT_NO_DROP, EXIT_FAILED = 0, 1, 2
@@ -130,14 +130,14 @@ async def _router_cached_tokens(client: httpx.AsyncClient) -> float | None:
 async def _conversation(client: httpx.AsyncClient, model: str, args: argparse.Namespace, rng: random.Random,
                         result: RouterResult) -> None:
     """Fill result's per-turn numbers; raises RuntimeError on the first failed turn."""
-    text, _, topic = default_corpus().opening(rng, args.opening_tokens)
+    opening = default_corpus().opening(rng, args.opening_tokens)
     messages = [
         {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": CHAT_OPENING.format(sid=uuid.uuid4().hex[:12], text=text)},
+        {"role": "user", "content": chat_opening(uuid.uuid4().hex[:12], opening)},
     ]
     for turn in range(1, args.turns + 1):
         if turn > 1:
-            messages.append({"role": "user", "content": TEMPLATES[(turn - 2) % len(TEMPLATES)].format(topic=topic)})
+            messages.append({"role": "user", "content": template_question(opening.kind, opening.anchors, rng)})
         before = await _router_cached_tokens(client) if turn == 2 else None
         turn_result: TurnResult = await stream_chat(client, model=model, messages=messages, max_tokens=args.max_tokens,
                                                     timeout_s=args.timeout)

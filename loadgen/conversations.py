@@ -16,6 +16,10 @@ def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000.0, 3)
 
 
+def _round(value: float | None, digits: int = 3) -> float | None:
+    return None if value is None else round(value, digits)
+
+
 @dataclass
 class TurnRecord:
     """One request of a session, as the API reports it (milliseconds)."""
@@ -34,6 +38,11 @@ class TurnRecord:
     error: str | None
     error_kind: str | None
     question_source: str
+    worker: str | None = None  # serving replica, short name (W1, W2, ... in order of first appearance)
+    worker_id: str | None = None  # Dynamo's 64-bit worker id, as text (JSON clients lose precision on it)
+    server_ttft_ms: float | None = None
+    prefill_ms: float | None = None
+    kv_hit_rate: float | None = None
 
     @classmethod
     def from_result(
@@ -54,6 +63,10 @@ class TurnRecord:
             error=result.error,
             error_kind=result.error_kind,
             question_source=question_source,
+            worker_id=None if result.worker_id is None else str(result.worker_id),
+            server_ttft_ms=_round(result.server_ttft_ms),
+            prefill_ms=_round(result.prefill_ms),
+            kv_hit_rate=_round(result.kv_hit_rate, 4),
         )
 
 
@@ -73,12 +86,14 @@ class Conversation:
     turns: list[TurnRecord] = field(default_factory=list)
     messages: list[dict] = field(default_factory=list)
     client: Any = field(default=None, repr=False, compare=False)  # HTTP client shard used for every turn
+    plan: Any = field(default=None, repr=False, compare=False)  # the ChatPlan it replays (dropped when it ends)
 
     def finish(self, status: str) -> None:
         """Mark done and shrink long message texts so kept history stays small."""
         self.status = status
         self.finished_at = time.time()
         self.client = None
+        self.plan = None
         for message in self.messages:
             text = message["content"]
             if len(text) > KEPT_MESSAGE_CHARS:

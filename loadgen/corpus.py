@@ -1,44 +1,40 @@
-"""The bundled, original corpus: chat passages, long documents composed from them, and reasoning prompts."""
+"""The bundled long-context corpus (real, permissively licensed documents and source files) and reasoning prompts.
+
+Why long documents: KV-aware routing saves the prefill of a conversation's history, so it shows where
+each turn resends thousands of tokens (chats over a document or a code file). `data/corpus.jsonl` is
+written by `python -m loadgen.build_corpus`; `data/CORPUS.md` lists every source and its licence.
+"""
 
 from __future__ import annotations
 
 import json
 import random
+import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-CHARS_PER_TOKEN = 4.0  # No tokenizer ships with the service; ~4 characters per Llama token for English prose.
+DEFAULT_CHARS_PER_TOKEN = 4.0  # English prose with Llama 3; documents carry their own measured ratio
 
 
-def estimate_tokens(text: str) -> int:
-    """Approximate Llama-3 token count of English text."""
-    return max(1, round(len(text) / CHARS_PER_TOKEN))
+def estimate_tokens(text: str, chars_per_token: float = DEFAULT_CHARS_PER_TOKEN) -> int:
+    """Approximate token count of `text`."""
+    return max(1, round(len(text) / chars_per_token))
 
 
-class _Text:
-    """Anything with a `text`, sized in (estimated) tokens."""
-
+@dataclass(frozen=True)
+class Document:
+    id: str
+    kind: str  # code | doc
+    title: str
+    source: str
+    license: str
+    chars_per_token: float
     text: str
 
     @property
     def tokens(self) -> int:
-        return estimate_tokens(self.text)
-
-
-@dataclass(frozen=True)
-class Passage(_Text):
-    id: str
-    topic: str
-    title: str
-    text: str
-
-
-@dataclass(frozen=True)
-class Document(_Text):
-    id: str
-    title: str
-    text: str
+        return estimate_tokens(self.text, self.chars_per_token)
 
 
 @dataclass(frozen=True)
@@ -49,63 +45,78 @@ class Prompt:
     expected_output_length: int
 
 
+@dataclass(frozen=True)
+class Opening:
+    """What a conversation is about: the text pasted in turn 1, where it came from, and what to ask about it."""
+
+    text: str
+    document: Document
+    tokens: int  # estimated
+    anchors: tuple[str, ...]  # function/class names or section headings found in `text`
+
+    @property
+    def kind(self) -> str:
+        return self.document.kind
+
+    @property
+    def title(self) -> str:
+        return self.document.title
+
+
+_CODE_ANCHOR = re.compile(r"^\s*(?:async\s+)?(?:def|class)\s+([A-Za-z_][A-Za-z0-9_]{2,})", re.M)
+_DOC_ANCHOR = re.compile(r"^#{1,4}\s+(.{4,80})$", re.M)
+
+
+def anchors_in(text: str, kind: str, limit: int = 24) -> tuple[str, ...]:
+    """Names a follow-up question can point at: public functions/classes in code, headings in prose."""
+    if kind == "code":
+        names = [n for n in _CODE_ANCHOR.findall(text) if not n.startswith("__")]
+    else:
+        names = [h.strip().strip("`*") for h in _DOC_ANCHOR.findall(text)]
+    return tuple(dict.fromkeys(names))[:limit]
+
+
 def _read_jsonl(name: str) -> list[dict]:
     text = resources.files("loadgen.data").joinpath(name).read_text(encoding="utf-8")
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
-def _compose(spec: dict, passages: list[Passage]) -> Document:
-    """A handbook-style document: intro, then passages on its topics first, then related ones, up to the token target."""
-    wanted = spec["topics"]
-    ordered = sorted(passages, key=lambda p: (wanted.index(p.topic) if p.topic in wanted else len(wanted), p.id))
-    parts = [f"# {spec['title']}", spec["intro"]]
-    budget = spec["target_tokens"] - estimate_tokens(spec["closing"])
-    section = 0
-    for passage in ordered:
-        block = f"## {section + 1}. {passage.title}\n\n{passage.text}"
-        if estimate_tokens("\n\n".join(parts + [block])) > budget:
-            continue
-        parts.append(block)
-        section += 1
-    parts.append("## Closing notes\n\n" + spec["closing"])
-    return Document(id=spec["id"], title=spec["title"], text="\n\n".join(parts))
+def _cut(text: str, limit_chars: int) -> str:
+    """At most `limit_chars`, ending at a line (or paragraph) boundary when one is near."""
+    if len(text) <= limit_chars:
+        return text
+    head = text[:limit_chars]
+    at = head.rfind("\n")
+    return head[: at + 1] if at > limit_chars * 0.8 else head
 
 
 class Corpus:
-    """Read-only corpus with helpers that pick openings and prompts."""
+    """Read-only corpus; picks conversation openings and prompts."""
 
-    def __init__(self, passages: list[Passage], documents: list[Document], prompts: list[Prompt]) -> None:
-        self.passages = passages
+    def __init__(self, documents: list[Document], prompts: list[Prompt]) -> None:
         self.documents = documents
         self.prompts = prompts
 
     @classmethod
     def load(cls) -> Corpus:
-        passages = [Passage(p["id"], p["topic"], p["title"], p["text"]) for p in _read_jsonl("chat_passages.jsonl")]
-        specs = _read_jsonl("documents.jsonl")
-        documents = [_compose(spec, passages) for spec in specs]
+        documents = [Document(d["id"], d["kind"], d["title"], d["source"], d["license"], d["chars_per_token"], d["text"]) for d in _read_jsonl("corpus.jsonl")]
         prompts = [Prompt(p["id"], p["prompt"], p["category"], p["expected_output_length"]) for p in _read_jsonl("reasoning_prompts.jsonl")]
-        return cls(passages, documents, prompts)
+        return cls(documents, prompts)
 
-    def opening(self, rng: random.Random, target_tokens: int | None) -> tuple[str, str, str]:
-        """(text, source id, topic) for a chat's first message: one passage, or a document cut to ~target_tokens."""
-        if target_tokens is None or target_tokens <= 500:
-            passage = rng.choice(self.passages)
-            text = passage.text
-            if target_tokens is not None and passage.tokens > target_tokens:
-                text = _cut(text, target_tokens)
-            return text, passage.id, passage.topic
-        fitting = [d for d in self.documents if d.tokens >= target_tokens]
-        if fitting:
-            doc = rng.choice(fitting)
-            return _cut(doc.text, target_tokens), doc.id, doc.title
-        # Longer than any document: chain documents, starting from a random one.
-        start = rng.randrange(len(self.documents))
-        chain = [self.documents[(start + i) % len(self.documents)].text for i in range(len(self.documents))]
-        text = "\n\n".join(chain)
-        while estimate_tokens(text) < target_tokens:
-            text = text + "\n\n" + text
-        return _cut(text, target_tokens), self.documents[start].id, self.documents[start].title
+    def opening(self, rng: random.Random, target_tokens: int, scale: TokenScale | None = None) -> Opening:
+        """One document (its start) cut to ~target_tokens; two documents back to back when one is too short.
+
+        `scale` corrects the stored chars-per-token (measured with the rehearsal's tokenizer) to the
+        served model's tokenizer, learned from the server's usage reports.
+        """
+        doc = rng.choice(self.documents)
+        cpt = doc.chars_per_token * (scale.of(doc.kind) if scale is not None else 1.0)
+        text = doc.text
+        if estimate_tokens(text, cpt) < target_tokens:
+            other = self.documents[(self.documents.index(doc) + 1 + rng.randrange(len(self.documents) - 1)) % len(self.documents)]
+            text = f"{text}\n\n# Next file: {other.title}\n\n{other.text}"
+        text = _cut(text, int(target_tokens * cpt))
+        return Opening(text=text, document=doc, tokens=estimate_tokens(text, cpt), anchors=anchors_in(text, doc.kind))
 
     def document(self, rng: random.Random) -> Document:
         return rng.choice(self.documents)
@@ -114,17 +125,26 @@ class Corpus:
         return rng.choice(self.prompts)
 
 
-def _cut(text: str, target_tokens: int) -> str:
-    """Trim to about target_tokens, at a paragraph or sentence boundary when one is near."""
-    limit = int(target_tokens * CHARS_PER_TOKEN)
-    if len(text) <= limit:
-        return text
-    head = text[:limit]
-    for sep in ("\n\n", ". "):
-        at = head.rfind(sep)
-        if at > limit * 0.8:
-            return head[: at + (1 if sep == ". " else 0)]
-    return head
+class TokenScale:
+    """Learns how the served tokenizer counts our text relative to the stored estimate (per kind).
+
+    Why: the corpus's chars-per-token were measured with the rehearsal's small tokenizer; Llama 3's
+    128k-token vocabulary packs code about twice as densely. Each turn-1 usage report (prompt tokens
+    for a known number of characters) moves the factor, so openings hit their token target on any stack.
+    """
+
+    def __init__(self, weight: float = 0.2) -> None:
+        self.weight = weight
+        self.factor = {"code": 1.0, "doc": 1.0}
+
+    def observe(self, kind: str, estimated_tokens: int, reported_tokens: int | None) -> None:
+        if not reported_tokens or estimated_tokens <= 0:
+            return
+        ratio = min(4.0, max(0.25, estimated_tokens / reported_tokens))
+        self.factor[kind] = (1 - self.weight) * self.factor.get(kind, 1.0) + self.weight * self.factor.get(kind, 1.0) * ratio
+
+    def of(self, kind: str) -> float:
+        return self.factor.get(kind, 1.0)
 
 
 @cache

@@ -12,7 +12,7 @@ from itertools import cycle
 from .conversations import Conversation, ConversationStore
 from .metrics import Metrics
 from .schemas import WorkloadConfig
-from .sessions import SessionRunner
+from .sessions import ChatPlan, SessionRunner
 
 log = logging.getLogger("loadgen.engine")
 ARRIVALS_TASK = "loadgen-arrivals"
@@ -43,6 +43,8 @@ class Engine:
         self._arrivals: asyncio.Task | None = None
         self._wake = asyncio.Event()
         self._ab = cycle(("kv", "round-robin"))
+        self._twin: tuple[ChatPlan, str] | None = None  # A/B: the plan still owed to the other router
+        self._pairs = 0
         self.lag_max_s = 0.0  # how late arrivals fire versus their Poisson schedule (benchmark figure)
         self.lag_total_s = 0.0
         self.arrivals = 0
@@ -85,6 +87,7 @@ class Engine:
         for task in sessions:
             task.cancel()
         await asyncio.gather(*sessions, return_exceptions=True)
+        self._twin = None
         if self.state != "idle":
             self.state = final_state
         self.metrics.target_rps.set(0)
@@ -93,6 +96,19 @@ class Engine:
         if self.config.router == "ab":
             return next(self._ab)
         return self.config.router
+
+    def _chat_plan(self) -> tuple[ChatPlan, str]:
+        """(plan, router). A/B: every plan runs once per router; which router goes first alternates per pair."""
+        if self.config.router != "ab":
+            return self.runner.plan(self.config), self.config.router
+        if self._twin is not None:
+            twin, self._twin = self._twin, None
+            return twin
+        first, second = ("kv", "round-robin") if self._pairs % 2 == 0 else ("round-robin", "kv")
+        self._pairs += 1
+        plan = self.runner.plan(self.config)
+        self._twin = (plan, second)
+        return plan, first
 
     def _pick_workload(self, rates: dict[str, float]) -> str:
         names = [name for name, rate in rates.items() if rate > 0]
@@ -144,12 +160,16 @@ class Engine:
             self.tally["arrivals_skipped"] += 1
             self.metrics.skipped.labels(workload=workload).inc()
             return
-        router = self._pick_router()
+        plan = None
+        if workload == "chat":
+            plan, router = self._chat_plan()
+        else:
+            router = self._pick_router()
         if router in self.health and not self.health[router].admit():
             self.tally["arrivals_backoff"] += 1
             return
-        turns = self.rng.randint(cfg.turns.min, cfg.turns.max) if workload == "chat" else 1
-        conv = Conversation(id=uuid.uuid4().hex[:12], run=self.run, workload=workload, router=router, planned_turns=turns, source="")
+        turns = plan.turns if plan is not None else 1
+        conv = Conversation(id=uuid.uuid4().hex[:12], run=self.run, workload=workload, router=router, planned_turns=turns, source="", plan=plan)
         self.store.add(conv)
         self.run_started += 1
         self.tally["sessions_started"] += 1

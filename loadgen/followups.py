@@ -12,32 +12,41 @@ from .metrics import Metrics
 
 log = logging.getLogger("loadgen.followups")
 
-TEMPLATES = (
-    "Can you go deeper on the part about {topic}? What is the most common mistake teams make there?",
-    "How would this change if the cluster had twice as many GPUs?",
-    "What metrics would you watch in production to know whether this is working?",
-    "Can you give a concrete example with numbers?",
-    "What are the trade-offs compared with the simplest alternative?",
-    "How does this interact with KV-cache reuse across turns of a conversation?",
-    "If latency suddenly doubled, where would you look first?",
-    "How would you explain this to someone who has only used a hosted API?",
-    "Which part of this is most sensitive to prompt length?",
-    "What would you configure differently for a 70B model compared with an 8B model?",
-    "Summarise the key point in two sentences, then list three follow-up experiments.",
-    "What failure modes should an on-call engineer expect here?",
-    "How does Kubernetes scheduling affect this in practice?",
-    "Is there anything here that would behave differently under heavy load?",
-    "What is one thing about {topic} that surprises people the first time?",
-    "How would you test this before a live demo?",
-    "Which assumptions in your answer are the weakest?",
-    "Can you compare this with how round-robin load balancing would handle it?",
-    "What does this cost, roughly, in GPU memory?",
-    "What should be measured first when tuning {topic}?",
+# Short follow-ups about the pasted context, as a reader of that document or file would ask them.
+# {name} is a function/class (code) or a section heading (docs) found in the opening.
+CODE_TEMPLATES = (
+    "What does `{name}` do, and what does it return?",
+    "Is there an edge case `{name}` does not handle?",
+    "How would you write a unit test for `{name}`?",
+    "Where is `{name}` used in this file, and why?",
+    "Summarise what this file is responsible for in three sentences.",
+    "Which part of this code would you refactor first, and how?",
+    "What happens in `{name}` when its input is empty or invalid?",
+    "Does anything in `{name}` block the event loop or hold a lock for long?",
 )
+DOC_TEMPLATES = (
+    "What does the section '{name}' say, in two sentences?",
+    "What would I need to configure to do what '{name}' describes?",
+    "What limitations or caveats does this document mention?",
+    "Turn the part about '{name}' into a short checklist.",
+    "Which part of this document matters most for running it in production?",
+    "Is there anything in '{name}' that contradicts another section?",
+)
+GENERIC = "Can you summarise the key point of that answer in two sentences?"
+
+
+def template_question(kind: str, anchors: tuple[str, ...], rng: random.Random) -> str:
+    """A follow-up about the document: one template, one anchor from the opening."""
+    templates = CODE_TEMPLATES if kind == "code" else DOC_TEMPLATES
+    template = rng.choice(templates)
+    if "{name}" in template and not anchors:
+        return GENERIC
+    return template.format(name=rng.choice(anchors) if anchors else "")
+
 
 SYSTEM = (
-    "You write the next question a curious infrastructure engineer would ask in a chat about LLM serving. "
-    "Reply with one question only, under 30 words, no preamble."
+    "You write the next short question a developer would ask about the document or source file under discussion. "
+    "Reply with one question only, under 25 words, no preamble."
 )
 
 
@@ -69,14 +78,11 @@ class FollowupWriter:
     def enabled(self) -> bool:
         return self._client is not None
 
-    def template(self, topic: str) -> str:
-        return self.rng.choice(TEMPLATES).format(topic=topic)
-
-    async def next_question(self, topic: str, last_answer: str) -> tuple[str, str]:
-        """(question, source) where source is 'gradient' or 'template'."""
+    async def next_question(self, kind: str, title: str, anchors: tuple[str, ...], last_answer: str, rng: random.Random | None = None) -> tuple[str, str]:
+        """(question, source) where source is 'gradient' or 'template'; `rng` makes template choices replayable."""
         if self._client is not None and time.monotonic() >= self._suspended_until:
             try:
-                question = await self._ask_remote(topic, last_answer)
+                question = await self._ask_remote(title, anchors, last_answer)
                 self.remote += 1
                 self.metrics.followups.labels(source="gradient").inc()
                 return question, "gradient"
@@ -86,14 +92,14 @@ class FollowupWriter:
         self.fallbacks += 1
         self.metrics.followup_fallbacks.inc()
         self.metrics.followups.labels(source="template").inc()
-        return self.template(topic), "template"
+        return template_question(kind, anchors, rng or self.rng), "template"
 
-    async def _ask_remote(self, topic: str, last_answer: str) -> str:
+    async def _ask_remote(self, title: str, anchors: tuple[str, ...], last_answer: str) -> str:
         body = {
             "model": self.model,
             "messages": [
                 {"role": "system", "content": SYSTEM},
-                {"role": "user", "content": f"Topic: {topic}\n\nLast answer:\n{last_answer[-1500:]}\n\nNext question:"},
+                {"role": "user", "content": f"Document: {title}\nIt mentions: {', '.join(anchors[:12])}\n\nLast answer:\n{last_answer[-1500:]}\n\nNext question:"},
             ],
             "max_tokens": 60,
             "temperature": 0.9,

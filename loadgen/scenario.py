@@ -1,4 +1,10 @@
-"""Auto mode for the unattended booth: cycles RAMP_UP -> STEADY_STATE -> HIGH_LOAD -> COOLDOWN with countdown and cycle count."""
+"""Auto mode for the unattended booth: WARM_UP -> STEADY_AB -> HIGH_LOAD -> COOL_DOWN, looped, each phase with a caption.
+
+Every phase runs KV-aware and round-robin side by side on the same conversations (router "ab"), so
+the audience always sees both; the phases change only the offered load, and each caption says what
+to watch. The first four minutes (warm-up, steady, most of high load) are what the booth's
+acceptance check measures.
+"""
 
 from __future__ import annotations
 
@@ -15,25 +21,38 @@ from .schemas import Mix, WorkloadConfig
 class Phase:
     name: str
     label: str
-    description: str
+    description: str  # the one-line caption shown on the booth screen
     duration_s: float
     rps: float
     max_concurrency: int
 
 
 PHASES: tuple[Phase, ...] = (
-    Phase("RAMP_UP", "Ramp Up", "Gradually increasing multi-turn conversations", 60, 1.0, 5),
-    Phase("STEADY_STATE", "Steady State", "Stable multi-turn chat load", 120, 2.0, 10),
-    Phase("HIGH_LOAD", "High Load", "Increased concurrency stressing the system", 90, 4.0, 20),
-    Phase("COOLDOWN", "Cooldown", "Decreasing to baseline", 60, 0.5, 5),
+    Phase("WARM_UP", "Warm-up", "New conversations paste a ~6k-token file: turn 1 costs the same on both routers (nothing is cached yet).", 45, 1.0, 8),
+    Phase("STEADY_AB", "Steady A/B", "Same conversations on both routers: KV-aware sends each follow-up to the replica that holds its history.", 120, 2.0, 16),
+    Phase("HIGH_LOAD", "High load", "Round-robin re-prefills whole histories and queues behind them; KV-aware serves follow-ups from cache.", 75, 4.0, 32),
+    Phase("COOL_DOWN", "Cool-down", "Load drops. The gap sits on turn 2: with 2 replicas round-robin finds the cache half the time.", 45, 0.5, 4),
 )
 SCENARIO_TASK = "loadgen-scenario"
 IDLE = Phase("IDLE", "Idle", "Auto mode stopped", 0, 0.0, 0)
+CHAT = {"a": 1.0, "b": 0.0, "c": 0.0}
+# One click (and the key in `key`) each; every preset runs both routers side by side.
 PRESETS = (
-    {"id": "light", "label": "Light Load", "totalRPS": 1.0, "mix": {"a": 1.0, "b": 0.0, "c": 0.0}, "maxConcurrency": 5},
-    {"id": "moderate", "label": "Moderate Load", "totalRPS": 2.0, "mix": {"a": 1.0, "b": 0.0, "c": 0.0}, "maxConcurrency": 10},
-    {"id": "heavy", "label": "Heavy Load", "totalRPS": 4.0, "mix": {"a": 1.0, "b": 0.0, "c": 0.0}, "maxConcurrency": 20},
+    {"id": "booth", "key": "1", "label": "Long-context chat", "hint": "2 RPS · 6k-token files", "totalRPS": 2.0, "mix": CHAT, "maxConcurrency": 16, "openingTokens": 6000},
+    {"id": "busy", "key": "2", "label": "High load", "hint": "4 RPS · 6k-token files", "totalRPS": 4.0, "mix": CHAT, "maxConcurrency": 32, "openingTokens": 6000},
+    {"id": "short", "key": "3", "label": "Short prompts", "hint": "2 RPS · 500 tokens: little to save", "totalRPS": 2.0, "mix": CHAT, "maxConcurrency": 16, "openingTokens": 500},
+    {"id": "summarize", "key": "4", "label": "Summarization", "hint": "1 RPS · one long document each", "totalRPS": 1.0, "mix": {"a": 0.0, "b": 1.0, "c": 0.0}, "maxConcurrency": 8},
+    {"id": "reasoning", "key": "5", "label": "Reasoning", "hint": "1 RPS · long answers", "totalRPS": 1.0, "mix": {"a": 0.0, "b": 0.0, "c": 1.0}, "maxConcurrency": 8},
 )
+PRESET_FIELDS = ("totalRPS", "mix", "maxConcurrency", "openingTokens")
+
+
+def preset_patch(preset: dict, ab: bool) -> dict:
+    """The WorkloadPatch body a preset applies (both routers whenever a baseline frontend exists)."""
+    patch = {k: preset[k] for k in PRESET_FIELDS if k in preset}
+    if ab:
+        patch["router"] = "ab"
+    return patch
 
 
 def phase_at(elapsed_s: float, speedup: float = 1.0, phases: tuple[Phase, ...] = PHASES) -> tuple[int, float, int]:
@@ -51,8 +70,9 @@ def phase_at(elapsed_s: float, speedup: float = 1.0, phases: tuple[Phase, ...] =
 class ScenarioController:
     """Drives the engine's rate and concurrency from the phase table while auto mode is on."""
 
-    def __init__(self, engine: Engine, metrics: Metrics, speedup: float = 1.0, tick_s: float = 0.2) -> None:
+    def __init__(self, engine: Engine, metrics: Metrics, speedup: float = 1.0, tick_s: float = 0.2, ab: bool = True) -> None:
         self.engine = engine
+        self.ab = ab
         self.metrics = metrics
         self.speedup = speedup
         self.tick_s = tick_s
@@ -68,11 +88,13 @@ class ScenarioController:
     def _config_for(self, phase: Phase) -> WorkloadConfig:
         data = self.engine.config.model_dump()
         data.update(totalRPS=phase.rps, maxConcurrency=phase.max_concurrency, mix=Mix(a=1.0, b=0.0, c=0.0).model_dump())
+        if self.ab:  # the booth always shows both routers on the same conversations
+            data["router"] = "ab"
         data["maxConversations"] = None
         return WorkloadConfig.model_validate(data)
 
     async def start_auto(self) -> None:
-        """(Re)start the cycle at RAMP_UP."""
+        """(Re)start the cycle at WARM_UP."""
         await self._cancel_tick()
         self._started_at = asyncio.get_running_loop().time()
         self._applied = 0

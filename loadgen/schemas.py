@@ -10,6 +10,11 @@ Router = Literal["kv", "round-robin", "ab"]
 ROUTERS: tuple[str, ...] = ("kv", "round-robin", "ab")
 MAX_RPS = 200.0
 MAX_CONCURRENCY = 1000
+# The booth's default opening: a real document or source file of ~6k tokens (what KV routing is for).
+DEFAULT_OPENING_TOKENS = 6000
+MIN_OPENING_TOKENS = 256
+FOLLOWUP_TOKENS = 48  # room for one short follow-up question plus its chat-template tokens
+PROMPT_OVERHEAD_TOKENS = 120  # system prompt, opening instruction and template around the first message
 
 
 class _Strict(BaseModel):
@@ -52,8 +57,8 @@ class TurnRange(_Strict):
 class MsRange(_Strict):
     """Pause between chat turns in milliseconds, drawn uniformly from [min, max]."""
 
-    min: int = Field(0, ge=0, le=600_000)
-    max: int = Field(1000, ge=0, le=600_000)
+    min: int = Field(1000, ge=0, le=600_000)
+    max: int = Field(3000, ge=0, le=600_000)
 
     @model_validator(mode="after")
     def _ordered(self) -> MsRange:
@@ -74,13 +79,21 @@ class WorkloadConfig(_Strict):
 
     totalRPS: float = Field(2.0, ge=0, le=MAX_RPS)
     mix: Mix = Field(default_factory=Mix)
-    maxConcurrency: int = Field(10, ge=1, le=MAX_CONCURRENCY)
-    router: Router = "kv"
+    maxConcurrency: int = Field(16, ge=1, le=MAX_CONCURRENCY)
+    router: Router = "ab"
     turns: TurnRange = Field(default_factory=TurnRange)
-    openingTokens: int | None = Field(None, ge=16, le=64_000)
+    openingTokens: int | None = Field(DEFAULT_OPENING_TOKENS, ge=MIN_OPENING_TOKENS, le=64_000)
     thinkTimeMs: MsRange = Field(default_factory=MsRange)
     maxConversations: int | None = Field(None, ge=1, le=10_000_000)
     maxTokens: int = Field(256, ge=1, le=8192)
+
+    def opening_tokens(self) -> int:
+        """Opening length in tokens (null means the booth default)."""
+        return self.openingTokens if self.openingTokens is not None else DEFAULT_OPENING_TOKENS
+
+    def longest_prompt(self) -> int:
+        """Prompt tokens of the last turn of the longest conversation: opening plus every earlier answer and question."""
+        return self.opening_tokens() + PROMPT_OVERHEAD_TOKENS + (self.turns.max - 1) * (self.maxTokens + FOLLOWUP_TOKENS)
 
     def conversation_rate(self) -> float:
         """New chat conversations per second."""
@@ -103,7 +116,7 @@ class WorkloadPatch(_Strict):
     maxConcurrency: int | None = Field(None, ge=1, le=MAX_CONCURRENCY)
     router: Router | None = None
     turns: TurnRange | None = None
-    openingTokens: int | None = Field(None, ge=16, le=64_000)
+    openingTokens: int | None = Field(None, ge=MIN_OPENING_TOKENS, le=64_000)
     thinkTimeMs: MsRange | None = None
     maxConversations: int | None = Field(None, ge=1, le=10_000_000)
     maxTokens: int | None = Field(None, ge=1, le=8192)
@@ -124,5 +137,5 @@ class WorkloadPatch(_Strict):
         return WorkloadConfig.model_validate(data)
 
     def touches_load_shape(self) -> bool:
-        """True when the patch changes what auto mode drives (rate, mix, concurrency)."""
-        return bool({"totalRPS", "mix", "maxConcurrency"} & self.model_fields_set)
+        """True when the patch changes what auto mode drives (rate, mix, concurrency, both routers side by side)."""
+        return bool({"totalRPS", "mix", "maxConcurrency", "router"} & self.model_fields_set)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 
@@ -10,6 +11,7 @@ from .control import ControlPlane
 from .conversations import ConversationStore
 from .corpus import default_corpus
 from .engine import Engine
+from .events import TurnFeed
 from .followups import FollowupWriter
 from .metrics import Metrics
 from .scenario import ScenarioController
@@ -53,12 +55,24 @@ class Service:
         )
         self.runner.ttft_timeout_s = settings.ttft_timeout_s
         self.runner.health = self.health
+        self.turns = TurnFeed()
+        self.runner.on_turn = self._on_turn
         self.engine = Engine(runner=self.runner, store=self.store, metrics=self.metrics, rng=random.Random(self.rng.random()))
         self.engine.health = self.health
-        self.scenario = ScenarioController(self.engine, self.metrics, speedup=settings.scenario_speedup)
+        self.defaults = WorkloadConfig() if "round-robin" in self.clients else WorkloadConfig(router="kv")
+        self.engine.config = self.defaults
+        self.scenario = ScenarioController(self.engine, self.metrics, speedup=settings.scenario_speedup, ab="round-robin" in self.clients)
         self.control = ControlPlane(self.engine, self.scenario, self.reset)
         self.broadcaster = Broadcaster(lambda: {"status": self.status(), "live": self.stats.snapshot()}, max_clients=settings.max_ws_clients)
         self.broadcaster.start()
+        self._publishing: set[asyncio.Task] = set()
+
+    def _on_turn(self, record, conversation) -> None:
+        """A request finished: keep its event (bounded) and send it to every WebSocket client."""
+        event = self.turns.add(record, conversation)
+        task = asyncio.get_running_loop().create_task(self.broadcaster.publish(event))
+        self._publishing.add(task)
+        task.add_done_callback(self._publishing.discard)
 
     def routers(self) -> list[str]:
         """Router values the control API accepts with the configured frontends."""
@@ -75,6 +89,7 @@ class Service:
         """Forget finished conversations, live samples and counters (Prometheus series stay monotonic)."""
         self.store.clear()
         self.stats.clear()
+        self.turns.clear()
         self.engine.tally.clear()
         self.runner.tally.clear()
         self.runner.errors_by_kind.clear()
@@ -91,7 +106,7 @@ class Service:
             "run": engine.run,
             "config": engine.config.model_dump(),
             "arrivalRates": {k: round(v, 6) for k, v in engine.config.session_rates().items()},
-            "defaults": WorkloadConfig().model_dump(),
+            "defaults": self.defaults.model_dump(),
             "scenario": scenario,
             "model": self.settings.model,
             "routers": self.routers(),
@@ -118,5 +133,7 @@ class Service:
                 "followupFallbacks": self.followups.fallbacks,
                 "followupsRemote": self.followups.remote,
                 "keptConversations": len(self.store),
+                "liveSamples": len(self.stats),
+                "turnEvents": len(self.turns),
             },
         }

@@ -6,22 +6,40 @@ import asyncio
 import random
 import time
 from collections import Counter as Tally
+from dataclasses import dataclass
 
 from .conversations import Conversation, TurnRecord
-from .corpus import Corpus
+from .corpus import Corpus, Opening, TokenScale, estimate_tokens
 from .followups import FollowupWriter
 from .metrics import Metrics, turn_label
 from .schemas import WorkloadConfig
 from .stats import LiveStats, Sample
 from .upstream import ClientPool, stream_chat
 
-SYSTEM_PROMPT = (
-    "You are a concise, accurate assistant for engineers who deploy and operate large language models on GPU clusters and Kubernetes. Answer in plain prose."
-)
-CHAT_OPENING = "[session {sid}] Read the following text, explain its main idea and why it matters for running LLMs in production.\n\n{text}"
+SYSTEM_PROMPT = "You are a concise, accurate assistant for software engineers. Answer questions about the text the user shares, in plain prose."
+# The session id comes first, so two conversations never share a KV prefix beyond the system prompt,
+# even when they paste the same document (A/B twins do: see ChatPlan).
+CHAT_OPENING = "[session {sid}] Here is {what}: {title}. Read it, then tell me what it does and what to watch out for.\n\n{text}"
+TEMPLATE_TOKENS_PER_MESSAGE = 5  # Llama 3 chat template: header and end-of-turn tokens around each message
 SUMMARY_PROMPT = "Summarise the following document in five short bullet points.\n\n{text}"
 SUMMARY_MAX_TOKENS = 200
 REASONING_MAX_TOKENS = 1024
+
+
+@dataclass(frozen=True)
+class ChatPlan:
+    """One conversation's script. In A/B mode the engine replays each plan once per router, so both
+    frontends get the same documents, turn counts, think times and questions (equal offered load)."""
+
+    opening: Opening
+    turns: int
+    think_s: tuple[float, ...]  # pause before turns 2..n
+    seed: int  # follow-up question choices
+
+
+def chat_opening(sid: str, opening: Opening) -> str:
+    what = "a source file" if opening.kind == "code" else "some documentation"
+    return CHAT_OPENING.format(sid=sid, what=what, title=opening.title, text=opening.text)
 
 
 class SessionRunner:
@@ -52,6 +70,17 @@ class SessionRunner:
         self.inflight: Tally[str] = Tally()
         self.ttft_timeout_s: float | None = None
         self.health: dict = {}  # router -> UpstreamHealth (loadgen.upstream_health), fed after every request
+        self.token_scale = TokenScale()
+        self.workers = WorkerNames()
+        self.on_turn = None  # optional callback(TurnRecord, Conversation): per-request events
+
+    def plan(self, config: WorkloadConfig) -> ChatPlan:
+        """A fresh conversation script drawn from the corpus."""
+        rng = self.rng
+        opening = self.corpus.opening(rng, config.opening_tokens(), self.token_scale)
+        turns = rng.randint(config.turns.min, config.turns.max)
+        think = tuple(rng.uniform(config.thinkTimeMs.min, config.thinkTimeMs.max) / 1000.0 for _ in range(turns - 1))
+        return ChatPlan(opening=opening, turns=turns, think_s=think, seed=rng.randrange(2**31))
 
     async def run(self, conv: Conversation, config: WorkloadConfig) -> str:
         """Run the session to its end; returns the outcome (completed|error)."""
@@ -71,21 +100,34 @@ class SessionRunner:
         return "completed" if ok else "error"
 
     async def _chat(self, conv: Conversation, config: WorkloadConfig) -> str:
-        text, source, topic = self.corpus.opening(self.rng, config.openingTokens)
-        conv.source = source
+        plan: ChatPlan = conv.plan or self.plan(config)
+        opening = plan.opening
+        conv.source = opening.document.id
         conv.messages.append({"role": "system", "content": SYSTEM_PROMPT})
-        conv.messages.append({"role": "user", "content": CHAT_OPENING.format(sid=conv.id, text=text)})
+        conv.messages.append({"role": "user", "content": chat_opening(conv.id, opening)})
+        questions = random.Random(plan.seed)
         question_source = "opening"
         for turn in range(1, conv.planned_turns + 1):
             if turn > 1:
-                think = self.rng.uniform(config.thinkTimeMs.min, config.thinkTimeMs.max) / 1000.0
+                think = plan.think_s[turn - 2] if turn - 2 < len(plan.think_s) else 0.0
                 if think > 0:
                     await asyncio.sleep(think)
-                question, question_source = await self.followups.next_question(topic, conv.messages[-1]["content"])
+                question, question_source = await self.followups.next_question(
+                    opening.kind, opening.title, opening.anchors, conv.messages[-1]["content"], questions
+                )
                 conv.messages.append({"role": "user", "content": question})
             if not await self._request(conv, turn, config.maxTokens, question_source):
                 return "error"
+            if turn == 1:
+                self._learn_tokens(conv, opening)
         return "completed"
+
+    def _learn_tokens(self, conv: Conversation, opening: Opening) -> None:
+        """Teach TokenScale how the served tokenizer counts this kind of text (turn 1: opening + template)."""
+        reported = conv.turns[-1].prompt_tokens if conv.turns else None
+        cpt = opening.document.chars_per_token * self.token_scale.of(opening.kind)
+        estimated = sum(estimate_tokens(m["content"], cpt) + TEMPLATE_TOKENS_PER_MESSAGE for m in conv.messages[:2])
+        self.token_scale.observe(opening.kind, estimated, reported)
 
     async def _request(self, conv: Conversation, turn: int, max_tokens: int, question_source: str) -> bool:
         """One streamed completion with the whole history; appends the answer on success."""
@@ -103,10 +145,13 @@ class SessionRunner:
         record = TurnRecord.from_result(
             conversation_id=conv.id, turn=turn, router=router, workload=conv.workload, started_at=started_at, result=result, question_source=question_source
         )
+        record.worker = self.workers.name(result.worker_id)
         conv.turns.append(record)
         if router in self.health:
             self.health[router].record(result.ok, result.error_kind, result.error)
         self._observe(conv.workload, router, turn, record)
+        if self.on_turn is not None:
+            self.on_turn(record, conv)
         if result.ok:
             conv.messages.append({"role": "assistant", "content": result.text})
         return result.ok
@@ -142,5 +187,26 @@ class SessionRunner:
                 itl_ms=rec.itl_ms,
                 cached=rec.cached_tokens,
                 prompt=rec.prompt_tokens,
+                conversation=rec.conversation_id,
+                turn_no=turn,
+                worker=rec.worker,
+                server_ttft_ms=rec.server_ttft_ms,
             )
         )
+
+
+class WorkerNames:
+    """Short, stable names (W1, W2, ...) for Dynamo's 64-bit worker ids, in order of first appearance."""
+
+    def __init__(self, limit: int = 64) -> None:
+        self.limit = limit
+        self._names: dict[int, str] = {}
+
+    def name(self, worker_id: int | None) -> str | None:
+        if worker_id is None:
+            return None
+        if worker_id not in self._names:
+            if len(self._names) >= self.limit:  # workers restarted many times: start over rather than grow
+                self._names.clear()
+            self._names[worker_id] = f"W{len(self._names) + 1}"
+        return self._names[worker_id]

@@ -36,7 +36,8 @@ class Settings:
     max_kept_conversations: int = 1000
     request_timeout_s: float = 300.0
     scenario_speedup: float = 1.0
-    stats_window_s: float = 60.0
+    stats_window_s: float = 120.0
+    max_prompt_tokens: int = 8192  # the engine's max-num-tokens: a conversation's longest prompt must fit one prefill
     log_level: str = "info"
     # Speculative decoding the workers run (none | draft-target | eagle3): labels saved runs (itl_runs.py).
     speculative: str = "none"

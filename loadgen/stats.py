@@ -14,6 +14,8 @@ from .metrics import turn_label
 ROUTER_LABELS = ("kv", "round-robin")
 TURN_LABELS = ("1", "2", "3", "4", "5")
 RATE_WINDOW_S = 10.0
+MAP_ROWS = 10  # conversations per router in the routing map
+MAP_TURNS = 5
 
 
 @dataclass(slots=True)
@@ -27,6 +29,10 @@ class Sample:
     itl_ms: float | None
     cached: int | None
     prompt: int | None
+    conversation: str = ""
+    turn_no: int = 0
+    worker: str | None = None
+    server_ttft_ms: float | None = None
 
 
 def _p50(values: list[float]) -> float | None:
@@ -54,6 +60,9 @@ class LiveStats:
     def clear(self) -> None:
         self._samples.clear()
 
+    def __len__(self) -> int:
+        return len(self._samples)
+
     def snapshot(self, now: float | None = None) -> dict:
         """Per router: request rate over the last 10 s, chat TTFT mean and p50 by turn, ITL p50, errors, cache hit share.
 
@@ -80,7 +89,59 @@ class LiveStats:
                 "itlP50": _p50([s.itl_ms for s in ok if s.itl_ms is not None]),
                 "cachedShare": round(sum(s.cached for s in cached) / sum(s.prompt for s in cached), 4) if cached else None,
             }
-        return {"windowSeconds": self.window_s, "routers": out}
+        return {"windowSeconds": self.window_s, "routers": out, "headline": headline(list(self._samples)), "routingMap": routing_map(list(self._samples))}
+
+
+def headline(samples: list[Sample]) -> dict:
+    """The booth's headline over the live window: follow-up TTFT KV vs round-robin, and prompt tokens served from cache.
+
+    Means, not medians: with two replicas round-robin finds the cache about half the time on turn 2,
+    so its median can look cached while the mean carries every miss the audience waits for.
+    """
+    chat = [s for s in samples if s.ok and s.workload == "chat" and s.ttft_ms is not None]
+
+    def mean(router: str, pick) -> float | None:
+        return _mean([s.ttft_ms for s in chat if s.router == router and pick(s)])
+
+    def drop(kv: float | None, rr: float | None) -> float | None:
+        return round(1 - kv / rr, 4) if kv is not None and rr else None
+
+    follow_kv, follow_rr = mean("kv", lambda s: s.turn != "1"), mean("round-robin", lambda s: s.turn != "1")
+    t2_kv, t2_rr = mean("kv", lambda s: s.turn == "2"), mean("round-robin", lambda s: s.turn == "2")
+    t1_kv, t1_rr = mean("kv", lambda s: s.turn == "1"), mean("round-robin", lambda s: s.turn == "1")
+    cached = {r: sum(s.cached or 0 for s in samples if s.ok and s.router == r) for r in ROUTER_LABELS}
+    prompt = {r: sum(s.prompt or 0 for s in samples if s.ok and s.router == r) for r in ROUTER_LABELS}
+    return {
+        "followupTtftMs": {"kv": follow_kv, "round-robin": follow_rr},
+        "followupTtftDrop": drop(follow_kv, follow_rr),
+        "turn2TtftMs": {"kv": t2_kv, "round-robin": t2_rr},
+        "turn2TtftDrop": drop(t2_kv, t2_rr),
+        "turn1TtftMs": {"kv": t1_kv, "round-robin": t1_rr},
+        "followupSamples": {r: sum(1 for s in chat if s.router == r and s.turn != "1") for r in ROUTER_LABELS},
+        "cachedTokens": cached,
+        "promptTokens": prompt,
+    }
+
+
+def routing_map(samples: list[Sample]) -> dict:
+    """Per router, the newest conversations with a first turn in the window: each turn's serving worker.
+
+    KV rows should stay one colour (each follow-up goes back to the replica holding its history);
+    round-robin rows hop between replicas.
+    """
+    out: dict[str, list[dict]] = {}
+    for router in ROUTER_LABELS:
+        rows: dict[str, dict] = {}
+        for s in samples:
+            if s.router != router or s.workload != "chat" or not s.conversation:
+                continue
+            if s.turn_no == 1:
+                rows[s.conversation] = {"id": s.conversation, "turns": []}
+            row = rows.get(s.conversation)
+            if row is not None and len(row["turns"]) < MAP_TURNS:
+                row["turns"].append({"turn": s.turn_no, "worker": s.worker, "ok": s.ok, "ttftMs": s.ttft_ms, "cached": s.cached, "prompt": s.prompt})
+        out[router] = list(rows.values())[-MAP_ROWS:][::-1]
+    return out
 
 
 def summarize(conversations: Iterable[Conversation]) -> dict:

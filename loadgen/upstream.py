@@ -33,6 +33,10 @@ class TurnResult:
     completion_tokens: int | None = None
     cached_tokens: int | None = None
     content_chunks: int = 0
+    worker_id: int | None = None  # Dynamo's nvext.worker_id.decode_worker_id: the replica that served it
+    server_ttft_ms: float | None = None  # nvext.timing, measured inside the frontend
+    prefill_ms: float | None = None
+    kv_hit_rate: float | None = None  # only the KV router reports it
     error_kind: str | None = None
     error: str | None = None
     token_times: list[float] = field(default_factory=list, repr=False)
@@ -104,6 +108,27 @@ def ack_now(response: httpx.Response) -> None:
         pass
 
 
+def _nvext_from(chunk: dict, result: TurnResult) -> None:
+    """Dynamo's per-request extras (asked for with nvext.extra_fields): serving worker and server timing."""
+    nvext = chunk.get("nvext")
+    if not isinstance(nvext, dict):
+        return
+    worker = nvext.get("worker_id")
+    if isinstance(worker, dict):
+        wid = worker.get("decode_worker_id", worker.get("prefill_worker_id"))
+        if isinstance(wid, int):
+            result.worker_id = wid
+    timing = nvext.get("timing")
+    if isinstance(timing, dict):
+        result.server_ttft_ms = _number(timing.get("ttft_ms"))
+        result.prefill_ms = _number(timing.get("prefill_time_ms"))
+        result.kv_hit_rate = _number(timing.get("kv_hit_rate"))
+
+
+def _number(value) -> float | None:
+    return float(value) if isinstance(value, (int, float)) else None
+
+
 def _usage_from(chunk: dict, result: TurnResult) -> None:
     usage = chunk.get("usage")
     if not isinstance(usage, dict):
@@ -164,6 +189,7 @@ async def _stream(client: httpx.AsyncClient, body: dict, result: TurnResult, sta
             if "error" in chunk and not chunk.get("choices"):
                 raise UpstreamError("bad_response", f"error event: {str(chunk['error'])[:200]}")
             _usage_from(chunk, result)
+            _nvext_from(chunk, result)
             for choice in chunk.get("choices") or ():
                 delta = choice.get("delta") or {}
                 content = delta.get("content")
@@ -203,6 +229,8 @@ async def stream_chat(
         "max_tokens": max_tokens,
         "stream": True,
         "stream_options": {"include_usage": True},
+        # Dynamo 1.6.1: the serving worker on every chunk, server-side timing on the last one.
+        "nvext": {"extra_fields": ["worker_id", "timing"]},
     }
     result = TurnResult()
     started = time.perf_counter()

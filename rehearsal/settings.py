@@ -19,6 +19,9 @@ DEFAULT_UI_PORT = 3000
 DEFAULT_KV_PORT = 8000
 DEFAULT_RR_PORT = 8001
 DEFAULT_WORKERS = 2  # the cloud stacks' replica count (2x TP=4 on one 8-GPU node)
+# The engine's max-num-tokens in the cloud stacks (Pulumi.<stack>.yaml model.engine.maxNumTokens) and the
+# mocker's --max-num-batched-tokens default: the longest prompt a booth conversation may reach.
+MAX_NUM_TOKENS = 8192
 
 # Dynamo without etcd or NATS: discovery through files in a temp dir, requests
 # over TCP, KV events over ZMQ (through our loopback-only broker).

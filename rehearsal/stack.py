@@ -33,6 +33,7 @@ from rehearsal.settings import (
     DEFAULT_UI_PORT,
     DEFAULT_WORKERS,
     HOST,
+    MAX_NUM_TOKENS,
     MIGRATION_LIMIT,
     MODEL_NAME,
     PLANE_ARGS,
@@ -84,6 +85,7 @@ class StackConfig:
     extra_mocker_args: tuple[str, ...] = ()
     # Fresh per rehearsal: the UI's control API is never open, even on loopback (any web page can post there).
     control_token: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)
+    loadgen_args: tuple[str, ...] = ()  # extra `loadgen serve` flags (the e2e test shortens auto mode)
 
     @property
     def kv_url(self) -> str:
@@ -207,7 +209,8 @@ class Stack:
         return [cfg.python, "-m", "loadgen", "serve", "--port", str(cfg.ui_port), "--host", HOST, *internal,
                 "--frontend-url", cfg.kv_url, "--baseline-url", cfg.rr_url, "--model", MODEL_NAME,
                 "--followup-url", OFFLINE_FOLLOWUP_URL, "--speculative", cfg.spec.method,
-                *(["--itl-runs-file", str(cfg.itl_runs_file)] if cfg.itl_runs_file else [])]
+                *(["--itl-runs-file", str(cfg.itl_runs_file)] if cfg.itl_runs_file else []),
+                "--max-prompt-tokens", str(MAX_NUM_TOKENS), *cfg.loadgen_args]
 
     def _base_env(self) -> dict[str, str]:
         env = dict(os.environ)

@@ -1,10 +1,11 @@
-// Load generator UI: control panel, live numbers and charts from /ws, conversation viewer (#/conversations).
+// Booth UI: headline, TTFT by turn, routing map, auto-mode caption, presets (click or key); "More" drawer; conversation viewer.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
 const TURNS = ["1", "2", "3", "4", "5"];
 const HISTORY = 120; // points kept in the time-series charts (~2 min at 1/s)
-const state = { status: null, presets: [], dirty: false, token: localStorage.getItem("loadgenToken") || "", router: "kv" };
+const WORKER_COLORS = ["#4ea1ff", "#e056fd", "#f9ca24", "#1dd1a1", "#ff6b6b", "#c8d6e5", "#a29bfe", "#ff9f43"];
+const state = { status: null, presets: [], dirty: false, token: localStorage.getItem("loadgenToken") || "", router: "ab", events: 0 };
 
 // ---------- API ----------
 async function api(path, body) {
@@ -46,7 +47,7 @@ async function act(path, body, okText, sendsForm) {
   }
 }
 
-// ---------- form ----------
+// ---------- form (the "More" drawer) ----------
 function formConfig() {
   const a = +$("mix-a").value, b = +$("mix-b").value, c = +$("mix-c").value;
   const sum = a + b + c || 1;
@@ -85,24 +86,31 @@ function bindPair(rangeId, numberId) {
   $(numberId).addEventListener("input", () => { $(rangeId).value = $(numberId).value; markDirty(); });
 }
 
+function toggleDrawer(open) {
+  const drawer = $("advanced");
+  drawer.hidden = open === undefined ? !drawer.hidden : !open;
+}
+
 // ---------- charts ----------
 let charts = {};
 function makeCharts() {
   if (!window.Chart) return;
-  Chart.defaults.color = "#8a93a6";
+  Chart.defaults.color = "#aab2c3";
   Chart.defaults.borderColor = "#262b36";
-  const common = { animation: false, responsive: true, maintainAspectRatio: true, plugins: { legend: { position: "bottom" } } };
+  Chart.defaults.font.size = 18;
+  const common = { animation: false, responsive: true, maintainAspectRatio: false, plugins: { legend: { position: "top", labels: { font: { size: 20 } } } } };
   charts.ttft = new Chart($("chart-ttft"), {
     type: "bar",
     data: { labels: TURNS.map((t) => "turn " + t), datasets: [
       { label: "KV-aware", data: [], backgroundColor: "#76b900" },
       { label: "Round-robin", data: [], backgroundColor: "#f2a33a" } ] },
-    options: { ...common, scales: { y: { beginAtZero: true, title: { display: true, text: "ms" } } } },
+    options: { ...common, scales: { x: { ticks: { font: { size: 20 } } }, y: { beginAtZero: true, title: { display: true, text: "ms" } } } },
   });
+  const small = { ...common, plugins: { legend: { position: "bottom", labels: { font: { size: 12 } } } } };
   const line = (labels) => ({
     type: "line",
     data: { labels: [], datasets: labels.map(([label, color]) => ({ label, data: [], borderColor: color, backgroundColor: color, pointRadius: 0, tension: 0.2, spanGaps: true })) },
-    options: { ...common, scales: { x: { ticks: { maxTicksLimit: 6 } }, y: { beginAtZero: true } } },
+    options: { ...small, scales: { x: { ticks: { maxTicksLimit: 6, font: { size: 11 } } }, y: { beginAtZero: true, ticks: { font: { size: 11 } } } } },
   });
   charts.itl = new Chart($("chart-itl"), line([["KV-aware ms", "#76b900"], ["Round-robin ms", "#f2a33a"]]));
   charts.load = new Chart($("chart-load"), line([["in flight", "#4ea1ff"], ["req/s", "#e6e8ee"]]));
@@ -123,6 +131,82 @@ function pushPoint(chart, label, values) {
 const fmt = (v, digits = 1) => (v == null ? "–" : (+v).toFixed(digits));
 const pct = (v) => (v == null ? "–" : Math.round(v * 100) + "%");
 function mmss(s) { if (s == null) return ""; const m = Math.floor(s / 60); return m + ":" + String(s % 60).padStart(2, "0"); }
+function tokens(n) {
+  if (n == null) return "–";
+  if (n >= 1e6) return (n / 1e6).toFixed(n >= 1e7 ? 1 : 2) + " M";
+  if (n >= 1e4) return Math.round(n / 1e3) + " k";
+  return String(n);
+}
+
+function renderHeadline(live) {
+  const h = live.headline;
+  const drop = h.followupTtftDrop;
+  $("hl-drop").textContent = drop == null ? "–" : (drop >= 0 ? "−" : "+") + Math.abs(Math.round(drop * 100)) + "%";
+  $("hl-drop").className = drop == null || drop >= 0 ? "kv" : "bad";
+  $("hl-cached").textContent = tokens(h.cachedTokens.kv);
+  const minutes = Math.round(live.windowSeconds / 60);
+  $("hl-window").textContent = `KV-aware over the last ${minutes} min (round-robin: ${tokens(h.cachedTokens["round-robin"])} from cache)`;
+  const f = h.followupTtftMs, t2 = h.turn2TtftMs;
+  $("hl-detail").textContent = f.kv == null || f["round-robin"] == null
+    ? "waiting for follow-up turns on both routers…"
+    : `follow-ups ${Math.round(f.kv)} ms vs ${Math.round(f["round-robin"])} ms` +
+      (t2.kv != null && t2["round-robin"] != null ? ` · turn 2: ${Math.round(t2.kv)} ms vs ${Math.round(t2["round-robin"])} ms` : "") +
+      ` · same conversations on both routers`;
+}
+
+function workerColor(name) {
+  const n = name ? parseInt(name.slice(1), 10) : 0;
+  return n ? WORKER_COLORS[(n - 1) % WORKER_COLORS.length] : "#555";
+}
+
+function renderMap(live) {
+  const workers = new Set();
+  const notes = {};
+  for (const [router, id] of [["kv", "map-kv"], ["round-robin", "map-rr"]]) {
+    const rows = (live.routingMap && live.routingMap[router]) || [];
+    const box = $(id);
+    box.textContent = "";
+    let follow = 0, stayed = 0;
+    for (const row of rows) {
+      const div = document.createElement("div");
+      div.className = "map-row";
+      const cid = document.createElement("span");
+      cid.className = "cid";
+      cid.textContent = row.id.slice(0, 6);
+      div.appendChild(cid);
+      const home = row.turns.length ? row.turns[0].worker : null;
+      for (const t of row.turns) {
+        const dot = document.createElement("span");
+        const hit = t.turn > 1 && t.prompt && t.cached != null && t.cached >= 0.5 * t.prompt;
+        dot.className = "dot" + (t.turn > 1 && !hit ? " miss" : "");
+        dot.style.background = workerColor(t.worker);
+        dot.style.borderColor = workerColor(t.worker);
+        dot.title = `turn ${t.turn} · ${t.worker || "?"} · TTFT ${fmt(t.ttftMs, 0)} ms · cached ${t.cached ?? "–"} of ${t.prompt ?? "–"}`;
+        div.appendChild(dot);
+        if (t.worker) workers.add(t.worker);
+        if (t.turn > 1) { follow += 1; if (t.worker === home) stayed += 1; }
+      }
+      box.appendChild(div);
+    }
+    notes[router] = follow ? `${Math.round((100 * stayed) / follow)}% of follow-ups on their conversation's first replica` : "";
+  }
+  $("map-note-kv").textContent = notes.kv;
+  $("map-note-rr").textContent = notes["round-robin"];
+  const legend = $("map-legend");
+  legend.textContent = "";
+  for (const w of [...workers].sort()) {
+    const item = document.createElement("span");
+    const dot = document.createElement("span");
+    dot.className = "dot";
+    dot.style.background = workerColor(w);
+    item.appendChild(dot);
+    item.appendChild(document.createTextNode(" replica " + w));
+    legend.appendChild(item);
+  }
+  const miss = document.createElement("span");
+  miss.innerHTML = '<span class="dot miss" style="border-color:#aab2c3"></span> follow-up re-prefilled (cache miss)';
+  legend.appendChild(miss);
+}
 
 function render(status, live) {
   if (!status) return;
@@ -138,17 +222,18 @@ function render(status, live) {
   rs.textContent = status.state;
   rs.className = "pill" + (status.running ? " running" : "");
   document.querySelectorAll("#router button").forEach((b) => { b.disabled = !status.routers.includes(b.dataset.router); });
-  $("token-row").hidden = !status.authRequired && !state.token;
+  if (!status.authRequired || state.token) $("token-row").hidden = true; // a 401 shows it again
 
   const sc = status.scenario;
   const auto = sc.mode === "auto";
   $("phase-pill").textContent = sc.phase;
   $("phase-pill").className = "pill phase" + (auto ? " auto" : "");
-  $("phase-label").textContent = sc.label;
-  $("phase-description").textContent = sc.description;
+  $("phase-card").classList.toggle("auto", auto);
+  $("phase-label").textContent = auto ? sc.label : (status.running ? "Manual" : sc.label);
+  $("phase-description").textContent = auto ? sc.description : (status.running ? manualCaption(cfg) : sc.description);
   $("phase-countdown").textContent = auto ? mmss(sc.countdown) + " left" : "";
   $("phase-cycle").textContent = auto ? "cycle " + sc.cycle : "";
-  $("auto").textContent = auto ? "Stop auto mode" : "Start auto mode";
+  $("auto").firstChild.textContent = auto ? "Stop auto mode " : "Start auto mode ";
   $("auto").classList.toggle("on", auto);
 
   const mix = cfg.mix;
@@ -160,7 +245,7 @@ function render(status, live) {
   $("active").textContent = c.activeSessions;
   $("requests-ok").textContent = c.requestsOk;
   $("errors").textContent = c.requestsError;
-  $("error-kinds").textContent = Object.entries(c.errorsByKind).map(([k, v]) => k + " " + v).join(", ") || "\u00a0";
+  $("error-kinds").textContent = Object.entries(c.errorsByKind).map(([k, v]) => k + " " + v).join(", ");
   $("skipped").textContent = c.arrivalsSkipped;
   $("fallbacks").textContent = c.followupFallbacks;
   $("followup-source").textContent = status.followupSource === "gradient" ? `template fallbacks (${c.followupsRemote} from API)` : "from templates (no API key)";
@@ -169,9 +254,13 @@ function render(status, live) {
   const kv = live.routers.kv, rr = live.routers["round-robin"];
   $("rate-kv").textContent = fmt(kv.requestRate);
   $("rate-rr").textContent = fmt(rr.requestRate);
+  $("itl-kv").textContent = fmt(kv.itlP50);
+  $("itl-rr").textContent = fmt(rr.itlP50);
   $("cached-kv").textContent = pct(kv.cachedShare);
   $("cached-rr").textContent = pct(rr.cachedShare);
-  $("window-note").textContent = `(last ${live.windowSeconds}s)`;
+  $("window-note").textContent = `(last ${Math.round(live.windowSeconds / 60)} min)`;
+  renderHeadline(live);
+  renderMap(live);
   if (charts.ttft) {
     charts.ttft.data.datasets[0].data = TURNS.map((t) => kv.ttftMeanByTurn[t]);
     charts.ttft.data.datasets[1].data = TURNS.map((t) => rr.ttftMeanByTurn[t]);
@@ -182,12 +271,21 @@ function render(status, live) {
   pushPoint(charts.load, now, [c.inflightRequests, +(kv.requestRate + rr.requestRate).toFixed(2)]);
 }
 
+function manualCaption(cfg) {
+  const both = cfg.router === "ab" ? "both routers, same conversations" : "router " + cfg.router;
+  return `${cfg.totalRPS} requests/s · ${both} · openings of ~${cfg.openingTokens || 6000} tokens`;
+}
+
 // ---------- live feed ----------
 let pollTimer = null;
 function connect() {
   const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws");
   ws.onopen = () => { $("ws-state").textContent = "live"; if (pollTimer) { clearInterval(pollTimer); pollTimer = null; } };
-  ws.onmessage = (ev) => { const msg = JSON.parse(ev.data); if (msg.type === "snapshot") render(msg.status, msg.live); };
+  ws.onmessage = (ev) => {
+    const msg = JSON.parse(ev.data);
+    if (msg.type === "snapshot") render(msg.status, msg.live);
+    else if (msg.type === "turn") state.events += 1; // per-request events, for external consumers; the page counts them
+  };
   ws.onclose = () => {
     $("ws-state").textContent = "offline";
     if (!pollTimer) pollTimer = setInterval(async () => { try { render(await api("/api/status"), await api("/api/live")); } catch (e) { /* keep trying */ } }, 2000);
@@ -207,6 +305,7 @@ async function showConversations() {
     tr.dataset.id = conv.id;
     const cells = [conv.id, conv.router, conv.workload, conv.status, `${conv.completed_turns}/${conv.planned_turns}`,
       conv.turns.map((t) => (t.error ? "err" : fmt(t.ttft_ms, 0))).join(" · "),
+      conv.turns.map((t) => t.worker || "–").join(" · "),
       conv.turns.map((t) => (t.cached_tokens == null ? "–" : t.cached_tokens)).join(" · "),
       new Date(conv.started_at * 1000).toLocaleTimeString([], { hour12: false })];
     for (const v of cells) { const td = document.createElement("td"); td.textContent = v; tr.appendChild(td); }
@@ -224,7 +323,7 @@ async function showConversation(id) {
   body.innerHTML = "";
   for (const t of conv.turns) {
     const tr = document.createElement("tr");
-    for (const v of [t.turn, t.router, fmt(t.ttft_ms), fmt(t.itl_ms, 2), fmt(t.e2e_ms, 0), t.prompt_tokens ?? "–", t.cached_tokens ?? "–", t.completion_tokens ?? "–", t.question_source, t.error || ""]) {
+    for (const v of [t.turn, t.router, t.worker || "–", fmt(t.ttft_ms), fmt(t.server_ttft_ms), fmt(t.itl_ms, 2), fmt(t.e2e_ms, 0), t.prompt_tokens ?? "–", t.cached_tokens ?? "–", t.completion_tokens ?? "–", t.question_source, t.error || ""]) {
       const td = document.createElement("td"); td.textContent = v; tr.appendChild(td);
     }
     body.appendChild(tr);
@@ -253,11 +352,33 @@ function route() {
   $("view-dashboard").hidden = !!(detail || list);
   $("view-conversations").hidden = !list;
   $("view-conversation").hidden = !detail;
-  $("nav-dashboard").classList.toggle("active", !(detail || list));
-  $("nav-conversations").classList.toggle("active", !!(detail || list));
+  if (detail || list) toggleDrawer(false);
   if (convTimer) { clearInterval(convTimer); convTimer = null; }
   if (list) { showConversations().catch((e) => say(e.message, false)); convTimer = setInterval(() => showConversations().catch(() => {}), 2000); }
   if (detail) showConversation(decodeURIComponent(detail[1]));
+}
+
+// ---------- presenter controls: one click or one key each ----------
+function applyPreset(p) { act("/api/presets/" + p.id, {}, p.label, true); }
+function toggleAuto() {
+  const auto = state.status && state.status.scenario.mode === "auto";
+  act(auto ? "/api/scenario/stop" : "/api/scenario/auto", {}, auto ? "Auto mode stopped" : "Auto mode started");
+}
+
+function onKey(ev) {
+  if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+  const tag = (ev.target && ev.target.tagName) || "";
+  if (tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT") return;
+  const key = ev.key.toLowerCase();
+  const preset = state.presets.find((p) => p.key === key);
+  if (preset) applyPreset(preset);
+  else if (key === "a") toggleAuto();
+  else if (key === "s") act("/api/workload/stop", {}, "Stopped");
+  else if (key === "r") act("/api/workload/reset", {}, "Reset");
+  else if (key === "d") toggleDrawer();
+  else if (key === "escape") toggleDrawer(false);
+  else return;
+  ev.preventDefault();
 }
 
 // ---------- wiring ----------
@@ -276,10 +397,10 @@ async function init() {
   $("apply").addEventListener("click", () => act("/api/workload/config", formConfig(), "Applied", true));
   $("stop").addEventListener("click", () => act("/api/workload/stop", {}, "Stopped"));
   $("reset").addEventListener("click", () => act("/api/workload/reset", {}, "Reset"));
-  $("auto").addEventListener("click", () => {
-    const auto = state.status && state.status.scenario.mode === "auto";
-    act(auto ? "/api/scenario/stop" : "/api/scenario/auto", {}, auto ? "Auto mode stopped" : "Auto mode started");
-  });
+  $("auto").addEventListener("click", toggleAuto);
+  $("advanced-toggle").addEventListener("click", () => toggleDrawer());
+  $("advanced-close").addEventListener("click", () => toggleDrawer(false));
+  document.addEventListener("keydown", onKey);
 
   makeCharts();
   try { render(await api("/api/status"), await api("/api/live")); } catch (e) { say(e.message, false); }
@@ -291,10 +412,12 @@ async function init() {
     const b = document.createElement("button");
     b.type = "button";
     b.dataset.preset = p.id;
+    b.title = "key " + p.key;
     b.innerHTML = `<span></span><small></small>`;
     b.firstChild.textContent = p.label;
-    b.lastChild.textContent = `${p.totalRPS} RPS · ${p.maxConcurrency} conc`;
-    b.addEventListener("click", () => act("/api/workload/config", { totalRPS: p.totalRPS, mix: p.mix, maxConcurrency: p.maxConcurrency }, p.label, true));
+    b.firstChild.appendChild(Object.assign(document.createElement("kbd"), { textContent: p.key }));
+    b.lastChild.textContent = p.hint;
+    b.addEventListener("click", () => applyPreset(p));
     box.appendChild(b);
   }
   window.addEventListener("hashchange", route);

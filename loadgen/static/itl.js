@@ -14,7 +14,8 @@
   const ms = (v) => (v == null ? "–" : `${Number(v).toFixed(1)} ms`);
 
   function build() {
-    const host = document.getElementById("view-dashboard");
+    // The booth view is one 1080p screen: the panel lives in the "More" drawer's slot when there is one.
+    const host = document.getElementById("itl-slot") || document.getElementById("view-dashboard");
     if (!host || document.getElementById("itl-panel")) return null;
     const panel = el("section", { class: "panel wide layers", id: "itl-panel", "data-testid": "itl-panel" });
     const title = el("h2", {}, "Two layers: TTFT from KV routing, ITL from speculative decoding ");
@@ -42,7 +43,7 @@
     actions.append(method, save, exportLink, importLabel);
     const list = el("ul", { class: "muted", id: "itl-runs", "data-testid": "itl-runs" });
     panel.append(title, table, line, actions, list);
-    const anchor = host.querySelector(".chart-panel");
+    const anchor = host.querySelector(".chart-panel");  // null in the slot: appended
     host.insertBefore(panel, anchor);
     save.addEventListener("click", () => post("/api/itl/runs", { method: method.value }));
     importInput.addEventListener("change", async () => {

@@ -39,6 +39,7 @@ class StubConfig:
     cut_after: int | None = None  # close the stream after this many tokens, without [DONE]
     reply: str = "ok"  # token text streamed
     tokens_per_chunk: int = 1  # >1: several tokens per chunk, one chunk per itl_ms x that many (speculative decoding)
+    worker_id: int = 7587888208339349121  # reported like Dynamo's nvext.worker_id when the request asks for it
 
 
 def estimate_tokens(messages: list[dict]) -> int:
@@ -119,6 +120,8 @@ class Stub:
         return app
 
     async def _stream(self, cfg: StubConfig, body: dict, ttft: float, n: int, prompt_tokens: int, cached: int, include_usage: bool, timing: dict):
+        wanted = set((body.get("nvext") or {}).get("extra_fields") or ())
+
         def chunk(delta: dict, finish: str | None = None) -> str:
             data = {
                 "id": "stub",
@@ -126,6 +129,13 @@ class Stub:
                 "model": body.get("model"),
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
             }
+            nvext = {}
+            if "worker_id" in wanted:  # Dynamo 1.6.1's shape (checked on the rehearsal's frontends)
+                nvext["worker_id"] = {"prefill_worker_id": cfg.worker_id, "decode_worker_id": cfg.worker_id}
+            if finish and "timing" in wanted:
+                nvext["timing"] = {"ttft_ms": ttft * 1000, "prefill_time_ms": ttft * 1000, "kv_hit_rate": cached / max(1, prompt_tokens)}
+            if nvext:
+                data["nvext"] = nvext
             return f"data: {json.dumps(data)}\n\n"
 
         yield chunk({"role": "assistant", "content": ""})

@@ -113,22 +113,41 @@ def test_config_is_a_partial_update(pair):
     assert response.status_code == 200
     config = lg.status()["config"]
     assert config["totalRPS"] == 0.5 and config["router"] == "round-robin"
-    assert config["mix"] == {"a": 1.0, "b": 0.0, "c": 0.0} and config["maxConcurrency"] == 10
+    assert config["mix"] == {"a": 1.0, "b": 0.0, "c": 0.0} and config["maxConcurrency"] == 16
     assert lg.status()["state"] == "idle"  # config alone does not start load
 
 
-def test_defaults_follow_the_seeds(pair):
+def test_defaults_are_the_booths_long_context_side_by_side(pair):
+    """Issue 11: by default both routers run the same long-context conversations (6k-token openings)."""
     lg, _, _ = pair
     status = lg.status()
-    assert status["config"]["totalRPS"] == 2 and status["config"]["maxConcurrency"] == 10
-    assert status["config"]["mix"] == {"a": 1.0, "b": 0.0, "c": 0.0} and status["config"]["router"] == "kv"
+    assert status["config"]["totalRPS"] == 2 and status["config"]["maxConcurrency"] == 16
+    assert status["config"]["mix"] == {"a": 1.0, "b": 0.0, "c": 0.0} and status["config"]["router"] == "ab"
+    assert status["config"]["openingTokens"] == 6000 and status["config"]["maxTokens"] == 256
     assert status["scenario"] == {**status["scenario"], "phase": "IDLE", "mode": "manual", "cycle": 0}
     presets = lg.http.get("/api/presets").json()["presets"]
-    assert [(p["label"], p["totalRPS"], p["maxConcurrency"]) for p in presets] == [
-        ("Light Load", 1.0, 5),
-        ("Moderate Load", 2.0, 10),
-        ("Heavy Load", 4.0, 20),
+    assert [(p["key"], p["label"], p["totalRPS"]) for p in presets] == [
+        ("1", "Long-context chat", 2.0),
+        ("2", "High load", 4.0),
+        ("3", "Short prompts", 2.0),
+        ("4", "Summarization", 1.0),
+        ("5", "Reasoning", 1.0),
     ]
+
+
+def test_without_a_baseline_the_default_router_is_kv(make_stub, make_loadgen):
+    lg = make_loadgen(make_stub().url)
+    assert lg.status()["config"]["router"] == "kv"
+
+
+def test_an_opening_too_long_for_the_engine_is_refused_naming_the_bound(pair):
+    lg, _, _ = pair
+    response = lg.post("/api/workload/config", {"openingTokens": 8000})
+    assert response.status_code == 422
+    message = response.json()["message"]
+    assert message.startswith("openingTokens:") and "8192" in message and "max-num-tokens" in message
+    assert lg.status()["config"]["openingTokens"] == 6000
+    assert lg.post("/api/workload/config", {"openingTokens": 7000, "turns": {"min": 2, "max": 3}}).status_code == 200
 
 
 def test_unknown_conversation_is_404_and_limit_is_capped(pair):

@@ -1,4 +1,5 @@
-"""The web UI in headless Chromium: it loads, a preset click changes the server's config, live numbers update."""
+"""The web UI in headless Chromium: the booth view at 1920x1080 (headline, chart, routing map, no scrollbars),
+presets by click and by key, live numbers, auto mode with captions, the conversation viewer."""
 
 from __future__ import annotations
 
@@ -51,30 +52,40 @@ def page(browser):
     assert not errors, f"JavaScript errors on the page: {errors}"
 
 
-def test_page_loads_and_a_preset_click_changes_the_server_config(pair, page):
+def test_page_loads_and_a_preset_click_or_key_runs_it_side_by_side(pair, page):
     lg, _, _ = pair
     page.goto(lg.url + "/")
     page.wait_for_selector("#presets button")
     assert page.locator("#model").inner_text() == "model test-model"
-    assert [b.inner_text().splitlines()[0] for b in page.locator("#presets button").all()] == ["Light Load", "Moderate Load", "Heavy Load"]
+    labels = [b.inner_text().splitlines()[0] for b in page.locator("#presets button").all()]
+    assert labels == ["Long-context chat1", "High load2", "Short prompts3", "Summarization4", "Reasoning5"]
     page.wait_for_function("document.getElementById('ws-state').textContent === 'live'")
-    page.locator("#presets button", has_text="Heavy Load").click()
-    config = wait_for(lambda: (c := lg.status()["config"])["totalRPS"] == 4.0 and c, what="server config to change")
-    assert config["maxConcurrency"] == 20 and config["mix"] == {"a": 1.0, "b": 0.0, "c": 0.0}
-    page.wait_for_function("document.getElementById('server-config').textContent.includes('4 RPS · concurrency 20')")
-    assert page.input_value("#rps") == "4" and page.input_value("#concurrency") == "20"
-    page.locator("#presets button", has_text="Light Load").click()
-    wait_for(lambda: lg.status()["config"]["totalRPS"] == 1.0, what="light preset")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / "preset.png"), full_page=True)
+    lg.post("/api/workload/config", {**FAST, "maxTokens": 2})
+    page.locator("#presets button", has_text="High load").click()
+    config = wait_for(lambda: (s := lg.status())["running"] and s["config"]["totalRPS"] == 4.0 and s["config"], what="preset to run")
+    assert config["maxConcurrency"] == 32 and config["mix"] == {"a": 1.0, "b": 0.0, "c": 0.0} and config["router"] == "ab"
+    page.keyboard.press("3")  # one key per preset
+    config = wait_for(lambda: (c := lg.status()["config"])["openingTokens"] == 500 and c, what="key 3 preset")
+    assert config["totalRPS"] == 2.0
+    page.keyboard.press("d")
+    page.wait_for_selector("#advanced", state="visible")
+    page.wait_for_function("document.getElementById('server-config').textContent.includes('2 RPS · concurrency 16')")
+    assert page.input_value("#rps") == "2" and page.input_value("#opening") == "500"
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#advanced", state="hidden")
+    page.keyboard.press("s")
+    wait_for(lambda: not lg.status()["running"], what="key S to stop")
 
 
 def test_start_shows_live_numbers_and_charts_update(pair, page):
     lg, _, _ = pair
     page.goto(lg.url + "/")
     page.wait_for_selector("#presets button")
+    page.locator("#advanced-toggle").click()
     page.fill("#rps", "20")
     page.fill("#opening", "3000")
+    page.locator("#router button[data-router='kv']").click()
+    wait_for(lambda: lg.status()["config"]["router"] == "kv", what="router kv")
     page.locator("#router button[data-router='ab']").click()
     wait_for(lambda: lg.status()["config"]["router"] == "ab", what="router ab")
     lg.post("/api/workload/config", {**FAST})  # keep the test quick: short think time, 3 turns
@@ -89,6 +100,7 @@ def test_start_shows_live_numbers_and_charts_update(pair, page):
     bars = page.evaluate("Chart.getChart('chart-ttft').data.datasets.map(d => d.data.filter(v => v != null).length)")
     assert bars[0] >= 2 and bars[1] >= 2
     page.screenshot(path=str(SHOTS / "live.png"), full_page=True)
+    page.locator("#advanced-close").click()
     page.locator("#stop").click()
     page.wait_for_function("document.getElementById('run-state').textContent === 'stopped'")
     assert lg.status()["running"] is False
@@ -99,12 +111,13 @@ def test_auto_mode_toggle_shows_phase_and_countdown(pair, page):
     page.goto(lg.url + "/")
     page.wait_for_selector("#presets button")
     page.locator("#auto").click()
-    page.wait_for_function("document.getElementById('phase-pill').textContent === 'RAMP_UP'")
+    page.wait_for_function("document.getElementById('phase-pill').textContent === 'WARM_UP'")
     assert lg.status()["scenario"]["mode"] == "auto"
     page.wait_for_function("document.getElementById('phase-countdown').textContent.endsWith('left')")
-    assert page.inner_text("#phase-label") == "Ramp Up" and page.inner_text("#phase-cycle") == "cycle 1"
-    assert page.inner_text("#auto") == "Stop auto mode"
-    page.locator("#auto").click()
+    assert page.inner_text("#phase-label") == "Warm-up" and page.inner_text("#phase-cycle") == "cycle 1"
+    assert "turn 1 costs the same on both routers" in page.inner_text("#phase-description")
+    assert page.inner_text("#auto").startswith("Stop auto mode")
+    page.keyboard.press("a")  # the same toggle by key
     page.wait_for_function("document.getElementById('phase-pill').textContent === 'IDLE'")
     assert lg.status()["scenario"]["mode"] == "manual" and lg.status()["running"] is False
 
@@ -131,13 +144,57 @@ def test_without_the_token_a_preset_click_is_refused_and_nothing_changes(make_st
     page.goto(lg.url + "/")
     page.wait_for_selector("#presets button")
     assert page.is_visible("#token")
-    page.locator("#presets button", has_text="Heavy Load").click()
+    page.locator("#presets button", has_text="High load").click()
     page.wait_for_function("document.getElementById('message').textContent.includes('401')")
-    assert lg.status()["config"]["totalRPS"] == 2
+    assert lg.status()["config"]["totalRPS"] == 2 and not lg.status()["running"]
+    page.keyboard.press("a")
+    page.wait_for_timeout(300)
+    assert lg.status()["scenario"]["mode"] == "manual"
     page.fill("#token", TOKEN)
     page.dispatch_event("#token", "change")
-    page.locator("#presets button", has_text="Heavy Load").click()
+    page.locator("#presets button", has_text="High load").click()
     wait_for(lambda: lg.status()["config"]["totalRPS"] == 4.0, what="config with token")
+    page.locator("#stop").click()
+    wait_for(lambda: not lg.status()["running"], what="stopped with token")
+
+
+# Booth screen: 1080p. A 55" 16:9 panel is ~68 cm tall, so 1 CSS px ~ 0.63 mm and a font's cap height
+# ~0.7 of its size: 56 px gives ~25 mm capitals, the usual minimum for reading at 3 m (1 inch per 10 ft).
+BOOTH_VIEWPORT = {"width": 1920, "height": 1080}
+HEADLINE_MIN_PX = 56
+
+
+def test_booth_view_fits_1080p_and_shows_the_headline_chart_and_routing_map(pair, browser):
+    lg, _, _ = pair
+    context = browser.new_context(viewport=BOOTH_VIEWPORT)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    lg.post("/api/workload/start", {"totalRPS": 20, "thinkTimeMs": {"min": 0, "max": 50}, "turns": {"min": 3, "max": 3}, "maxTokens": 4, "openingTokens": 3000})
+    page.goto(lg.url + "/")
+    page.wait_for_function("/−\\d+%/.test(document.getElementById('hl-drop').textContent)", timeout=30_000)
+    page.wait_for_function("document.querySelectorAll('#map-kv .dot').length >= 3 && document.querySelectorAll('#map-rr .dot').length >= 3", timeout=30_000)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "booth-1920x1080.png"))
+    lg.post("/api/workload/stop")
+
+    import re
+
+    headline = page.inner_text("#hl-main").replace("\n", " ")
+    assert re.fullmatch(r"Follow-up turns: TTFT −\d+% with KV-aware routing", headline), headline
+    assert re.fullmatch(r"\d[\d.]* ?[kM]? prompt tokens served from cache", page.inner_text("#hl-sub")), page.inner_text("#hl-sub")
+    size = lambda sel: float(page.eval_on_selector(sel, "e => getComputedStyle(e).fontSize").removesuffix("px"))
+    assert size("#hl-main") >= HEADLINE_MIN_PX and size("#hl-sub") >= 36 and size("#phase-description") >= 22
+    # No scrollbars in a kiosk browser: nothing overflows the viewport, and every part sits inside it.
+    assert page.evaluate("[document.documentElement.scrollWidth, document.documentElement.scrollHeight]") == [1920, 1080]
+    for selector in ("#hl-main", "#chart-ttft", "#map-kv", "#map-rr", "#phase-description", "#presets", "#auto"):
+        box = page.locator(selector).bounding_box()
+        assert box and box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= 1920 and box["y"] + box["height"] <= 1080, (selector, box)
+    assert page.locator("#hl-main").bounding_box()["y"] < 100  # at the top
+    assert page.locator("#chart-ttft").bounding_box()["height"] > 350
+    assert "Why turn 2?" in page.inner_text("#why-turn2")
+    context.close()
+    assert not errors, errors
 
 
 def test_two_layers_panel_shows_ttft_beside_itl_and_the_before_after_line(make_stub, make_loadgen, page, tmp_path):
@@ -153,6 +210,7 @@ def test_two_layers_panel_shows_ttft_beside_itl_and_the_before_after_line(make_s
     lg.wait_state("finished", timeout_s=60)
 
     page.goto(lg.url + "/")
+    page.locator("#advanced-toggle").click()  # issue 11: the booth view is one 1080p screen; the panel is in "More"
     page.wait_for_selector("[data-testid=itl-panel]")
     assert "EAGLE3" in page.locator("[data-testid=itl-method]").inner_text()
     page.wait_for_function("document.querySelector('[data-testid=itl-p50-kv]').textContent.endsWith('ms')")

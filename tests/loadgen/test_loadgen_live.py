@@ -37,4 +37,4 @@ def test_ws_pushes_snapshots_that_track_the_workload(pair):
 def test_live_endpoint_matches_window(pair):
     lg, _, _ = pair
     live = lg.http.get("/api/live").json()
-    assert live["windowSeconds"] == 60 and live["routers"]["kv"]["requests"] == 0
+    assert live["windowSeconds"] == 120 and live["routers"]["kv"]["requests"] == 0

@@ -1,4 +1,4 @@
-"""Auto mode: the 4-phase cycle from the seeds, its countdown and cycle count, and hand-over to manual control."""
+"""Auto mode: the booth's 4-phase story (warm-up, steady A/B, high load, cool-down) with captions, countdown and cycle count."""
 
 from __future__ import annotations
 
@@ -8,25 +8,28 @@ from loadgen_testkit import wait_for
 from loadgen.scenario import PHASES, phase_at
 
 
-def test_phase_table_matches_the_seeds():
+def test_phase_table_tells_the_story_in_the_first_four_minutes():
     assert [(p.name, p.duration_s, p.rps, p.max_concurrency) for p in PHASES] == [
-        ("RAMP_UP", 60, 1.0, 5),
-        ("STEADY_STATE", 120, 2.0, 10),
-        ("HIGH_LOAD", 90, 4.0, 20),
-        ("COOLDOWN", 60, 0.5, 5),
+        ("WARM_UP", 45, 1.0, 8),
+        ("STEADY_AB", 120, 2.0, 16),
+        ("HIGH_LOAD", 75, 4.0, 32),
+        ("COOL_DOWN", 45, 0.5, 4),
     ]
+    assert sum(p.duration_s for p in PHASES[:3]) == 240  # the acceptance window ends with high load
+    for p in PHASES:
+        assert 40 <= len(p.description) <= 120, p.name  # one line on the booth screen
 
 
 @pytest.mark.parametrize(
     "elapsed,expected",
     [
-        (0, (0, 60, 1)),
-        (59.5, (0, 0.5, 1)),
-        (60, (1, 120, 1)),
-        (200, (2, 70, 1)),
-        (300, (3, 30, 1)),
-        (330, (0, 60, 2)),
-        (330 * 3 + 185, (2, 85, 4)),
+        (0, (0, 45, 1)),
+        (44.5, (0, 0.5, 1)),
+        (45, (1, 120, 1)),
+        (200, (2, 40, 1)),
+        (260, (3, 25, 1)),
+        (285, (0, 45, 2)),
+        (285 * 3 + 185, (2, 55, 4)),
     ],
 )
 def test_phase_at_walks_the_cycle(elapsed, expected):
@@ -35,42 +38,49 @@ def test_phase_at_walks_the_cycle(elapsed, expected):
 
 
 def test_speedup_scales_durations():
-    assert phase_at(1.0, speedup=60) == (1, 2.0, 1)
+    assert phase_at(1.0, speedup=45) == (1, 120 / 45, 1)
 
 
 @pytest.fixture
 def auto_lg(make_stub, make_loadgen):
     kv, rr = make_stub(ttft_ms=5), make_stub(ttft_ms=5, prefix_cache=False)
-    return make_loadgen(kv.url, rr.url, scenario_speedup=60)  # cycle of 5.5 s instead of 5.5 min
+    return make_loadgen(kv.url, rr.url, scenario_speedup=60)  # cycle of 4.75 s instead of 4.75 min
 
 
 def test_auto_mode_cycles_phases_with_countdown_and_cycle_count(auto_lg):
     lg = auto_lg
     status = lg.post("/api/scenario/auto").json()
     sc = status["scenario"]
-    assert sc["mode"] == "auto" and sc["phase"] == "RAMP_UP" and sc["cycle"] == 1 and sc["label"] == "Ramp Up"
+    assert sc["mode"] == "auto" and sc["phase"] == "WARM_UP" and sc["cycle"] == 1 and sc["label"] == "Warm-up"
+    assert "turn 1" in sc["description"]
     assert 0 < sc["countdown"] <= 1
-    assert status["running"] and status["config"]["totalRPS"] == 1.0 and status["config"]["maxConcurrency"] == 5
-    assert status["config"]["mix"] == {"a": 1.0, "b": 0.0, "c": 0.0}
+    assert status["running"] and status["config"]["totalRPS"] == 1.0 and status["config"]["maxConcurrency"] == 8
+    assert status["config"]["mix"] == {"a": 1.0, "b": 0.0, "c": 0.0} and status["config"]["router"] == "ab"
     seen = {}
-    for phase in ("STEADY_STATE", "HIGH_LOAD", "COOLDOWN"):
+    for phase in ("STEADY_AB", "HIGH_LOAD", "COOL_DOWN"):
         seen[phase] = wait_for(lambda p=phase: (s := lg.status())["scenario"]["phase"] == p and s, timeout_s=20, interval_s=0.02, what=phase)
-    assert (seen["STEADY_STATE"]["config"]["totalRPS"], seen["STEADY_STATE"]["config"]["maxConcurrency"]) == (2.0, 10)
-    assert (seen["HIGH_LOAD"]["config"]["totalRPS"], seen["HIGH_LOAD"]["config"]["maxConcurrency"]) == (4.0, 20)
-    assert (seen["COOLDOWN"]["config"]["totalRPS"], seen["COOLDOWN"]["config"]["maxConcurrency"]) == (0.5, 5)
+    assert (seen["STEADY_AB"]["config"]["totalRPS"], seen["STEADY_AB"]["config"]["maxConcurrency"]) == (2.0, 16)
+    assert (seen["HIGH_LOAD"]["config"]["totalRPS"], seen["HIGH_LOAD"]["config"]["maxConcurrency"]) == (4.0, 32)
+    assert (seen["COOL_DOWN"]["config"]["totalRPS"], seen["COOL_DOWN"]["config"]["maxConcurrency"]) == (0.5, 4)
+    assert all(s["config"]["router"] == "ab" for s in seen.values())
+    assert "round-robin" in seen["HIGH_LOAD"]["scenario"]["description"].lower()
     again = wait_for(lambda: (s := lg.status())["scenario"]["cycle"] == 2 and s, timeout_s=20, interval_s=0.02, what="cycle 2")
-    assert again["scenario"]["phase"] in ("RAMP_UP", "STEADY_STATE")
+    assert again["scenario"]["phase"] in ("WARM_UP", "STEADY_AB")
     assert "loadgen_scenario_phase" in lg.metrics()
     stopped = lg.post("/api/scenario/stop").json()
     assert stopped["scenario"]["phase"] == "IDLE" and stopped["scenario"]["mode"] == "manual"
     assert stopped["running"] is False
 
 
-def test_router_switch_keeps_auto_mode_but_manual_load_takes_over(auto_lg):
+def test_router_or_load_change_hands_auto_mode_to_manual(auto_lg):
+    """Auto mode always shows both routers; choosing one router (or a load) is a manual decision."""
     lg = auto_lg
     lg.post("/api/scenario/auto")
+    status = lg.post("/api/workload/config", {"maxTokens": 8}).json()
+    assert status["scenario"]["mode"] == "auto"
     status = lg.post("/api/workload/config", {"router": "round-robin"}).json()
-    assert status["scenario"]["mode"] == "auto" and status["config"]["router"] == "round-robin"
+    assert status["scenario"]["mode"] == "manual" and status["config"]["router"] == "round-robin"
+    lg.post("/api/scenario/auto")
     status = lg.post("/api/workload/config", {"totalRPS": 3.0, "maxConcurrency": 7}).json()
     assert status["scenario"]["mode"] == "manual" and status["scenario"]["phase"] == "IDLE"
     assert status["running"] and status["config"]["totalRPS"] == 3.0

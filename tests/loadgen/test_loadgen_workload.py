@@ -38,8 +38,16 @@ def test_bounded_ab_run_records_every_turn_and_shows_the_kv_gap(pair):
         assert {t["conversation_id"] for t in conv["turns"]} == {conv["id"]} and {t["workload"] for t in conv["turns"]} == {"chat"}
         for t in conv["turns"]:
             assert t["ttft_ms"] > 0 and t["e2e_ms"] >= t["ttft_ms"] and t["itl_ms"] is not None
-            assert t["prompt_tokens"] > 2500 and t["completion_tokens"] == 8 and t["error"] is None
+            # > 1000: the first openings are sized with the corpus's own token estimate; the stub counts chars / 4
+            assert t["prompt_tokens"] > 1000 and t["completion_tokens"] == 8 and t["error"] is None
             assert t["cached_tokens"] is not None
+    # ... and the service learns the server's count from usage reports, so later openings hit the target.
+    assert abs(data["conversations"][0]["turns"][0]["prompt_tokens"] / 3000 - 1) < 0.25
+    # A/B replays each conversation on both routers: same document, same turn count.
+    by_source = {}
+    for conv in data["conversations"]:
+        by_source.setdefault(conv["source"], set()).add(conv["router"])
+    assert sum(1 for routers in by_source.values() if routers == {"kv", "round-robin"}) >= 4
     kv_turns = [c["turns"] for c in data["conversations"] if c["router"] == "kv"]
     rr_turns = [c["turns"] for c in data["conversations"] if c["router"] == "round-robin"]
     # The caching stub reports the previous prompt as cached on turn 2+; the baseline reports nothing cached.
@@ -69,7 +77,7 @@ def test_server_without_cached_tokens_reports_null(make_stub, make_loadgen):
 
 def test_total_rps_is_requests_per_second_and_arrivals_are_poisson(make_stub, make_loadgen):
     lg = make_loadgen(make_stub(ttft_ms=1, itl_ms=0).url, seed=11)
-    status = _run(lg, {"totalRPS": 120, "maxConversations": 150, "maxConcurrency": 200, "turns": {"min": 1, "max": 1}, "maxTokens": 2})
+    status = _run(lg, {"totalRPS": 120, "maxConversations": 150, "maxConcurrency": 200, "turns": {"min": 1, "max": 1}, "maxTokens": 2, "openingTokens": 500})
     starts = sorted(c["started_at"] for c in lg.conversations(run=status["run"])["conversations"])
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert len(gaps) == 149
@@ -148,19 +156,20 @@ def test_finished_conversations_are_capped(make_stub, make_loadgen):
 
 def test_long_opening_is_trimmed_in_kept_history(pair):
     lg, _, _ = pair
-    status = _run(lg, {"totalRPS": 20, "maxConversations": 1, "openingTokens": 12000, **FAST})
+    status = _run(lg, {"totalRPS": 20, "maxConversations": 1, "openingTokens": 7000, **FAST})
     conv = lg.conversations(run=status["run"])["conversations"][0]
-    assert conv["turns"][0]["prompt_tokens"] > 11000
+    assert conv["turns"][0]["prompt_tokens"] > 2500
     detail = lg.http.get(f"/api/conversations/{conv['id']}").json()
     assert len(detail["messages"][1]["content"]) < 2200 and "not kept" in detail["messages"][1]["content"]
 
 
 def test_mix_drives_summarisation_and_reasoning(pair):
-    lg, kv, _ = pair
+    lg, kv, rr = pair
     status = _run(lg, {"totalRPS": 40, "maxConversations": 6, "mix": {"a": 0, "b": 0.5, "c": 0.5}, **FAST})
     workloads = {c["workload"] for c in lg.conversations(run=status["run"], workload=None)["conversations"]}
     assert workloads == {"summarization", "reasoning"}
-    assert any(b["max_tokens"] == 200 and "five short bullet points" in b["messages"][-1]["content"] for b in kv.stub.requests)
+    requests = [*kv.stub.requests, *rr.stub.requests]  # side by side: sessions alternate between the routers
+    assert any(b["max_tokens"] == 200 and "five short bullet points" in b["messages"][-1]["content"] for b in requests)
 
 
 def test_reset_forgets_finished_conversations(pair):
