@@ -4,6 +4,7 @@ import pytest
 from dynamo.mocker.args import parse_args
 from dynamo.mocker.config import build_mocker_engine_args
 
+from rehearsal import calibration
 from rehearsal.settings import PLANE_ARGS, TOKENIZER_DIR, MockerTiming
 from rehearsal.speculative import SpecDecoding, acceptance_length, alpha_for_length
 
@@ -26,17 +27,18 @@ def test_acceptance_length_and_its_inverse():
             assert alpha_for_length(acceptance_length(alpha, k), k) == pytest.approx(alpha, abs=1e-6)
 
 
-def engine_args(spec: SpecDecoding, timing: MockerTiming) -> dict:
+def engine_args(spec: SpecDecoding, timing: MockerTiming, tmp_path) -> dict:
     """What the real mocker builds from the rehearsal's flags (its own validation included)."""
-    argv = ["--model-path", str(TOKENIZER_DIR), *timing.args(), *spec.mocker_args(timing.decode_speedup_ratio),
+    perf = calibration.write_npz(timing.calibration, tmp_path / "perf.npz")
+    argv = ["--model-path", str(TOKENIZER_DIR), *timing.args(perf), *spec.mocker_args(timing.decode_speedup_ratio),
             *PLANE_ARGS]
     return build_mocker_engine_args(parse_args(argv))["engine"]
 
 
-def test_eagle3_flags_model_acceptance_in_the_real_mocker():
+def test_eagle3_flags_model_acceptance_in_the_real_mocker(tmp_path):
     timing = MockerTiming()
     spec = SpecDecoding("eagle3", 3)
-    engine = engine_args(spec, timing)
+    engine = engine_args(spec, timing, tmp_path)
     assert engine["decode_speedup_ratio"] == 1.0  # burst sampling replaces the faster clock
     assert engine["aic_nextn"] == 3
     rates = [float(r) for r in str(engine["aic_nextn_accept_rates"]).strip("[]").split(",")]
@@ -45,9 +47,10 @@ def test_eagle3_flags_model_acceptance_in_the_real_mocker():
     assert acceptance_length(rates[0], 3) / timing.decode_speedup_ratio == pytest.approx(spec.itl_speedup(), rel=1e-3)
 
 
-def test_none_leaves_the_mocker_as_it_was():
+def test_none_leaves_the_mocker_as_it_was(tmp_path):
     assert SpecDecoding().mocker_args(1.1) == []
-    assert engine_args(SpecDecoding(), MockerTiming())["decode_speedup_ratio"] == 1.1
+    # The measured timing table already runs in real milliseconds (issue 11), so the plain clock is 1.0.
+    assert engine_args(SpecDecoding(), MockerTiming(), tmp_path)["decode_speedup_ratio"] == MockerTiming().decode_speedup_ratio == 1.0
 
 
 def test_a_draft_slower_than_plain_decoding_only_slows_the_clock():
