@@ -27,7 +27,35 @@ from rehearsal.stack import Stack, StackConfig
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "out" / "bench"
+PNG = REPO / "docs" / "img" / "booth_auto_mode.png"
 PHASE_ORDER = ("WARM_UP", "STEADY_AB", "HIGH_LOAD", "COOL_DOWN")
+
+
+def plot(result: dict, title: str, path: Path = PNG) -> None:
+    """Mean TTFT by turn, KV vs round-robin: the first minutes overall, then each phase (the README's chart)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [("first minutes (/metrics)", result["overall"])] + [(p, result["phases"][p]) for p in PHASE_ORDER if p in result["phases"]]
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.4), dpi=120, sharey=True, squeeze=False)
+    axes = axes[0]
+    for ax, (name, r) in zip(axes, panels):
+        turns = [t for t in ("1", "2", "3", "4", "5") if not math.isnan(r["mean_ms"]["kv"][t])]
+        xs = range(len(turns))
+        ax.bar([x - 0.2 for x in xs], [r["mean_ms"]["kv"][t] for t in turns], 0.4, color="#76b900", label="KV-aware")
+        ax.bar([x + 0.2 for x in xs], [r["mean_ms"]["round-robin"][t] for t in turns], 0.4, color="#f2a33a", label="round-robin")
+        ax.set_xticks(list(xs), [f"turn {t}" for t in turns], fontsize=7)
+        ax.set_title(f"{name}\nturn 2 {r['turn2']:.2f} · turns 2+ {r['followups']:.2f}", fontsize=8)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].set_ylabel("mean TTFT (ms)")
+    axes[0].legend(fontsize=7)
+    fig.suptitle(title, fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
 
 
 def measure(ui_url: str, seconds: float, workload: dict | None = None, token: str | None = None, metrics_url: str | None = None) -> dict:
@@ -67,6 +95,7 @@ def main() -> None:
     parser.add_argument("--turns", type=int, nargs=2, metavar=("MIN", "MAX"), help="turns per conversation")
     parser.add_argument("--max-tokens", type=int, help="answer length cap")
     parser.add_argument("--speedup", type=float, default=1.0, help="auto-mode phases this many times shorter (the e2e test's shape)")
+    parser.add_argument("--plot", action="store_true", help=f"redraw {PNG.relative_to(REPO)}")
     args = parser.parse_args()
     workload = {k: v for k, v in {"openingTokens": args.opening, "maxTokens": args.max_tokens,
                                   "turns": {"min": args.turns[0], "max": args.turns[1]} if args.turns else None}.items() if v is not None}
@@ -88,6 +117,9 @@ def main() -> None:
     load = os.getloadavg()
     print(f"machine load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}\n")
     report(result, title)
+    if args.plot:
+        plot(result, title)
+        print(f"wrote {PNG.relative_to(REPO)}")
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "booth.json").write_text(json.dumps({k: v for k, v in result.items()}, indent=1, default=lambda x: None if isinstance(x, float) and math.isnan(x) else x))
 

@@ -1,10 +1,10 @@
 """Measure the rehearsal's single-request TTFT (uncached and cached) and ITL by prompt length.
 
-Why: the mocker's --speedup-ratio/--decode-speedup-ratio are set so these numbers
-sit near Llama 3.1 70B FP8 at TP=4 on H100 (README, "Calibration"); run this
-after changing rehearsal.settings.MockerTiming or upgrading Dynamo.
+Why: the mocker runs the measured GPU table (rehearsal/calibration.py); this shows what the
+rehearsal actually delivers next to the table's figures (README, "Calibration"). Run it after
+changing rehearsal.settings.MockerTiming or upgrading Dynamo.
 
-    python -m bench.calibrate_mocker [--lengths 1000 2000 4000 8000]
+    python -m bench.calibrate_mocker [--lengths 1000 2000 4000 8000] [--calibration h100|h200]
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import httpx
 
 from bench.conversation_driver import OpeningWriter, TurnRecord, _stream_turn
 from rehearsal.ports import pick_free
-from rehearsal.settings import DYNAMO_DEFAULTS
+from rehearsal.calibration import load
+from rehearsal.settings import DYNAMO_DEFAULTS, MockerTiming
 from rehearsal.stack import Stack, StackConfig
 
 
@@ -43,15 +44,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lengths", type=int, nargs="*", default=[1000, 2000, 4000, 8000])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--calibration", choices=("h100", "h200"), default="h100")
     args = parser.parse_args()
     kv, rr = pick_free(2)
-    with Stack(StackConfig(kv_port=kv, rr_port=rr, ui_port=None, router=DYNAMO_DEFAULTS)) as stack:
+    timing = MockerTiming(calibration=args.calibration)
+    with Stack(StackConfig(kv_port=kv, rr_port=rr, ui_port=None, router=DYNAMO_DEFAULTS, timing=timing)) as stack:
         stack.wait_ready(120)
         rows = asyncio.run(measure(stack.config.kv_url, args.lengths, args.repeats))
-    print("| prompt tokens | TTFT uncached (ms) | TTFT same prompt again (ms) | ITL (ms) |")
-    print("|---|---|---|---|")
+    cal = load(args.calibration)
+    print(f"{cal.gpu} table; decode step batch 1 at 4k context: {cal.decode_ms(1, 4096):.1f} ms")
+    print("| prompt tokens | table: uncached prefill (ms) | TTFT uncached (ms) | TTFT same prompt again (ms) | ITL (ms) |")
+    print("|---|---|---|---|---|")
     for length, cold, warm, itl in rows:
-        print(f"| {length} | {cold:.0f} | {warm:.0f} | {itl:.1f} |")
+        print(f"| {length} | {cal.prefill_ms(length):.0f} | {cold:.0f} | {warm:.0f} | {itl:.1f} |")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 from tokenizers import Tokenizer
 
+from loadgen.upstream import ack_now
 from rehearsal.settings import MODEL_NAME, TOKENIZER_DIR
 
 CORPUS = Path(__file__).resolve().parent.parent / "rehearsal" / "tokenizer_corpus.txt"
@@ -84,6 +85,7 @@ async def _stream_turn(client: httpx.AsyncClient, url: str, messages: list[dict]
     text: list[str] = []
     async with client.stream("POST", url + "/v1/chat/completions", json=body) as response:
         response.raise_for_status()
+        ack_now(response)  # as the load generator does: no delayed-ACK stall on the first token
         async for line in response.aiter_lines():
             if not line.startswith("data: ") or line == "data: [DONE]":
                 continue

@@ -87,7 +87,7 @@ class LoadGenerator(pulumi.ComponentResource):
                 "LOADGEN_FOLLOWUP_MODEL": cfg.loadgen.followup_model,
                 "LOADGEN_FOLLOWUP_URL": cfg.loadgen.followup_url,
                 # Booth openings are bounded so a conversation's longest prompt fits one engine prefill.
-                "LOADGEN_MAX_PROMPT_TOKENS": str(cfg.model.engine.max_num_tokens),
+                "LOADGEN_MAX_PROMPT_LENGTH": str(cfg.model.engine.max_num_tokens),
             },
             opts=child,
         )

@@ -55,8 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add(serve, "request-timeout", type=float, default=300.0, help="seconds allowed per streamed completion")
     _add(serve, "scenario-speedup", type=float, default=1.0, help="divide auto-mode phase durations (tests)")
     _add(serve, "stats-window", type=float, default=120.0, help="seconds of history behind the live UI numbers and the headline")
-    _add(serve, "max-prompt-tokens", type=int, default=8192,
-         help="longest prompt a conversation may reach (the engine's max-num-tokens); bounds openingTokens")
+    _add(serve, "max-prompt-length", type=int, default=8192,
+         help="longest prompt, in tokens, a conversation may reach (the engine's max-num-tokens); bounds openingTokens")
     _add(serve, "log-level", default="info", help="uvicorn log level")
     _add(serve, "speculative", default="none", help="speculative decoding the workers run: none, draft-target or eagle3")
     _add(serve, "itl-runs-file", help="JSON file keeping saved ITL runs across restarts")
@@ -103,7 +103,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         request_timeout_s=args.request_timeout,
         scenario_speedup=args.scenario_speedup,
         stats_window_s=args.stats_window,
-        max_prompt_tokens=args.max_prompt_tokens,
+        max_prompt_tokens=args.max_prompt_length,
         log_level=args.log_level,
         speculative=args.speculative,
         itl_runs_file=args.itl_runs_file or None,

@@ -210,7 +210,7 @@ class Stack:
                 "--frontend-url", cfg.kv_url, "--baseline-url", cfg.rr_url, "--model", MODEL_NAME,
                 "--followup-url", OFFLINE_FOLLOWUP_URL, "--speculative", cfg.spec.method,
                 *(["--itl-runs-file", str(cfg.itl_runs_file)] if cfg.itl_runs_file else []),
-                "--max-prompt-tokens", str(MAX_NUM_TOKENS), *cfg.loadgen_args]
+                "--max-prompt-length", str(MAX_NUM_TOKENS), *cfg.loadgen_args]
 
     def _base_env(self) -> dict[str, str]:
         env = dict(os.environ)

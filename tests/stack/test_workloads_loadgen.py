@@ -35,7 +35,7 @@ def test_settings_point_at_both_frontends_and_the_model(stack_plan):
     assert stack_plan.outputs["hostname"] in hosts and "loadgen.dynamo-workload.svc.cluster.local" in hosts and "*" not in hosts
     assert settings["LOADGEN_FOLLOWUP_MODEL"] == "llama3-8b-instruct"
     assert settings["LOADGEN_FOLLOWUP_URL"] == "https://inference.do-ai.run/v1"
-    assert settings["LOADGEN_MAX_PROMPT_TOKENS"] == "8192"  # the engine's maxNumTokens bounds booth openings
+    assert settings["LOADGEN_MAX_PROMPT_LENGTH"] == "8192"  # the engine's maxNumTokens bounds booth openings
     assert not any("TOKEN" in key or "KEY" in key for key in settings)
     # Auto-named (changed settings roll the pods): the Deployment takes the name from the ConfigMap's output.
     assert list(container(stack_plan)["envFrom"][0]) == ["configMapRef"]
