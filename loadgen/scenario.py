@@ -2,8 +2,8 @@
 
 Every phase runs KV-aware and round-robin side by side on the same conversations (router "ab"), so
 the audience always sees both; the phases change only the offered load, and each caption says what
-to watch. The first four minutes (warm-up, steady, most of high load) are what the booth's
-acceptance check measures.
+to watch. The first four minutes (warm-up, steady A/B, the first minute of high load) are what the
+booth's acceptance check measures; the seeds' 60/120/90/60 s rhythm is kept.
 """
 
 from __future__ import annotations
@@ -28,18 +28,18 @@ class Phase:
 
 
 PHASES: tuple[Phase, ...] = (
-    Phase("WARM_UP", "Warm-up", "New conversations paste a ~6k-token file: turn 1 costs the same on both routers (nothing is cached yet).", 45, 1.0, 8),
-    Phase("STEADY_AB", "Steady A/B", "Same conversations on both routers: KV-aware sends each follow-up to the replica that holds its history.", 120, 2.0, 16),
-    Phase("HIGH_LOAD", "High load", "Round-robin re-prefills whole histories and queues behind them; KV-aware serves follow-ups from cache.", 75, 4.0, 32),
-    Phase("COOL_DOWN", "Cool-down", "Load drops. The gap sits on turn 2: with 2 replicas round-robin finds the cache half the time.", 45, 0.5, 4),
+    Phase("WARM_UP", "Warm-up", "New conversations paste a ~7k-token file: turn 1 costs the same on both routers (nothing is cached yet).", 60, 1.0, 8),
+    Phase("STEADY_AB", "Steady A/B", "Same conversations on both routers: KV-aware sends each follow-up to the replica that holds its history.", 120, 1.5, 12),
+    Phase("HIGH_LOAD", "High load", "Round-robin re-prefills whole histories and queues behind them; KV-aware serves follow-ups from cache.", 90, 3.0, 24),
+    Phase("COOL_DOWN", "Cool-down", "Load drops. The gap sits on turn 2: with 2 replicas round-robin finds the cache half the time.", 60, 0.5, 4),
 )
 SCENARIO_TASK = "loadgen-scenario"
 IDLE = Phase("IDLE", "Idle", "Auto mode stopped", 0, 0.0, 0)
 CHAT = {"a": 1.0, "b": 0.0, "c": 0.0}
 # One click (and the key in `key`) each; every preset runs both routers side by side.
 PRESETS = (
-    {"id": "booth", "key": "1", "label": "Long-context chat", "hint": "2 RPS · 6k-token files", "totalRPS": 2.0, "mix": CHAT, "maxConcurrency": 16, "openingTokens": 6000},
-    {"id": "busy", "key": "2", "label": "High load", "hint": "4 RPS · 6k-token files", "totalRPS": 4.0, "mix": CHAT, "maxConcurrency": 32, "openingTokens": 6000},
+    {"id": "booth", "key": "1", "label": "Long-context chat", "hint": "2 RPS · 7k-token files", "totalRPS": 2.0, "mix": CHAT, "maxConcurrency": 16, "openingTokens": 7000},
+    {"id": "busy", "key": "2", "label": "High load", "hint": "3 RPS · 7k-token files", "totalRPS": 3.0, "mix": CHAT, "maxConcurrency": 24, "openingTokens": 7000},
     {"id": "short", "key": "3", "label": "Short prompts", "hint": "2 RPS · 500 tokens: little to save", "totalRPS": 2.0, "mix": CHAT, "maxConcurrency": 16, "openingTokens": 500},
     {"id": "summarize", "key": "4", "label": "Summarization", "hint": "1 RPS · one long document each", "totalRPS": 1.0, "mix": {"a": 0.0, "b": 1.0, "c": 0.0}, "maxConcurrency": 8},
     {"id": "reasoning", "key": "5", "label": "Reasoning", "hint": "1 RPS · long answers", "totalRPS": 1.0, "mix": {"a": 0.0, "b": 0.0, "c": 1.0}, "maxConcurrency": 8},

@@ -10,8 +10,8 @@ Router = Literal["kv", "round-robin", "ab"]
 ROUTERS: tuple[str, ...] = ("kv", "round-robin", "ab")
 MAX_RPS = 200.0
 MAX_CONCURRENCY = 1000
-# The booth's default opening: a real document or source file of ~6k tokens (what KV routing is for).
-DEFAULT_OPENING_TOKENS = 6000
+# The booth's default opening: a real document or source file of ~7k tokens (what KV routing is for).
+DEFAULT_OPENING_TOKENS = 7000
 MIN_OPENING_TOKENS = 256
 FOLLOWUP_TOKENS = 48  # room for one short follow-up question plus its chat-template tokens
 PROMPT_OVERHEAD_TOKENS = 120  # system prompt, opening instruction and template around the first message
@@ -40,8 +40,8 @@ class Mix(_Strict):
 class TurnRange(_Strict):
     """Turns per chat conversation, drawn uniformly from [min, max]."""
 
-    min: int = Field(3, ge=1, le=20)
-    max: int = Field(5, ge=1, le=20)
+    min: int = Field(2, ge=1, le=20)
+    max: int = Field(4, ge=1, le=20)
 
     @model_validator(mode="after")
     def _ordered(self) -> TurnRange:

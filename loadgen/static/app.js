@@ -273,7 +273,7 @@ function render(status, live) {
 
 function manualCaption(cfg) {
   const both = cfg.router === "ab" ? "both routers, same conversations" : "router " + cfg.router;
-  return `${cfg.totalRPS} requests/s · ${both} · openings of ~${cfg.openingTokens || 6000} tokens`;
+  return `${cfg.totalRPS} requests/s · ${both} · openings of ~${cfg.openingTokens || 7000} tokens`;
 }
 
 // ---------- live feed ----------

@@ -123,12 +123,13 @@ def test_defaults_are_the_booths_long_context_side_by_side(pair):
     status = lg.status()
     assert status["config"]["totalRPS"] == 2 and status["config"]["maxConcurrency"] == 16
     assert status["config"]["mix"] == {"a": 1.0, "b": 0.0, "c": 0.0} and status["config"]["router"] == "ab"
-    assert status["config"]["openingTokens"] == 6000 and status["config"]["maxTokens"] == 256
+    assert status["config"]["openingTokens"] == 7000 and status["config"]["maxTokens"] == 256
+    assert status["config"]["turns"] == {"min": 2, "max": 4}
     assert status["scenario"] == {**status["scenario"], "phase": "IDLE", "mode": "manual", "cycle": 0}
     presets = lg.http.get("/api/presets").json()["presets"]
     assert [(p["key"], p["label"], p["totalRPS"]) for p in presets] == [
         ("1", "Long-context chat", 2.0),
-        ("2", "High load", 4.0),
+        ("2", "High load", 3.0),
         ("3", "Short prompts", 2.0),
         ("4", "Summarization", 1.0),
         ("5", "Reasoning", 1.0),
@@ -146,8 +147,8 @@ def test_an_opening_too_long_for_the_engine_is_refused_naming_the_bound(pair):
     assert response.status_code == 422
     message = response.json()["message"]
     assert message.startswith("openingTokens:") and "8192" in message and "max-num-tokens" in message
-    assert lg.status()["config"]["openingTokens"] == 6000
-    assert lg.post("/api/workload/config", {"openingTokens": 7000, "turns": {"min": 2, "max": 3}}).status_code == 200
+    assert lg.status()["config"]["openingTokens"] == 7000
+    assert lg.post("/api/workload/config", {"openingTokens": 7400, "turns": {"min": 2, "max": 3}}).status_code == 200
 
 
 def test_unknown_conversation_is_404_and_limit_is_capped(pair):

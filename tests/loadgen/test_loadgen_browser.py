@@ -62,8 +62,8 @@ def test_page_loads_and_a_preset_click_or_key_runs_it_side_by_side(pair, page):
     page.wait_for_function("document.getElementById('ws-state').textContent === 'live'")
     lg.post("/api/workload/config", {**FAST, "maxTokens": 2})
     page.locator("#presets button", has_text="High load").click()
-    config = wait_for(lambda: (s := lg.status())["running"] and s["config"]["totalRPS"] == 4.0 and s["config"], what="preset to run")
-    assert config["maxConcurrency"] == 32 and config["mix"] == {"a": 1.0, "b": 0.0, "c": 0.0} and config["router"] == "ab"
+    config = wait_for(lambda: (s := lg.status())["running"] and s["config"]["totalRPS"] == 3.0 and s["config"], what="preset to run")
+    assert config["maxConcurrency"] == 24 and config["mix"] == {"a": 1.0, "b": 0.0, "c": 0.0} and config["router"] == "ab"
     page.keyboard.press("3")  # one key per preset
     config = wait_for(lambda: (c := lg.status()["config"])["openingTokens"] == 500 and c, what="key 3 preset")
     assert config["totalRPS"] == 2.0
@@ -153,7 +153,7 @@ def test_without_the_token_a_preset_click_is_refused_and_nothing_changes(make_st
     page.fill("#token", TOKEN)
     page.dispatch_event("#token", "change")
     page.locator("#presets button", has_text="High load").click()
-    wait_for(lambda: lg.status()["config"]["totalRPS"] == 4.0, what="config with token")
+    wait_for(lambda: lg.status()["config"]["totalRPS"] == 3.0, what="config with token")
     page.locator("#stop").click()
     wait_for(lambda: not lg.status()["running"], what="stopped with token")
 

@@ -10,12 +10,12 @@ from loadgen.scenario import PHASES, phase_at
 
 def test_phase_table_tells_the_story_in_the_first_four_minutes():
     assert [(p.name, p.duration_s, p.rps, p.max_concurrency) for p in PHASES] == [
-        ("WARM_UP", 45, 1.0, 8),
-        ("STEADY_AB", 120, 2.0, 16),
-        ("HIGH_LOAD", 75, 4.0, 32),
-        ("COOL_DOWN", 45, 0.5, 4),
+        ("WARM_UP", 60, 1.0, 8),
+        ("STEADY_AB", 120, 1.5, 12),
+        ("HIGH_LOAD", 90, 3.0, 24),
+        ("COOL_DOWN", 60, 0.5, 4),
     ]
-    assert sum(p.duration_s for p in PHASES[:3]) == 240  # the acceptance window ends with high load
+    assert sum(p.duration_s for p in PHASES[:2]) < 240 < sum(p.duration_s for p in PHASES[:3])  # the acceptance window reaches high load
     for p in PHASES:
         assert 40 <= len(p.description) <= 120, p.name  # one line on the booth screen
 
@@ -23,13 +23,13 @@ def test_phase_table_tells_the_story_in_the_first_four_minutes():
 @pytest.mark.parametrize(
     "elapsed,expected",
     [
-        (0, (0, 45, 1)),
-        (44.5, (0, 0.5, 1)),
-        (45, (1, 120, 1)),
-        (200, (2, 40, 1)),
-        (260, (3, 25, 1)),
-        (285, (0, 45, 2)),
-        (285 * 3 + 185, (2, 55, 4)),
+        (0, (0, 60, 1)),
+        (59.5, (0, 0.5, 1)),
+        (60, (1, 120, 1)),
+        (200, (2, 70, 1)),
+        (300, (3, 30, 1)),
+        (330, (0, 60, 2)),
+        (330 * 3 + 185, (2, 85, 4)),
     ],
 )
 def test_phase_at_walks_the_cycle(elapsed, expected):
@@ -38,13 +38,13 @@ def test_phase_at_walks_the_cycle(elapsed, expected):
 
 
 def test_speedup_scales_durations():
-    assert phase_at(1.0, speedup=45) == (1, 120 / 45, 1)
+    assert phase_at(1.0, speedup=60) == (1, 2.0, 1)
 
 
 @pytest.fixture
 def auto_lg(make_stub, make_loadgen):
     kv, rr = make_stub(ttft_ms=5), make_stub(ttft_ms=5, prefix_cache=False)
-    return make_loadgen(kv.url, rr.url, scenario_speedup=60)  # cycle of 4.75 s instead of 4.75 min
+    return make_loadgen(kv.url, rr.url, scenario_speedup=60)  # cycle of 5.5 s instead of 5.5 min
 
 
 def test_auto_mode_cycles_phases_with_countdown_and_cycle_count(auto_lg):
@@ -59,8 +59,8 @@ def test_auto_mode_cycles_phases_with_countdown_and_cycle_count(auto_lg):
     seen = {}
     for phase in ("STEADY_AB", "HIGH_LOAD", "COOL_DOWN"):
         seen[phase] = wait_for(lambda p=phase: (s := lg.status())["scenario"]["phase"] == p and s, timeout_s=20, interval_s=0.02, what=phase)
-    assert (seen["STEADY_AB"]["config"]["totalRPS"], seen["STEADY_AB"]["config"]["maxConcurrency"]) == (2.0, 16)
-    assert (seen["HIGH_LOAD"]["config"]["totalRPS"], seen["HIGH_LOAD"]["config"]["maxConcurrency"]) == (4.0, 32)
+    assert (seen["STEADY_AB"]["config"]["totalRPS"], seen["STEADY_AB"]["config"]["maxConcurrency"]) == (1.5, 12)
+    assert (seen["HIGH_LOAD"]["config"]["totalRPS"], seen["HIGH_LOAD"]["config"]["maxConcurrency"]) == (3.0, 24)
     assert (seen["COOL_DOWN"]["config"]["totalRPS"], seen["COOL_DOWN"]["config"]["maxConcurrency"]) == (0.5, 4)
     assert all(s["config"]["router"] == "ab" for s in seen.values())
     assert "round-robin" in seen["HIGH_LOAD"]["scenario"]["description"].lower()

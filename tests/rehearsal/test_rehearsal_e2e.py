@@ -8,10 +8,10 @@ first "four minutes" of the schedule (warm-up, steady A/B, high load), reads `/m
 both routers have traffic; mean TTFT KV / round-robin on turn 2 <= 0.5, over turns >= 2 <= 0.6, turn 1
 within 15%; and KV keeps >= 90% of the ideal prefix hits on turns 2+.
 
-To stay within a few minutes the auto-mode phases run twice as fast (`--scenario-speedup 2`: the same
-phases in the same order and proportions, 120 s instead of 240 s). The high-load phase's own bound
-(turn 2 <= 0.35) is measured by `python -m bench.booth` over the full-length schedule (README); with
-~20 conversations per router in a 37-second phase it is too noisy to gate a test on (see README).
+The schedule runs at full length (~4.5 minutes in all): with two replicas round-robin finds the cache by
+chance on about half of its turn-2s, so the ratio over fewer conversations (the phases at double speed
+gave 0.42-0.67 across runs) is too noisy to gate on. The high-load phase's own bound (turn 2 <= 0.35)
+is reported by `python -m bench.booth` (README), not gated here.
 The Stack context manager stops every process even when an assertion fails.
 """
 
@@ -25,7 +25,7 @@ from rehearsal.settings import BOOTH
 from rehearsal.stack import Stack, StackConfig
 from rehearsal.turn_stats import later_turns_hit_of_ideal
 
-SPEEDUP = 2
+SPEEDUP = 1
 FIRST_FOUR_MINUTES_S = 240 / SPEEDUP
 
 
@@ -48,7 +48,7 @@ def test_booth_defaults_in_auto_mode_show_the_kv_win(tmp_path):
             run.close()
 
     result = ratios(mean_ttft_from_metrics(metrics))
-    report = format_table("first four minutes of auto mode (phases / 2)", result)
+    report = format_table("first four minutes of auto mode", result)
     print(report)  # shown with -s / on failure
     assert phases[:3] == ["WARM_UP", "STEADY_AB", "HIGH_LOAD"], phases
     assert not [r for r in records if r["error"]], "failed turns"
