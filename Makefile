@@ -75,7 +75,7 @@ demo: $(STAMP)
 
 # Router table at the demo's setting; redraws docs/img/ttft_by_turn.png (~4 min).
 bench: $(STAMP)
-	$(BIN)/python -m bench.booth --seconds 285 --plot
+	$(BIN)/python -m bench.booth --seconds 330 --plot
 
 clean:
 	rm -rf $(VENV)

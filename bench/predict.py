@@ -14,7 +14,7 @@ mean TTFT KV / round-robin by turn, for the booth's conversation shape, on a giv
 Queueing is ignored, so loaded numbers (the rehearsal's bench) sit above these floors. Layouts other
 than the booth's 2 x TP=4 are scaled from the TP=4 shard figures (stated per layout below), not measured.
 
-    python -m bench.predict [--opening 6000] [--answer 256] [--question 40] [--turns 3 5] [--overhead-ms 10]
+    python -m bench.predict [--opening 7000] [--answer 256] [--question 40] [--turns 2 4] [--overhead-ms 10]
 """
 
 from __future__ import annotations
@@ -79,10 +79,10 @@ def predict(cal: GpuCalibration, layout: Layout, opening: int, answer: int, ques
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--opening", type=int, default=6000)
+    parser.add_argument("--opening", type=int, default=7000)
     parser.add_argument("--answer", type=int, default=256)
     parser.add_argument("--question", type=int, default=40)
-    parser.add_argument("--turns", type=int, nargs=2, default=(3, 5))
+    parser.add_argument("--turns", type=int, nargs=2, default=(2, 4))
     parser.add_argument("--overhead-ms", type=float, default=10.0)
     args = parser.parse_args()
     print(f"Opening {args.opening} tokens, answers {args.answer}, questions {args.question}, {args.turns[0]}-{args.turns[1]} turns, "
