@@ -19,6 +19,7 @@ async function api(path, body) {
   let data = null;
   try { data = await res.json(); } catch (e) { data = null; }
   if (res.status === 401) {
+    state.refused = true;
     $("token-row").hidden = false;
     $("token").focus();
     throw new Error("Control token required (401): enter it below.");
@@ -204,7 +205,11 @@ function renderMap(live) {
     legend.appendChild(item);
   }
   const miss = document.createElement("span");
-  miss.innerHTML = '<span class="dot miss" style="border-color:#aab2c3"></span> follow-up re-prefilled (cache miss)';
+  const ring = document.createElement("span");
+  ring.className = "dot miss";
+  ring.style.borderColor = "#aab2c3"; // CSSOM, not a style attribute: the page's CSP allows only 'self' styles
+  miss.appendChild(ring);
+  miss.appendChild(document.createTextNode(" follow-up re-prefilled (cache miss)"));
   legend.appendChild(miss);
 }
 
@@ -222,7 +227,7 @@ function render(status, live) {
   rs.textContent = status.state;
   rs.className = "pill" + (status.running ? " running" : "");
   document.querySelectorAll("#router button").forEach((b) => { b.disabled = !status.routers.includes(b.dataset.router); });
-  if (!status.authRequired || state.token) $("token-row").hidden = true; // a 401 shows it again
+  $("token-row").hidden = !((status.authRequired && !state.token) || state.refused); // asked for while missing or refused
 
   const sc = status.scenario;
   const auto = sc.mode === "auto";
@@ -392,7 +397,7 @@ async function init() {
     act("/api/workload/config", { router: b.dataset.router }, "Router: " + b.textContent);
   }));
   $("token").value = state.token;
-  $("token").addEventListener("change", () => { state.token = $("token").value.trim(); localStorage.setItem("loadgenToken", state.token); });
+  $("token").addEventListener("change", () => { state.token = $("token").value.trim(); state.refused = false; localStorage.setItem("loadgenToken", state.token); });
   $("start").addEventListener("click", () => act("/api/workload/start", formConfig(), "Started", true));
   $("apply").addEventListener("click", () => act("/api/workload/config", formConfig(), "Applied", true));
   $("stop").addEventListener("click", () => act("/api/workload/stop", {}, "Stopped"));

@@ -166,7 +166,7 @@ HEADLINE_MIN_PX = 56
 
 def test_booth_view_fits_1080p_and_shows_the_headline_chart_and_routing_map(pair, browser):
     lg, _, _ = pair
-    context = browser.new_context(viewport=BOOTH_VIEWPORT)
+    context = browser.new_context(viewport=BOOTH_VIEWPORT, bypass_csp=True)  # string predicates need eval (see the page fixture)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))

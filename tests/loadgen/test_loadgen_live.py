@@ -16,9 +16,12 @@ def test_ws_pushes_snapshots_that_track_the_workload(pair):
         assert first["status"]["state"] == "idle" and first["status"]["scenario"]["phase"] == "IDLE"
         assert set(first["live"]["routers"]) == {"kv", "round-robin"}
         lg.post("/api/workload/start", {"totalRPS": 30, "router": "ab", "maxConversations": 6, "openingTokens": 2000, **FAST})
-        live = None
-        for _ in range(30):  # at most ~30 s of snapshots
+        live, snapshots = None, 0
+        while snapshots < 30:  # at most ~30 s of snapshots
             msg = json.loads(ws.recv(timeout=10))
+            if msg["type"] != "snapshot":  # per-request "turn" events share the socket (issue 11)
+                continue
+            snapshots += 1
             if msg["status"]["state"] == "finished":
                 live = msg["live"]
                 break
