@@ -18,8 +18,10 @@ import argparse
 import json
 import math
 import os
+from dataclasses import replace
 from pathlib import Path
 
+from bench import booth_analysis
 from rehearsal.acceptance import AutoRun, failures, format_table, mean_ttft_from_metrics, ratios, ratios_from_records
 from rehearsal.ports import pick_free
 from rehearsal.settings import BOOTH, MockerTiming
@@ -80,6 +82,8 @@ def report(result: dict, title: str) -> None:
         if phase in result["phases"]:
             print()
             print(format_table(f"{phase} (conversations that started in it)", result["phases"][phase]))
+    print()
+    print(booth_analysis.report(result["records"]))
     problems = failures(result["overall"], high_load=result["phases"].get("HIGH_LOAD"))
     print("\nissue-11 bounds: " + ("all met" if not problems else "; ".join(problems)))
 
@@ -95,6 +99,8 @@ def main() -> None:
     parser.add_argument("--turns", type=int, nargs=2, metavar=("MIN", "MAX"), help="turns per conversation")
     parser.add_argument("--max-tokens", type=int, help="answer length cap")
     parser.add_argument("--speedup", type=float, default=1.0, help="auto-mode phases this many times shorter (the e2e test's shape)")
+    parser.add_argument("--prefill-load-scale", type=float, help="KV router policy: prefill_load_scale (default: the booth's)")
+    parser.add_argument("--overlap-score-credit", type=float, help="KV router policy: overlap_score_credit (default: the booth's)")
     parser.add_argument("--plot", action="store_true", help=f"redraw {PNG.relative_to(REPO)}")
     args = parser.parse_args()
     workload = {k: v for k, v in {"openingTokens": args.opening, "maxTokens": args.max_tokens,
@@ -106,12 +112,14 @@ def main() -> None:
         title = f"{args.ui_url}, {args.seconds:.0f} s of auto mode"
     else:
         kv, rr, ui = pick_free(3)
-        config = StackConfig(kv_port=kv, rr_port=rr, ui_port=ui, workers=args.workers, router=BOOTH, timing=MockerTiming(calibration=args.calibration),
+        router = replace(BOOTH, **{k: v for k, v in {"prefill_load_scale": args.prefill_load_scale,
+                                                      "overlap_score_credit": args.overlap_score_credit}.items() if v is not None})
+        config = StackConfig(kv_port=kv, rr_port=rr, ui_port=ui, workers=args.workers, router=router, timing=MockerTiming(calibration=args.calibration),
                              loadgen_args=("--scenario-speedup", f"{args.speedup:g}"))
         with Stack(config) as stack:
             stack.wait_ready(180)
             result = measure(config.ui_url, args.seconds, workload, config.control_token, config.ui_metrics_url)
-        title = f"rehearsal, {args.workers} workers, {args.calibration} timing, first {args.seconds:.0f} s of auto mode" + (f" (phases / {args.speedup:g})" if args.speedup != 1 else "")
+        title = f"rehearsal, {args.workers} workers, {args.calibration} timing, KV router {router.label()}, first {args.seconds:.0f} s of auto mode" + (f" (phases / {args.speedup:g})" if args.speedup != 1 else "")
     if workload:
         title += f", {workload}"
     load = os.getloadavg()

@@ -31,6 +31,7 @@ from components.k8s_common import (
 )
 from components.platform import GPU_TOLERATION, MODEL_PVC, WORKLOAD_NS
 from components.speculative import speculative_config
+from rehearsal.settings import engine_limit_args
 from rehearsal.speculative import SpecDecoding
 
 API_VERSION = "nvidia.com/v1beta1"
@@ -210,12 +211,14 @@ def trtllm_worker_args(cfg: StackConfig) -> list[str]:
 
 
 def mocker_worker_args(cfg: StackConfig) -> list[str]:
-    """The mocker models the stack's speculative decoding as the rehearsal does (its default clock: ratio 1.0)."""
+    """The mocker models the stack's engine limits and speculative decoding as the rehearsal does (its default clock: ratio 1.0)."""
     spec = SpecDecoding(cfg.model.speculative.method, cfg.model.speculative.max_draft_len)
+    engine = cfg.model.engine
     return [
         "--model-path", f"{MODELS_MOUNT}/{cfg.model.name}",
         "--model-name", cfg.model.name,
         "--engine-type", "trtllm",
+        *engine_limit_args(engine.max_batch_size, engine.max_num_tokens, engine.enable_chunked_prefill),
         *spec.mocker_args(decode_speedup_ratio=1.0),
     ]
 

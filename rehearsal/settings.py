@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 # Same served model name as the cloud stacks, so the load generator and any
 # client config work unchanged against the rehearsal.
 MODEL_NAME = "nvidia/Llama-3.1-70B-Instruct-FP8"
@@ -22,6 +24,17 @@ DEFAULT_WORKERS = 2  # the cloud stacks' replica count (2x TP=4 on one 8-GPU nod
 # The engine's max-num-tokens in the cloud stacks (Pulumi.<stack>.yaml model.engine.maxNumTokens) and the
 # mocker's --max-num-batched-tokens default: the longest prompt a booth conversation may reach.
 MAX_NUM_TOKENS = 8192
+# The engine's max-batch-size in the cloud stacks (model.engine.maxBatchSize): at most this many
+# sequences per iteration on one replica; beyond it requests wait for a slot.
+MAX_BATCH_SIZE = 16
+
+
+def engine_limit_args(max_batch_size: int = MAX_BATCH_SIZE, max_num_tokens: int = MAX_NUM_TOKENS,
+                      chunked_prefill: bool = True) -> list[str]:
+    """The cloud engine's batch limits in the mocker's spelling (TRT-LLM max_batch_size / max_num_tokens /
+    enable_chunked_prefill), so a mocker replica queues and batches like the TRT-LLM replica it stands for."""
+    return ["--max-num-seqs", str(max_batch_size), "--max-num-batched-tokens", str(max_num_tokens),
+            "--enable-chunked-prefill" if chunked_prefill else "--no-enable-chunked-prefill"]
 
 # Dynamo without etcd or NATS: discovery through files in a temp dir, requests
 # over TCP, KV events over ZMQ (through our loopback-only broker).
@@ -64,22 +77,42 @@ class MockerTiming:
 
 @dataclass(frozen=True)
 class RouterSettings:
-    """KV frontend router settings; each maps to one `python -m dynamo.frontend` flag."""
+    """KV frontend router settings, handed to `python -m dynamo.frontend` the way the cloud stacks do.
+
+    The cloud's KV frontend reads a `--router-policy-config` file built by components.dgd.router_policy
+    (ai-dynamo 1.6.1 deprecates the per-setting flags); the rehearsal writes the same document from
+    the same function, so what it measures is what the cluster runs.
+    """
 
     overlap_score_credit: float | None = None
     prefill_load_scale: float | None = None
     temperature: float | None = None
 
-    def args(self) -> list[str]:
-        flags = {
-            "--router-kv-overlap-score-credit": self.overlap_score_credit,
-            "--router-prefill-load-scale": self.prefill_load_scale,
-            "--router-temperature": self.temperature,
-        }
-        return [part for flag, value in flags.items() if value is not None for part in (flag, f"{value:g}")]
+    def policy(self) -> dict | None:
+        """The policy document (None: Dynamo's defaults, no file)."""
+        from components.dgd import router_policy  # lazy: the launcher stays light when no policy is set
+
+        return router_policy(self)
+
+    def args(self, work_dir: Path) -> list[str]:
+        """Frontend flags; writes the policy file into `work_dir` when there is one."""
+        policy = self.policy()
+        if policy is None:
+            return []
+        path = Path(work_dir) / f"router-policy-{self.slug()}.yaml"
+        path.write_text(yaml.safe_dump(policy, sort_keys=True))
+        return ["--router-policy-config", str(path)]
+
+    def parameters(self) -> dict[str, float]:
+        names = {"overlap_score_credit": self.overlap_score_credit, "prefill_load_scale": self.prefill_load_scale,
+                 "router_temperature": self.temperature}
+        return {name: value for name, value in names.items() if value is not None}
+
+    def slug(self) -> str:
+        return "-".join(f"{name}{value:g}" for name, value in self.parameters().items()) or "defaults"
 
     def label(self) -> str:
-        return " ".join(self.args()) or "defaults"
+        return " ".join(f"{name}={value:g}" for name, value in self.parameters().items()) or "defaults"
 
 
 # Dynamo 1.6.1's own defaults (overlap credit 1, prefill load scale 1, temperature

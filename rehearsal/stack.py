@@ -40,6 +40,7 @@ from rehearsal.settings import (
     TOKENIZER_DIR,
     MockerTiming,
     RouterSettings,
+    engine_limit_args,
 )
 from rehearsal.supervisor import Supervisor
 
@@ -175,7 +176,7 @@ class Stack:
         for index, system_port in enumerate(self.worker_system_ports):
             sup.start(worker_name(index), self.worker_argv(), env=env | WORKER_SYSTEM_ENV | {"DYN_SYSTEM_PORT": str(system_port)},
                       restart=True)
-        sup.start("frontend-kv", self._frontend_argv(cfg.kv_port, ["--router-mode", "kv", *cfg.router.args()]), env=env)
+        sup.start("frontend-kv", self._frontend_argv(cfg.kv_port, ["--router-mode", "kv", *cfg.router.args(self.work_dir)]), env=env)
         sup.start("frontend-round-robin", self._frontend_argv(cfg.rr_port, ["--router-mode", "round-robin"]), env=env)
         if cfg.ui_port is not None:
             sup.start("loadgen", self.loadgen_argv(), env=self._loadgen_env())
@@ -183,7 +184,7 @@ class Stack:
     def add_kv_frontend(self, name: str, port: int, router: RouterSettings) -> str:
         """Start one more KV-routed frontend over the same workers (the benchmark compares settings)."""
         require_free({name: port})
-        self.supervisor.start(name, self._frontend_argv(port, ["--router-mode", "kv", *router.args()]),
+        self.supervisor.start(name, self._frontend_argv(port, ["--router-mode", "kv", *router.args(self.work_dir)]),
                               env=self._dynamo_env_cached)
         return f"http://{HOST}:{port}"
 
@@ -191,7 +192,7 @@ class Stack:
         """One mocker worker (one replica, timed by the measured table start() wrote); the cluster runs one per worker pod."""
         cfg = self.config
         return [cfg.python, "-m", "dynamo.mocker", "--model-path", str(TOKENIZER_DIR), "--model-name", MODEL_NAME,
-                "--num-workers", "1", *cfg.timing.args(self.perf_data), *cfg.spec.mocker_args(cfg.timing.decode_speedup_ratio),
+                "--num-workers", "1", *engine_limit_args(), *cfg.timing.args(self.perf_data), *cfg.spec.mocker_args(cfg.timing.decode_speedup_ratio),
                 *cfg.extra_mocker_args, *PLANE_ARGS]
 
     @property

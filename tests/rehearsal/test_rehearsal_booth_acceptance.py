@@ -1,15 +1,16 @@
 """The booth's claim, end to end, as a visitor would check it: the rehearsal at its defaults, auto mode.
 
 Starts the whole rehearsal on free ports exactly as `make demo` does (2 mocker workers timed from the
-measured H100 table, the booth's router settings, the load generator with its defaults: 6k-token
-openings, both routers on the same conversations), starts auto mode through the API and, after the
+measured H100 table, the booth's router settings, the load generator with its defaults: 7k-token
+openings, 2-4 turns, both routers on the same conversations), starts auto mode through the API and, after the
 first four minutes of the schedule (warm-up, steady A/B, the first minute of high load), reads
 `/metrics` (`loadgen_ttft_seconds` by router and turn) and the per-turn records. It gates what holds
 run after run: both routers have traffic, turn 1 within 15%, KV keeps >= 90% of the ideal prefix hits on
 turns 2+, and KV's turn 2 is clearly faster (KV / round-robin <= 0.75). Issue 11's tighter bounds
 (turn 2 <= 0.5, turns >= 2 <= 0.6) are printed and reported by `python -m bench.booth`: measured
-0.28-0.61 on turn 2 across full-length runs on this shared 2-core machine (README, "What the audience
-will see"), so gating on 0.5 would fail about one run in three.
+0.28-0.61 on turn 2 across full-length runs on this 2-core machine, and one run's own 90% bootstrap
+interval spans about 0.27-0.54 (README, "What the audience will see"), so gating on 0.5 would fail
+about one run in four to one in three.
 
 The schedule runs at full length (~4.5 minutes in all): with two replicas round-robin finds the cache by
 chance on about half of its turn-2s, so the ratio over fewer conversations (the phases at double speed
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import pytest
 
+from bench import booth_analysis
 from rehearsal.acceptance import AutoRun, Verdict, failures, format_table, mean_ttft_from_metrics, ratios
 from rehearsal.ports import pick_free
 from rehearsal.settings import BOOTH
@@ -57,6 +59,7 @@ def test_booth_defaults_in_auto_mode_show_the_kv_win(tmp_path):
     assert phases[:3] == ["WARM_UP", "STEADY_AB", "HIGH_LOAD"], phases
     assert not [r for r in records if r["error"]], "failed turns"
     print("issue-11 bounds (reported, not gated):", failures(result) or "all met")
+    print(booth_analysis.report(records))
     assert failures(result, GATE) == [], report
     kv = [r | {"conversation": r["conversation"]} for r in records if r["router"] == "kv"]
     assert later_turns_hit_of_ideal(kv) >= 0.90, report

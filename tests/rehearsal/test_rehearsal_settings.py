@@ -6,28 +6,42 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
-from rehearsal.settings import BOOTH, DYNAMO_DEFAULTS, MODEL_NAME, TOKENIZER_DIR, MockerTiming, RouterSettings
+from rehearsal.settings import BOOTH, DYNAMO_DEFAULTS, MODEL_NAME, TOKENIZER_DIR, MockerTiming, RouterSettings, engine_limit_args
 
 
-def test_router_settings_map_to_frontend_flags():
-    assert DYNAMO_DEFAULTS.args() == []
-    assert RouterSettings(overlap_score_credit=8, prefill_load_scale=4, temperature=0).args() == [
-        "--router-kv-overlap-score-credit", "8", "--router-prefill-load-scale", "4", "--router-temperature", "0"]
+def test_router_settings_reach_the_frontend_as_the_clouds_policy_file(tmp_path):
+    """The rehearsal's KV frontend reads the document components.dgd builds for the cluster, not deprecated flags."""
+    from components.dgd import ROUTER_POLICY_TYPE
+
+    assert DYNAMO_DEFAULTS.args(tmp_path) == []
+    flag, path = RouterSettings(overlap_score_credit=8, prefill_load_scale=4, temperature=0).args(tmp_path)
+    assert flag == "--router-policy-config"
+    policy = yaml.safe_load(Path(path).read_text())
+    [instance] = policy["worker_selection"]["instances"]
+    assert instance["type"] == ROUTER_POLICY_TYPE
+    assert instance["parameters"] == {"overlap_score_credit": 8, "prefill_load_scale": 4, "router_temperature": 0}
+    assert policy["worker_selection"]["aggregated"] == instance["name"]
+
+
+def test_engine_limits_reach_the_mocker():
+    assert engine_limit_args() == ["--max-num-seqs", "16", "--max-num-batched-tokens", "8192", "--enable-chunked-prefill"]
+    assert engine_limit_args(8, 4096, False)[-1] == "--no-enable-chunked-prefill"
 
 
 @pytest.mark.e2e
-def test_every_flag_we_pass_exists_in_installed_dynamo():
+def test_every_flag_we_pass_exists_in_installed_dynamo(tmp_path):
     """Guards against typos and flags renamed in a Dynamo upgrade (argparse would exit at start-up)."""
     fe = subprocess.run([sys.executable, "-m", "dynamo.frontend", "--help"], capture_output=True, text=True,
                         timeout=120).stdout
     mocker = subprocess.run([sys.executable, "-m", "dynamo.mocker", "--help"], capture_output=True, text=True,
                             timeout=120).stdout
-    for flag in RouterSettings(overlap_score_credit=1, prefill_load_scale=1, temperature=0).args()[::2]:
+    for flag in RouterSettings(overlap_score_credit=1, prefill_load_scale=1, temperature=0).args(tmp_path)[::2]:
         assert flag in fe
-    for flag in MockerTiming().args(Path("perf.npz"))[::2]:
+    for flag in [*MockerTiming().args(Path("perf.npz"))[::2], *engine_limit_args()[::2], engine_limit_args()[-1]]:
         assert flag in mocker
-    assert BOOTH.args(), "the booth must differ from Dynamo's defaults"
+    assert BOOTH.args(tmp_path), "the booth must differ from Dynamo's defaults"
 
 
 def test_tokenizer_dir_is_small_and_renders_llama3_multi_turn():

@@ -27,7 +27,7 @@ class PolicyFile:
     def __init__(self, path: Path):
         self.path = path
 
-    def args(self) -> list[str]:
+    def args(self, work_dir: Path) -> list[str]:
         return ["--router-policy-config", str(self.path)]
 
     def label(self) -> str:

@@ -16,9 +16,16 @@ from rehearsal.settings import BOOTH
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 
 
+def plan_policy_document(plan) -> dict:
+    return yaml.safe_load(plan.get(CONFIG_MAP, "inference-router-policy").plain["data"]["policy.yaml"])
+
+
+def plan_engine_yaml(plan) -> str:
+    return plan.get(CONFIG_MAP, "inference-engine-config").plain["data"]["engine.yaml"]
+
+
 def policy_parameters(plan) -> dict:
-    policy = yaml.safe_load(plan.get(CONFIG_MAP, "inference-router-policy").plain["data"]["policy.yaml"])
-    [instance] = policy["worker_selection"]["instances"]
+    [instance] = plan_policy_document(plan)["worker_selection"]["instances"]
     return instance["parameters"]
 
 
@@ -29,9 +36,23 @@ def dynamo_router_env_vars() -> set[str]:
     return set(re.findall(r'"(DYN_ROUTER_[A-Z_]+)"', source))
 
 
-def test_stacks_use_the_rehearsals_booth_settings(stack_plan):
+def test_stacks_use_the_rehearsals_booth_settings(stack_plan, tmp_path):
     assert policy_parameters(stack_plan) == {"prefill_load_scale": BOOTH.prefill_load_scale,
                                              "router_temperature": BOOTH.temperature}
+    # The rehearsal's KV frontend reads the same document, not flags that merely route alike.
+    [flag, path] = BOOTH.args(tmp_path)
+    assert flag == "--router-policy-config"
+    stack_document = plan_policy_document(stack_plan)
+    assert yaml.safe_load(Path(path).read_text()) == stack_document
+
+
+def test_rehearsal_mockers_batch_like_the_stacks_engine(stack_plan):
+    """A mocker replica queues like the TRT-LLM replica it stands for: same batch size, token budget, chunking."""
+    from rehearsal.settings import engine_limit_args
+
+    engine_config = yaml.safe_load(plan_engine_yaml(stack_plan))
+    assert engine_limit_args() == engine_limit_args(engine_config["max_batch_size"], engine_config["max_num_tokens"],
+                                                    engine_config["enable_chunked_prefill"])
     assert env(components(stack_plan)["Frontend"])["DYN_ROUTER_MODE"] == "kv"
 
 

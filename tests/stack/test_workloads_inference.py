@@ -243,7 +243,9 @@ def test_mocker_workers_run_the_trtllm_mocker_on_the_management_pool(mocker_plan
     assert pod_spec(worker)["nodeSelector"] == {"gtc-demo/pool": "management"}
     container = main_container(worker)
     assert container["command"] == ["python3", "-m", "dynamo.mocker"]
-    assert container["args"] == ["--model-path", f"/models/{MODEL}", "--model-name", MODEL, "--engine-type", "trtllm"]
+    # The stack's engine limits (maxBatchSize 16, maxNumTokens 8192, chunked prefill) in the mocker's spelling.
+    assert container["args"] == ["--model-path", f"/models/{MODEL}", "--model-name", MODEL, "--engine-type", "trtllm",
+                                 "--max-num-seqs", "16", "--max-num-batched-tokens", "8192", "--enable-chunked-prefill"]
     assert container["image"] == "nvcr.io/nvidia/ai-dynamo/dynamo-frontend:1.6.1"
 
 
