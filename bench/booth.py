@@ -101,6 +101,8 @@ def main() -> None:
     parser.add_argument("--speedup", type=float, default=1.0, help="auto-mode phases this many times shorter (the e2e test's shape)")
     parser.add_argument("--prefill-load-scale", type=float, help="KV router policy: prefill_load_scale (default: the booth's)")
     parser.add_argument("--overlap-score-credit", type=float, help="KV router policy: overlap_score_credit (default: the booth's)")
+    parser.add_argument("--pools", choices=("shared", "per-router"), default="shared",
+                        help="per-router: a diagnostic, each frontend on its own replicas (the cloud shares them)")
     parser.add_argument("--plot", action="store_true", help=f"redraw {PNG.relative_to(REPO)}")
     args = parser.parse_args()
     workload = {k: v for k, v in {"openingTokens": args.opening, "maxTokens": args.max_tokens,
@@ -114,12 +116,12 @@ def main() -> None:
         kv, rr, ui = pick_free(3)
         router = replace(BOOTH, **{k: v for k, v in {"prefill_load_scale": args.prefill_load_scale,
                                                       "overlap_score_credit": args.overlap_score_credit}.items() if v is not None})
-        config = StackConfig(kv_port=kv, rr_port=rr, ui_port=ui, workers=args.workers, router=router, timing=MockerTiming(calibration=args.calibration),
+        config = StackConfig(kv_port=kv, rr_port=rr, ui_port=ui, workers=args.workers, router=router, pools=args.pools, timing=MockerTiming(calibration=args.calibration),
                              loadgen_args=("--scenario-speedup", f"{args.speedup:g}"))
         with Stack(config) as stack:
             stack.wait_ready(180)
             result = measure(config.ui_url, args.seconds, workload, config.control_token, config.ui_metrics_url)
-        title = f"rehearsal, {args.workers} workers, {args.calibration} timing, KV router {router.label()}, first {args.seconds:.0f} s of auto mode" + (f" (phases / {args.speedup:g})" if args.speedup != 1 else "")
+        title = f"rehearsal, {args.workers} workers, {args.calibration} timing, KV router {router.label()}, {args.pools} replicas, first {args.seconds:.0f} s of auto mode" + (f" (phases / {args.speedup:g})" if args.speedup != 1 else "")
     if workload:
         title += f", {workload}"
     load = os.getloadavg()

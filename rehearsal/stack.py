@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from typing import Literal
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,6 +66,9 @@ WORKER_SYSTEM_ENV = {
 OFFLINE_FOLLOWUP_URL = "http://127.0.0.1:9/v1"
 
 
+POOL_NAMESPACES = {"kv": "booth-kv-pool", "round-robin": "booth-rr-pool"}
+
+
 class NotReady(RuntimeError):
     """The stack did not become ready within its timeout."""
 
@@ -87,6 +91,19 @@ class StackConfig:
     # Fresh per rehearsal: the UI's control API is never open, even on loopback (any web page can post there).
     control_token: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)
     loadgen_args: tuple[str, ...] = ()  # extra `loadgen serve` flags (the e2e test shortens auto mode)
+    # "shared": both frontends route over the same `workers` replicas, as in the cloud DGD. "per-router":
+    # a diagnostic only (bench.booth --pools per-router): each frontend gets its own `workers` replicas
+    # (Dynamo namespaces), to measure how much round-robin's prefills slow KV's cache hits when shared.
+    pools: Literal["shared", "per-router"] = "shared"
+
+    def worker_namespaces(self) -> list[str | None]:
+        """The Dynamo namespace each mocker registers in (None: the default one both frontends see)."""
+        if self.pools == "shared":
+            return [None] * self.workers
+        return [POOL_NAMESPACES["kv"]] * self.workers + [POOL_NAMESPACES["round-robin"]] * self.workers
+
+    def frontend_namespace_args(self, router: str) -> list[str]:
+        return [] if self.pools == "shared" else ["--namespace", POOL_NAMESPACES[router]]
 
     @property
     def kv_url(self) -> str:
@@ -172,12 +189,15 @@ class Stack:
         sup.start("event-broker", [py, "-m", "rehearsal.event_broker", "--xsub-port", str(xsub), "--xpub-port", str(xpub)],
                   env=self._base_env())
         self.perf_data = calibration.write_npz(cfg.timing.calibration, self.work_dir / f"perf-{cfg.timing.calibration}.npz")
-        self.worker_system_ports = pick_free_system_ports(cfg.workers)
-        for index, system_port in enumerate(self.worker_system_ports):
-            sup.start(worker_name(index), self.worker_argv(), env=env | WORKER_SYSTEM_ENV | {"DYN_SYSTEM_PORT": str(system_port)},
-                      restart=True)
-        sup.start("frontend-kv", self._frontend_argv(cfg.kv_port, ["--router-mode", "kv", *cfg.router.args(self.work_dir)]), env=env)
-        sup.start("frontend-round-robin", self._frontend_argv(cfg.rr_port, ["--router-mode", "round-robin"]), env=env)
+        namespaces = cfg.worker_namespaces()
+        self.worker_system_ports = pick_free_system_ports(len(namespaces))
+        for index, (system_port, namespace) in enumerate(zip(self.worker_system_ports, namespaces)):
+            sup.start(worker_name(index), self.worker_argv(namespace),
+                      env=env | WORKER_SYSTEM_ENV | {"DYN_SYSTEM_PORT": str(system_port)}, restart=True)
+        sup.start("frontend-kv", self._frontend_argv(cfg.kv_port, ["--router-mode", "kv", *cfg.router.args(self.work_dir),
+                                                                   *cfg.frontend_namespace_args("kv")]), env=env)
+        sup.start("frontend-round-robin", self._frontend_argv(cfg.rr_port, ["--router-mode", "round-robin",
+                                                                            *cfg.frontend_namespace_args("round-robin")]), env=env)
         if cfg.ui_port is not None:
             sup.start("loadgen", self.loadgen_argv(), env=self._loadgen_env())
 
@@ -188,12 +208,13 @@ class Stack:
                               env=self._dynamo_env_cached)
         return f"http://{HOST}:{port}"
 
-    def worker_argv(self) -> list[str]:
+    def worker_argv(self, namespace: str | None = None) -> list[str]:
         """One mocker worker (one replica, timed by the measured table start() wrote); the cluster runs one per worker pod."""
         cfg = self.config
+        endpoint = ["--endpoint", f"dyn://{namespace}.backend.generate"] if namespace else []
         return [cfg.python, "-m", "dynamo.mocker", "--model-path", str(TOKENIZER_DIR), "--model-name", MODEL_NAME,
-                "--num-workers", "1", *engine_limit_args(), *cfg.timing.args(self.perf_data), *cfg.spec.mocker_args(cfg.timing.decode_speedup_ratio),
-                *cfg.extra_mocker_args, *PLANE_ARGS]
+                "--num-workers", "1", *endpoint, *engine_limit_args(), *cfg.timing.args(self.perf_data),
+                *cfg.spec.mocker_args(cfg.timing.decode_speedup_ratio), *cfg.extra_mocker_args, *PLANE_ARGS]
 
     @property
     def worker_system_urls(self) -> dict[str, str]:

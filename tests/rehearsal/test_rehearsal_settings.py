@@ -39,8 +39,9 @@ def test_every_flag_we_pass_exists_in_installed_dynamo(tmp_path):
                             timeout=120).stdout
     for flag in RouterSettings(overlap_score_credit=1, prefill_load_scale=1, temperature=0).args(tmp_path)[::2]:
         assert flag in fe
-    for flag in [*MockerTiming().args(Path("perf.npz"))[::2], *engine_limit_args()[::2], engine_limit_args()[-1]]:
+    for flag in [*MockerTiming().args(Path("perf.npz"))[::2], *engine_limit_args()[::2], engine_limit_args()[-1], "--endpoint"]:
         assert flag in mocker
+    assert "--namespace NAMESPACE" in fe  # per-router pools (bench.booth --pools per-router)
     assert BOOTH.args(tmp_path), "the booth must differ from Dynamo's defaults"
 
 
@@ -63,3 +64,30 @@ def test_tokenizer_dir_is_small_and_renders_llama3_multi_turn():
     assert ids.count(tok.convert_tokens_to_ids("<|eot_id|>")) == 4  # special tokens stay single tokens
     config = json.loads((TOKENIZER_DIR / "config.json").read_text())
     assert config["_name_or_path"] == MODEL_NAME and config["num_hidden_layers"] == 80
+
+
+def test_the_rehearsal_shares_its_replicas_between_both_frontends_like_the_cloud_dgd():
+    from rehearsal.stack import StackConfig
+
+    shared = StackConfig()
+    assert shared.pools == "shared"
+    assert shared.worker_namespaces() == [None, None]  # both frontends discover the same two workers
+    assert shared.frontend_namespace_args("kv") == shared.frontend_namespace_args("round-robin") == []
+
+
+def test_per_router_pools_give_each_frontend_its_own_replicas():
+    """The bench's diagnostic: the same replica count behind each frontend, in separate Dynamo namespaces."""
+    from rehearsal.stack import Stack, StackConfig
+
+    config = StackConfig(pools="per-router")
+    namespaces = config.worker_namespaces()
+    assert len(namespaces) == 2 * config.workers
+    kv_ns = config.frontend_namespace_args("kv")[1]
+    rr_ns = config.frontend_namespace_args("round-robin")[1]
+    assert kv_ns != rr_ns and namespaces.count(kv_ns) == namespaces.count(rr_ns) == config.workers
+    stack = Stack(config)
+    stack.perf_data = Path("perf.npz")
+    argv = stack.worker_argv(kv_ns)
+    assert argv[argv.index("--endpoint") + 1] == f"dyn://{kv_ns}.backend.generate"
+    assert "--endpoint" not in stack.worker_argv(None)
+    stack.close()
