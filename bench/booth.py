@@ -8,8 +8,9 @@ KV / round-robin by turn from `/metrics` and per phase from the per-turn records
     python -m bench.booth --seconds 285       # one whole cycle (adds the cool-down)
     python -m bench.booth --calibration h200  # prod's timing
     python -m bench.booth --ui-url http://127.0.0.1:3000   # measure an already running `make demo`
+    python -m bench.booth --pools per-router  # diagnostic: each frontend on its own replicas (the cloud shares them)
 
-Prints numbers; asserts nothing. Writes the records to out/bench/booth.json.
+Prints numbers, a bootstrap interval per ratio and what slow KV cache hits waited behind; asserts nothing. Writes the records to out/bench/booth.json.
 """
 
 from __future__ import annotations
