@@ -104,9 +104,9 @@ class RouterSettings:
         return ["--router-policy-config", str(path)]
 
     def parameters(self) -> dict[str, float]:
-        names = {"overlap_score_credit": self.overlap_score_credit, "prefill_load_scale": self.prefill_load_scale,
-                 "router_temperature": self.temperature}
-        return {name: value for name, value in names.items() if value is not None}
+        """The cost-function parameters as the policy file names them (router_policy owns the names)."""
+        policy = self.policy()
+        return {} if policy is None else policy["worker_selection"]["instances"][0]["parameters"]
 
     def slug(self) -> str:
         return "-".join(f"{name}{value:g}" for name, value in self.parameters().items()) or "defaults"

@@ -18,9 +18,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from typing import Literal
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import httpx
 
