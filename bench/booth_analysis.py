@@ -15,9 +15,9 @@ Two readings the README's booth numbers rest on:
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
-
 import numpy as np
+
+from rehearsal.acceptance import ratios_from_records
 
 Record = dict  # one turn as the load generator exports it (/api/conversations, out/bench/booth.json)
 
@@ -27,18 +27,10 @@ def is_hit(record: Record) -> bool:
     return (record.get("cached_tokens") or 0) >= 0.5 * (record.get("prompt_tokens") or 1)
 
 
-def _ttft(records: Iterable[Record], router: str, turns: Callable[[int], bool]) -> list[float]:
-    return [r["ttft_ms"] for r in records if r["router"] == router and turns(r["turn"]) and r.get("ttft_ms")]
-
-
-def ratio(records: list[Record], turns: Callable[[int], bool]) -> float:
-    kv, rr = _ttft(records, "kv", turns), _ttft(records, "round-robin", turns)
-    return float(np.mean(kv) / np.mean(rr)) if kv and rr else float("nan")
-
-
-def ratio_interval(records: list[Record], turns: Callable[[int], bool], level: float = 0.9,
-                   resamples: int = 1000, seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap of the KV/RR mean-TTFT ratio, resampling whole conversations."""
+def ratio_interval(records: list[Record], key: str, level: float = 0.9, resamples: int = 1000,
+                   seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap of one KV/RR ratio of `ratios_from_records` ("turn1", "turn2", "followups"),
+    resampling whole conversations."""
     by_conversation: dict[str, list[Record]] = defaultdict(list)
     for record in records:
         by_conversation[record["conversation_id"]].append(record)
@@ -49,7 +41,7 @@ def ratio_interval(records: list[Record], turns: Callable[[int], bool], level: f
     draws = []
     for _ in range(resamples):
         picked = rng.integers(0, len(groups), len(groups))
-        draws.append(ratio([r for i in picked for r in groups[i]], turns))
+        draws.append(ratios_from_records([r for i in picked for r in groups[i]])[key])
     low, high = np.nanpercentile(draws, [(1 - level) / 2 * 100, (1 + level) / 2 * 100])
     return float(low), float(high)
 
@@ -76,9 +68,10 @@ def slow_hit_blockers(records: list[Record], slow_ms: float = 90.0) -> tuple[int
 def report(records: list[Record]) -> str:
     """The lines bench.booth prints under its tables."""
     lines = ["### How sure, and why KV's cache hits wait", ""]
-    for name, turns in (("turn 1", lambda t: t == 1), ("turn 2", lambda t: t == 2), ("turns >= 2", lambda t: t >= 2)):
-        low, high = ratio_interval(records, turns)
-        lines.append(f"- {name}: KV/RR {ratio(records, turns):.2f}, 90% bootstrap interval over conversations {low:.2f}-{high:.2f}")
+    point = ratios_from_records(records)
+    for name, key in (("turn 1", "turn1"), ("turn 2", "turn2"), ("turns >= 2", "followups")):
+        low, high = ratio_interval(records, key)
+        lines.append(f"- {name}: KV/RR {point[key]:.2f}, 90% bootstrap interval over conversations {low:.2f}-{high:.2f}")
     hits, slow, blockers = slow_hit_blockers(records)
     total = sum(blockers.values()) or 1
     shares = ", ".join(f"{label} {count} ({count / total:.0%})" for label, count in blockers.most_common())

@@ -2,7 +2,10 @@
 
 import math
 
-from bench.booth_analysis import is_hit, ratio, ratio_interval, report, slow_hit_blockers
+import pytest
+
+from bench.booth_analysis import is_hit, ratio_interval, report, slow_hit_blockers
+from rehearsal.acceptance import ratios_from_records
 
 
 def turn(conversation, number, router, started, ttft, worker, cached, prompt=7000):
@@ -26,13 +29,13 @@ def test_a_follow_up_is_a_hit_when_most_of_its_prompt_was_cached():
 def test_interval_brackets_the_ratio_and_is_wide_when_the_baseline_is_bimodal():
     # Round-robin's turn 2 is a hit (40 ms) or a whole re-prefill (400 ms): the mean swings with the mix.
     records = paired_conversations(40, lambda i: 40, lambda i: 40 if i % 2 else 400)
-    point = ratio(records, lambda t: t == 2)
-    low, high = ratio_interval(records, lambda t: t == 2)
+    point = ratios_from_records(records)["turn2"]
+    low, high = ratio_interval(records, "turn2")
     assert math.isclose(point, 40 / 220)
     assert low < point < high
     assert high - low > 0.03
     steady = paired_conversations(40, lambda i: 40, lambda i: 220)
-    assert ratio_interval(steady, lambda t: t == 2) == (40 / 220, 40 / 220)
+    assert ratio_interval(steady, "turn2") == pytest.approx((40 / 220, 40 / 220))
 
 
 def test_a_slow_cache_hit_is_blamed_on_the_prefill_running_on_its_replica():
