@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+POLICY_STAMP := policy/venv/.installed
 
 UI_PORT ?= 3000
 KV_PORT ?= 8000
@@ -19,7 +20,14 @@ export GTC_DEMO_TOOLS := $(TOOLS_BIN)
 
 .PHONY: setup test demo bench clean setup-browser locks setup-tools vendor-charts setup-prometheus go-tools e2e e2e-up e2e-down
 
-setup: $(STAMP) setup-browser setup-tools setup-prometheus
+setup: $(STAMP) $(POLICY_STAMP) setup-browser setup-tools setup-prometheus
+
+# The policy pack's own virtualenv (PulumiPolicy.yaml: virtualenv venv). Without it the real language host
+# waits for good at "Loading policy packs", so every `--policy-pack policy` run needs it first.
+$(POLICY_STAMP): policy/requirements.txt
+	$(PYTHON) -m venv policy/venv
+	policy/venv/bin/pip install -q -r policy/requirements.txt
+	touch $@
 
 # Everything the program, the services and the tests import, in one venv.
 $(STAMP): requirements.txt requirements-test.txt loadgen/requirements.txt rehearsal/requirements.txt policy/requirements.txt
@@ -57,8 +65,9 @@ test: setup
 go-tools: $(STAMP)
 	$(BIN)/python -m localcluster tools
 
-# The real `pulumi` preview/up/destroy of the `local` stack against a local control plane (README, "End-to-end").
-e2e: $(STAMP)
+# The real `pulumi` preview/up/destroy of the `local` stack against a local control plane, and the real
+# `pulumi preview --policy-pack policy` of dev and prod against a loopback DigitalOcean API fake (README, "Tests").
+e2e: $(STAMP) $(POLICY_STAMP)
 	@command -v ip >/dev/null 2>&1 && command -v openssl >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq iproute2 openssl >/dev/null; }
 	$(BIN)/python -m localcluster e2e
 

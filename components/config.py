@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any, Iterable, Literal, Optional
@@ -620,6 +621,23 @@ def _secret(cfg: pulumi.Config, key: str, namespace: str, required: bool, why: s
     return value
 
 
+# The DigitalOcean provider's Spaces credentials (its own config keys, or the environment variables it reads);
+# the model-cache bucket look-up at preview needs them ("Spaces credentials not configured" otherwise).
+PROVIDER_SPACES_KEYS = (("spacesAccessId", "SPACES_ACCESS_KEY_ID"), ("spacesSecretKey", "SPACES_SECRET_ACCESS_KEY"))
+
+
+def _require_provider_spaces_keys(do_cfg: pulumi.Config) -> None:
+    missing = [f"digitalocean:{key} (or the environment variable {env})" for key, env in PROVIDER_SPACES_KEYS
+               if do_cfg.get_secret(key) is None and not os.environ.get(env)]
+    if missing:
+        raise ConfigError(
+            "missing Spaces credentials for the DigitalOcean provider: " + ", ".join(missing)
+            + "; the model-cache bucket is looked up at preview with them. Set them with "
+            "`pulumi config set --secret digitalocean:spacesAccessId <key id>` and "
+            "`pulumi config set --secret digitalocean:spacesSecretKey <secret>` (a Spaces key with read access "
+            "to gtc-demo:spaces.bucket)")
+
+
 def _decode(value: str) -> Any:
     """Pulumi hands structured values over as JSON text and scalars as plain text."""
     try:
@@ -649,6 +667,8 @@ def load_settings() -> Settings:
         kubeconfig = pulumi.Output.secret(read_local_kubeconfig(config.cluster_source.kubeconfig))
 
     do_cfg = pulumi.Config("digitalocean")
+    if not local:
+        _require_provider_spaces_keys(do_cfg)
     secrets = Secrets(
         do_token=_secret(do_cfg, "token", "digitalocean", not local, "the DigitalOcean API token the providers use"),
         hf_token=_secret(cfg, "hfToken", PROJECT, config.uses_gpus, "Hugging Face token for the gated model download"),

@@ -1,7 +1,10 @@
 """DigitalOcean infrastructure: VPC, DOKS cluster with its pools, the NFS share, scoped Spaces key.
 
-Pre-existing account resources (the model-cache bucket, the container registry, the DNS domain) are
-looked up by name, so they are checked at preview and never created or deleted by this stack.
+Pre-existing account resources are never created or deleted by this stack. The model-cache bucket and
+the DNS domain are looked up by name, so a wrong name fails the preview. The container registry is not:
+the provider's registry look-ups ask `GET /v2/registries/<id>` with an empty id and report a 404 as
+success with no result (pulumi-digitalocean issue 1535; unchanged up to the built 4.76.0), so they can
+check nothing. The registry is checked at `up`, where the push credentials are requested for it.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import pulumi
 import pulumi_digitalocean as do
 import pulumi_kubernetes as k8s
 
-from components.config import Secrets, StackConfig
+from components.config import ConfigError, Secrets, StackConfig
 
 POOL_LABEL = "gtc-demo/pool"
 GPU_NODE_LABEL = "doks.digitalocean.com/gpu-brand"
@@ -55,6 +58,14 @@ def kubeconfig_document(cluster_name: str, endpoint: str, ca_data: str, cluster_
     return json.dumps(document, indent=2, sort_keys=True)
 
 
+def _offered_version(latest: Optional[str], prefix: str) -> str:
+    """The look-up returns no version when DOKS offers none with the prefix; say so at preview."""
+    if not latest:
+        raise ConfigError(f"gtc-demo:cluster.kubernetesVersionPrefix={prefix!r}: DOKS offers no Kubernetes "
+                          "version with this prefix (`doctl kubernetes options versions` lists them)")
+    return latest
+
+
 class Infrastructure(pulumi.ComponentResource):
     """The cloud foundation every Kubernetes resource of the demo runs on."""
 
@@ -65,7 +76,6 @@ class Infrastructure(pulumi.ComponentResource):
 
         # Look-ups of what the account already has: checked at preview, untouched by destroy.
         self.bucket = do.get_spaces_bucket_output(name=cfg.spaces.bucket, region=cfg.spaces.region, opts=pulumi.InvokeOptions(parent=self))
-        self.registry = do.get_container_registry_output(name=cfg.container_registry, opts=pulumi.InvokeOptions(parent=self))
         self.domain = do.get_domain_output(name=cfg.domain, opts=pulumi.InvokeOptions(parent=self))
 
         self.vpc = do.Vpc(
@@ -91,7 +101,8 @@ class Infrastructure(pulumi.ComponentResource):
             region=cfg.region,
             # Exact version resolved once from the prefix; ignore_changes keeps it pinned when DO
             # publishes a newer patch, so a later `pulumi up` never upgrades the cluster by surprise.
-            version=versions.latest_version,
+            version=versions.latest_version.apply(
+                lambda latest: _offered_version(latest, cfg.cluster.kubernetes_version_prefix)),
             vpc_uuid=self.vpc.id,
             cluster_subnet=cfg.network.cluster_subnet,
             service_subnet=cfg.network.service_subnet,

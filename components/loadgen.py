@@ -143,7 +143,9 @@ class LoadGenerator(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[platform.releases["kube-prometheus-stack"]]),
         )
 
-        self.service_name = self.service.metadata.name
+        # The name the program set, known at preview (routes and their policy checks show it); the route that
+        # uses it depends on the Service itself through the Gateway's `backends`.
+        self.service_name = APP
         self.url = f"http://{APP}.{WORKLOAD_NS}.svc.cluster.local"
         self.register_outputs({"service": self.service.metadata.name, "url": self.url,
                                "controlToken": pulumi.Output.secret(self.control_token.result)})

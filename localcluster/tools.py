@@ -1,9 +1,12 @@
-"""The binaries the local control plane and the real `pulumi` runs need, built from pinned Go modules.
+"""The binaries the local control plane and the real `pulumi` runs need, built from pinned Go sources.
 
 Nothing here downloads a binary: each tool is either found on PATH (a user with internet has
-`pulumi`; envtest/kind users have etcd and kube-apiserver) or built from the Go module proxy at the
-version pinned in `localcluster/modules/<dir>/go.mod`, into a cache outside the clone
-($HOME/.cache/gtc-demo/tools/<name>-<version>/) that later runs reuse.
+`pulumi`; envtest/kind users have etcd and kube-apiserver) or built into a cache outside the clone
+($HOME/.cache/gtc-demo/tools/<name>-<version>-<recipe>/) that later runs reuse, from
+- the Go module proxy, at the version pinned in `localcluster/modules/<dir>/go.mod`, or
+- for the Pulumi plugins the proxy refuses (the Python language host, the random, DigitalOcean and
+  docker-build providers), the upstream sources in vendor/go-src (provenance in its README), laid out
+  by localcluster/source_build.py.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from localcluster.source_build import PatchedModule, SourceBuildError, VendoredSource, env_for_builds, prepare
+
 MODULES = Path(__file__).resolve().parent / "modules"
 CACHE = Path(os.environ.get("GTC_DEMO_CACHE", Path.home() / ".cache" / "gtc-demo"))
 TOOLS_DIR = CACHE / "tools"
@@ -26,7 +31,17 @@ BIN_DIR = CACHE / "bin"
 PULUMI_VERSION = "v3.274.1"  # v3.272.0 (our SDK pin) is not served by the proxy; 3.274.1 is the nearest newer
 KUBERNETES_VERSION = "v1.33.13"  # matches the stacks' DOKS kubernetesVersionPrefix "1.33."
 K8S_PROVIDER_VERSION = "4.0.0-20260115033456-f47bc2d6f199"  # the only pseudo-version of provider/v4 served
-RANDOM_STANDIN_VERSION = "4.21.4"  # answers for the pulumi-random SDK pin; a stand-in, see README
+# The newest upstream tags whose sources are in vendor/go-src; older than the SDK pins in requirements.txt
+# (pulumi 3.272.0, pulumi-random 4.21.4, pulumi-digitalocean 4.84.1). tests/stack/test_provider_schema.py
+# checks the program against the DigitalOcean provider's real 4.76.0 schema.
+LANGUAGE_HOST_VERSION = "v3.259.0"
+RANDOM_VERSION = "4.21.1"
+DIGITALOCEAN_VERSION = "4.76.0"
+DOCKER_BUILD_VERSION = "0.0.22"
+_BRIDGE_REFUSED = (  # what pulumi-terraform-bridge v3.135.0 requires and the proxy refuses
+    ("github.com/pulumi/pulumi-dotnet/pulumi-language-dotnet/v3", "../../pulumi-dotnet/pulumi-language-dotnet"),
+    ("github.com/pulumi/pulumi-yaml", "../../pulumi-yaml"),
+)
 
 
 class ToolBuildError(RuntimeError):
@@ -43,13 +58,13 @@ class Tool:
     module_dir: str
     binaries: dict[str, str]
     ldflags: dict[str, str] = field(default_factory=dict)  # Go package-qualified var -> value
-    standin: bool = False
+    source: VendoredSource | None = None  # built from vendor/go-src instead of the module proxy
 
     @property
     def folder(self) -> Path:
-        """Keyed by version and by the link flags, so a changed recipe never reuses an old binary."""
-        recipe = hashlib.sha256(json.dumps(sorted(self.ldflags.items())).encode()).hexdigest()[:8]
-        return TOOLS_DIR / f"{self.name}-{self.version}-{recipe}"
+        """Keyed by version, link flags and sources, so a changed recipe never reuses an old binary."""
+        recipe = json.dumps(sorted(self.ldflags.items())) + (self.source.key() if self.source else "")
+        return TOOLS_DIR / f"{self.name}-{self.version}-{hashlib.sha256(recipe.encode()).hexdigest()[:8]}"
 
 
 TOOLS: tuple[Tool, ...] = (
@@ -68,22 +83,47 @@ TOOLS: tuple[Tool, ...] = (
     Tool("pulumi", "github.com/pulumi/pulumi/pkg/v3", PULUMI_VERSION, "pulumi",
          {"pulumi": "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi"},
          ldflags={"github.com/pulumi/pulumi/sdk/v3/go/common/version.Version": PULUMI_VERSION}),
-    Tool("pulumi-language-python",
-         "gtc-demo stand-in (github.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3 is not served)",
-         PULUMI_VERSION, "pulumi", {"pulumi-language-python": "./standin/pulumi-language-python"},
-         ldflags={"main.version": PULUMI_VERSION.lstrip("v")}, standin=True),
+    Tool("pulumi-language-python", "github.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3",
+         LANGUAGE_HOST_VERSION, "pulumi-language-python", {"pulumi-language-python": "."},
+         ldflags={"github.com/pulumi/pulumi/sdk/v3/go/common/version.Version": LANGUAGE_HOST_VERSION},
+         source=VendoredSource(
+             trees=("pulumi-language-python",),
+             module_dir="pulumi-language-python/sdk/python/cmd/pulumi-language-python",
+             go_mod_from="pulumi-language-python",
+             extra_files={"pulumi-language-python-exec":
+                          "pulumi-language-python/sdk/python/cmd/pulumi-language-python-exec"})),
     Tool("pulumi-resource-kubernetes", "github.com/pulumi/pulumi-kubernetes/provider/v4", K8S_PROVIDER_VERSION,
          "kubernetes-provider",
          {"pulumi-resource-kubernetes": "github.com/pulumi/pulumi-kubernetes/provider/v4/cmd/pulumi-resource-kubernetes"},
          ldflags={"github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version": K8S_PROVIDER_VERSION}),
-    Tool("pulumi-resource-random", "gtc-demo stand-in (github.com/pulumi/pulumi-random/provider/v4 is not served)",
-         RANDOM_STANDIN_VERSION, "pulumi", {"pulumi-resource-random": "./standin/pulumi-resource-random"},
-         ldflags={"main.version": RANDOM_STANDIN_VERSION}, standin=True),
+    Tool("pulumi-resource-random", "github.com/pulumi/pulumi-random/provider/v4", RANDOM_VERSION, "pulumi-random",
+         {"pulumi-resource-random": "./cmd/pulumi-resource-random"},
+         ldflags={"github.com/pulumi/pulumi-random/provider/v4/pkg/version.Version": RANDOM_VERSION},
+         source=VendoredSource(trees=("pulumi-random", "pulumi-dotnet", "pulumi-yaml"),
+                               module_dir="pulumi-random/provider", replaces=_BRIDGE_REFUSED,
+                               generate="cmd/pulumi-resource-random")),
+    Tool("pulumi-resource-digitalocean", "github.com/pulumi/pulumi-digitalocean/provider/v4", DIGITALOCEAN_VERSION,
+         "pulumi-digitalocean", {"pulumi-resource-digitalocean": "./cmd/pulumi-resource-digitalocean"},
+         ldflags={"github.com/pulumi/pulumi-digitalocean/provider/v4/pkg/version.Version": DIGITALOCEAN_VERSION},
+         source=VendoredSource(trees=("pulumi-digitalocean", "pulumi-dotnet", "pulumi-yaml"),
+                               module_dir="pulumi-digitalocean/provider", replaces=_BRIDGE_REFUSED,
+                               generate="cmd/pulumi-resource-digitalocean")),
+    Tool("pulumi-resource-docker-build", "github.com/pulumi/pulumi-docker-build", DOCKER_BUILD_VERSION,
+         "pulumi-docker-build", {"pulumi-resource-docker-build": "./provider/cmd/pulumi-resource-docker-build"},
+         ldflags={"github.com/pulumi/pulumi-docker-build/provider.Version": DOCKER_BUILD_VERSION},
+         source=VendoredSource(
+             trees=("pulumi-docker-build", "pulumi-dotnet-v3.107.0"), module_dir="pulumi-docker-build",
+             replaces=(("github.com/pulumi/pulumi-dotnet/pulumi-language-dotnet/v3",
+                        "../pulumi-dotnet-v3.107.0/pulumi-language-dotnet"),
+                       ("github.com/pulumi/pulumi-java", "../pulumi-java")),
+             patched_modules=(PatchedModule("github.com/pulumi/pulumi-java", "v1.32.0", "pulumi-java",
+                                            "pulumi-docker-build/pulumi-java-v1.32.0.patch"),))),
 )
 
 # Binaries the control plane needs and the ones `pulumi up -s local` needs.
 CLUSTER_BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
-PULUMI_BINARIES = ("pulumi", "pulumi-language-python", "pulumi-resource-kubernetes", "pulumi-resource-random")
+PULUMI_BINARIES = ("pulumi", "pulumi-language-python", "pulumi-resource-kubernetes", "pulumi-resource-random",
+                   "pulumi-resource-digitalocean", "pulumi-resource-docker-build")
 
 
 def _log(message: str) -> None:
@@ -141,7 +181,16 @@ def _build(tool: Tool, binaries: list[str]) -> None:
         raise ToolBuildError(f"cannot build {tool.module} {tool.version}: no `go` on PATH (Go 1.26 is required)")
     tool.folder.mkdir(parents=True, exist_ok=True)
     flags = " ".join(f"-X {var}={value}" for var, value in tool.ldflags.items())
-    workdir = MODULES / tool.module_dir
+    env = env_for_builds() if tool.source else _go_env()
+    if tool.source:
+        _log(f"laying out {tool.name} {tool.version} from vendor/go-src (first run only) ...")
+        try:
+            tree = prepare(tool.source, tool.name, tool.version.lstrip("v"), CACHE, env)
+            workdir = tree / tool.source.module_dir
+        except SourceBuildError as exc:
+            raise ToolBuildError(f"building {tool.name} {tool.version} from vendor/go-src: {exc}") from None
+    else:
+        workdir = MODULES / tool.module_dir
     extra = _provider_with_schema(tool, workdir) if tool.name == "pulumi-resource-kubernetes" else []
     for binary in binaries:
         started = time.monotonic()
@@ -149,28 +198,18 @@ def _build(tool: Tool, binaries: list[str]) -> None:
         partial = tool.folder / f".{binary}.{os.getpid()}.partial"
         cmd = ["nice", "-n", "10", "go", "build", *extra, "-trimpath", "-ldflags", f"-s -w {flags}".strip(),
                "-o", str(partial), tool.binaries[binary]]
-        proc = subprocess.run(cmd, cwd=workdir, env=_go_env(), capture_output=True, text=True)
+        proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True)
         if proc.returncode != 0:
             tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
             raise ToolBuildError(f"building {binary} from Go module {tool.module} {tool.version} failed "
                                  f"(in {workdir}):\n{tail}")
         partial.replace(tool.folder / binary)
         _log(f"built {binary} in {time.monotonic() - started:.0f} s")
-    if "pulumi-language-python" in binaries:
-        _install_python_launcher(tool)
-
-
-def _install_python_launcher(tool: Tool) -> None:
-    """The SDK's own program launcher, shipped in the served github.com/pulumi/pulumi/sdk/v3 module."""
-    proc = subprocess.run(["go", "list", "-m", "-f", "{{.Dir}}", "github.com/pulumi/pulumi/sdk/v3"],
-                          cwd=MODULES / tool.module_dir, env=_go_env(), capture_output=True, text=True)
-    source = Path(proc.stdout.strip()) / "python" / "cmd" / "pulumi-language-python-exec"
-    if proc.returncode != 0 or not source.exists():
-        raise ToolBuildError(f"github.com/pulumi/pulumi/sdk/v3 (as pinned in {tool.module_dir}/go.mod) has no "
-                             f"python/cmd/pulumi-language-python-exec: {proc.stderr.strip()}")
-    target = tool.folder / "pulumi-language-python-exec"
-    shutil.copyfile(source, target)
-    target.chmod(0o755)
+    if tool.source:
+        for name, relative in tool.source.extra_files.items():  # e.g. the language host's launcher script
+            target = tool.folder / name
+            shutil.copyfile(tree / relative, target)
+            target.chmod(0o755)
 
 
 def _link(link: Path, target: Path) -> None:
@@ -190,7 +229,7 @@ def ensure(names: tuple[str, ...]) -> dict[str, Path]:
     by_name = {tool.name: tool for tool in TOOLS}
     for name in names:
         tool = by_binary[name]
-        found = _on_path(name)  # the real thing on PATH always beats a stand-in
+        found = _on_path(name)  # the user's own install wins
         if found:
             chosen[name] = Path(found)
             continue
@@ -202,7 +241,7 @@ def ensure(names: tuple[str, ...]) -> dict[str, Path]:
     for name, path in chosen.items():
         tool = by_binary[name]
         origin = "PATH" if not str(path).startswith(str(TOOLS_DIR)) else (
-            f"{'stand-in, ' if tool.standin else ''}built from {tool.module} {tool.version}")
+            f"built from {'vendor/go-src: ' if tool.source else ''}{tool.module} {tool.version}")
         _log(f"{name}: {path} ({origin})")
         _link(BIN_DIR / name, path)
         if name == "pulumi-language-python":

@@ -1,8 +1,12 @@
-"""The real `pulumi` CLI on the `local` stack: a throwaway file:// backend, passphrase secrets, no downloads.
+"""The real `pulumi` CLI on one stack: a throwaway file:// backend, passphrase secrets, no downloads.
 
 The project is the repository itself, seen through a folder of symlinks next to a private copy of
-`Pulumi.yaml` and `Pulumi.local.yaml`, so `pulumi stack init` and `pulumi config set --secret` write
+`Pulumi.yaml` and `Pulumi.<stack>.yaml`, so `pulumi stack init` and `pulumi config set --secret` write
 their salt and ciphertexts into the copy and never into the clone.
+
+Every CLI run gets a process group of its own, and the whole group is killed once the CLI has exited
+(or timed out): the CLI's plugins (language host, providers, the policy pack) never outlive it, even
+when the CLI itself was killed mid-run.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -20,7 +25,28 @@ from localcluster import tools
 
 REPO = Path(__file__).resolve().parents[2]
 STACK = "local"
-COPIED = ("Pulumi.yaml", f"Pulumi.{STACK}.yaml")
+
+
+def reap_group(pgid: int) -> None:
+    """Kill whatever is left of a CLI run's process group (plugins whose CLI died or hung)."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def group_members(pgid: int) -> list[str]:
+    """`pid command` of every live process still in the group (zombies excepted)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        fields = text.rsplit(")", 1)[1].split()
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            found.append(f"{stat.parent.name} {text[text.index('(') + 1:text.rindex(')')]}")
+    return found
 
 
 class PulumiFailed(AssertionError):
@@ -30,12 +56,13 @@ class PulumiFailed(AssertionError):
 @dataclass
 class Workspace:
     root: Path
-    kubeconfig: Path
+    kubeconfig: Path | None
+    stack: str = STACK
     timings: dict[str, float] = field(default_factory=dict)
     outputs: list[str] = field(default_factory=list)  # everything the CLI printed (for the secret scan)
 
     @classmethod
-    def create(cls, root: Path, kubeconfig: Path) -> "Workspace":
+    def create(cls, root: Path, kubeconfig: Path | None, stack: str = STACK) -> "Workspace":
         project = root / "project"
         project.mkdir(parents=True, exist_ok=True)
         for entry in REPO.iterdir():
@@ -44,14 +71,14 @@ class Workspace:
             link = project / entry.name
             if not link.exists() and not link.is_symlink():
                 link.symlink_to(entry)
-        for name in COPIED:
+        for name in ("Pulumi.yaml", f"Pulumi.{stack}.yaml"):
             shutil.copyfile(REPO / name, project / name)
         (root / "state").mkdir(exist_ok=True)
         passphrase = root / "passphrase"
         if not passphrase.exists():
             passphrase.write_text(secrets.token_hex(16))
             passphrase.chmod(0o600)
-        return cls(root, kubeconfig)
+        return cls(root, kubeconfig, stack)
 
     @property
     def project(self) -> Path:
@@ -59,7 +86,7 @@ class Workspace:
 
     @property
     def stack_config(self) -> Path:
-        return self.project / f"Pulumi.{STACK}.yaml"
+        return self.project / f"Pulumi.{self.stack}.yaml"
 
     def env(self, **extra: str) -> dict[str, str]:
         env = dict(os.environ)
@@ -71,22 +98,31 @@ class Workspace:
             "PULUMI_SKIP_UPDATE_CHECK": "true",
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
             "PULUMI_SKIP_CONFIRMATIONS": "true",
-            "KUBECONFIG": str(self.kubeconfig),
         })
+        if self.kubeconfig is not None:
+            env["KUBECONFIG"] = str(self.kubeconfig)
+        else:
+            env.pop("KUBECONFIG", None)
         env.pop("PULUMI_CONFIG_PASSPHRASE", None)
         env.update(extra)
         return env
 
     def run(self, *args: str, timeout: float = 600, check: bool = True, log: bool = True,
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-        argv = ["pulumi", *args, "--stack", STACK, "--non-interactive", "--color", "never"]
+        argv = self.argv(*args)
+        child = subprocess.Popen(argv, cwd=self.project, env=env or self.env(), stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True, start_new_session=True)
         try:
-            proc = subprocess.run(argv, cwd=self.project, env=env or self.env(), capture_output=True, text=True,
-                                  timeout=timeout)
-        except subprocess.TimeoutExpired as exc:
-            out = (exc.stdout or b"").decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+            stdout, stderr = child.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            reap_group(child.pid)
+            stdout, stderr = child.communicate()
+            out = stdout + stderr
             self.outputs.append(out)
             raise PulumiFailed(f"`{' '.join(argv)}` did not finish within {timeout:.0f} s (hung?):\n{out[-3000:]}")
+        finally:
+            reap_group(child.pid)
+        proc = subprocess.CompletedProcess(argv, child.returncode, stdout, stderr)
         if log:
             self.outputs.append(proc.stdout + proc.stderr)
             with open(self.root / "pulumi.log", "a") as f:
@@ -94,6 +130,9 @@ class Workspace:
         if check and proc.returncode != 0:
             raise PulumiFailed(f"`{' '.join(argv)}` exited {proc.returncode}:\n{(proc.stdout + proc.stderr)[-4000:]}")
         return proc
+
+    def argv(self, *args: str) -> list[str]:
+        return ["pulumi", *args, "--stack", self.stack, "--non-interactive", "--color", "never"]
 
     def timed(self, phase: str, *args: str, **kw) -> subprocess.CompletedProcess:
         started = time.monotonic()

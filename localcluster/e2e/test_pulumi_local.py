@@ -2,8 +2,9 @@
 
 The tests run in file order and share one stack: bad input first (nothing may be touched), then
 preview, up, what the API server holds, idempotence, an exact config diff, an interrupted update,
-the secret scan and destroy. The only stand-ins are those named in the README (the Dynamo operator,
-Pulumi's Python language host and the random provider, whose Go modules the proxy does not serve).
+the secret scan and destroy. Every binary is real (CLI, language host, Kubernetes and random providers,
+the policy pack, the API server); the only stand-ins are the controllers that run as containers on DOKS
+(the Dynamo operator's Ready condition, Cilium's Gateway status: localcluster/standins.py).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from kubernetes import client, config as kube_config
 from components.charts import CHARTS
 from localcluster.standins import REASON as STANDIN_REASON
 from localcluster.e2e.summary import SUMMARY
-from localcluster.e2e.pulumi_cli import PulumiFailed, Workspace
+from localcluster.e2e.pulumi_cli import PulumiFailed, Workspace, group_members, reap_group
 
 SECRET_KEYS = ("gtc-demo:gradientApiKey", "gtc-demo:dnsToken", "gtc-demo:spacesAccessKeyId",
                "gtc-demo:spacesSecretAccessKey")
@@ -111,12 +112,13 @@ def test_bad_kubeconfig_fails_before_any_resource(stack: Workspace, api, tmp_pat
 
 
 def test_preview_succeeds(stack: Workspace):
-    proc = stack.timed("preview", "preview", "--diff")
+    proc = stack.timed("preview", "preview", "--diff", "--policy-pack", "policy")
     assert "error" not in proc.stderr.lower(), proc.stderr[-2000:]
+    assert "Policies:" in proc.stdout and "mandatory" not in proc.stdout.lower(), proc.stdout[-3000:]
 
 
 def test_up_succeeds(stack: Workspace):
-    stack.timed("up (create)", "up", "--yes", "--skip-preview", timeout=1200)
+    stack.timed("up (create)", "up", "--yes", "--skip-preview", "--policy-pack", "policy", timeout=1200)
     resources = stack.resources()
     SUMMARY["resources"] = len(resources)
     assert len(_types(resources, ":Release")) >= 3
@@ -251,18 +253,26 @@ def test_config_change_gives_exactly_the_expected_diff(stack: Workspace):
 def test_interrupted_up_then_rerun_converges(stack: Workspace, api):
     stack.run("config", "set", "--path", "gtc-demo:model.replicas", "3")
     stack.run("config", "set", "--path", "gtc-demo:router.temperature", "0.5")
-    argv = ["pulumi", "up", "--yes", "--skip-preview", "--stack", "local", "--non-interactive", "--color", "never"]
+    argv = stack.argv("up", "--yes", "--skip-preview", "--policy-pack", "policy")
     proc = subprocess.Popen(argv, cwd=stack.project, env=stack.env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
     seen = []
     for line in proc.stdout:  # killed as soon as the engine starts changing the cluster
         seen.append(line)
         if "updating" in line or "replacing" in line or "creating replacement" in line:
             break
-    proc.send_signal(signal.SIGKILL)
+    proc.send_signal(signal.SIGKILL)  # the CLI only, as an OOM kill or `kill -9` would
     proc.wait(timeout=30)
+    orphans = group_members(proc.pid)
+    reap_group(proc.pid)
     stack.outputs.append("".join(seen))
     assert any("updating" in line or "replac" in line for line in seen), "".join(seen)[-2000:]
+    SUMMARY["notes"].append(f"killed the CLI mid-up; reaped {len(orphans)} plugin process(es) it left: "
+                            + ", ".join(o.split()[1] for o in orphans))
+    deadline = time.monotonic() + 10
+    while group_members(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not group_members(proc.pid), f"plugins outlived the reaping: {group_members(proc.pid)}"
     started = time.monotonic()
     try:
         rerun = stack.run("up", "--yes", "--skip-preview", check=False, timeout=900)

@@ -13,6 +13,7 @@ from pulumi_policy import (
 )
 
 from .rules import cluster_access, exposure, gpu_pods, grafana, images, namespaces, pod_security, resources, secrets, spaces, versions
+from .inputs import inputs_or_outputs, remember
 from .secret_markers import keep_secret_markers
 
 PACK_NAME = "gtc-demo-guardrails"
@@ -60,6 +61,7 @@ DIGEST_ENFORCEMENT = EnforcementLevel.ADVISORY
 def resource_policy(name: str, description: str, check: Check,
                     enforcement: EnforcementLevel = ENFORCEMENT) -> ResourceValidationPolicy:
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+        remember(args.urn, args.props)
         for message in check(args.resource_type, args.name, args.props):
             report_violation(message, None)
     return ResourceValidationPolicy(name=name, description=description, validate=validate,
@@ -72,14 +74,15 @@ def _validate_cluster_access(args: ResourceValidationArgs, report_violation: Rep
 
 
 def _validate_stack_default_deny(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    found = namespaces.check_stack_default_deny((r.resource_type, r.name, r.urn, r.props) for r in args.resources)
+    found = namespaces.check_stack_default_deny(
+        (r.resource_type, r.name, r.urn, inputs_or_outputs(r.urn, r.props)) for r in args.resources)
     for urn, message in found:
         report_violation(message, urn)
 
 
 def _validate_stack_frontend_routes(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     found = exposure.check_stack_frontend_routes(
-        (r.resource_type, r.name, r.urn, r.props) for r in args.resources)
+        (r.resource_type, r.name, r.urn, inputs_or_outputs(r.urn, r.props)) for r in args.resources)
     for urn, message in found:
         report_violation(message, urn)
 

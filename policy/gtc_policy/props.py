@@ -87,3 +87,22 @@ def short_kind(resource_type: str) -> str:
 def subject(resource_type: str, name: str) -> str:
     """How every violation message names its resource: kind and Pulumi resource name."""
     return f'{short_kind(resource_type)} "{name}"'
+
+
+class _Unknown:
+    """A value the engine does not know yet (preview); rules that need it decide at `up`."""
+
+    def __repr__(self) -> str:
+        return "<unknown until up>"
+
+
+UNKNOWN = _Unknown()
+
+
+def child_or_unknown(value: Any, *path: Any) -> Any:
+    """child(), but UNKNOWN instead of raising where the value is not known during preview, so one
+    unknown field (the load generator's image, built at `up`) does not stop every rule that reads the pod."""
+    try:
+        return child(value, *path)
+    except UnknownValueError:
+        return UNKNOWN

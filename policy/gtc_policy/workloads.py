@@ -9,7 +9,7 @@ or on the container. Rules see all of them through the same `PodView`/`Container
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from .props import as_list, as_map, as_str, child, reveal
+from .props import as_list, as_map, as_str, child, child_or_unknown, reveal
 
 POD_SPEC_PATHS: Dict[str, Tuple[str, ...]] = {
     "kubernetes:core/v1:Pod": ("spec",),
@@ -67,7 +67,7 @@ def _asks_for_gpu(requests: Mapping, limits: Mapping) -> bool:
 def _k8s_container(where: str, container: Any) -> ContainerView:
     return ContainerView(
         where=where,
-        image=child(container, "image"),
+        image=child_or_unknown(container, "image"),
         requests=dict(as_map(child(container, "resources", "requests"))),
         limits=dict(as_map(child(container, "resources", "limits"))),
         env=as_list(child(container, "env")),

@@ -14,7 +14,7 @@ from google.protobuf import json_format, struct_pb2
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "policy"))
 
-from gtc_policy import pack  # noqa: E402
+from gtc_policy import inputs, pack  # noqa: E402
 from gtc_policy.secret_markers import keep_secret_markers  # noqa: E402
 from pulumi.runtime.proto import analyzer_pb2  # noqa: E402
 from pulumi_policy.deserialize import SPECIAL_SECRET_SIG, SPECIAL_SIG_KEY  # noqa: E402
@@ -62,8 +62,15 @@ def analyze(resource_type: str, name: str, props: Dict[str, Any], urn: str = "")
     return _diagnostics(_servicer().Analyze(request, None))
 
 
-def analyze_stack(resources: Iterable[Tuple[str, str, Dict[str, Any]]]) -> List[Diagnostic]:
-    """`resources` as (type, name, props) or (type, name, props, urn)."""
+def analyze_stack(resources: Iterable[Tuple[str, str, Dict[str, Any]]],
+                  inputs_seen: Optional[Dict[str, Dict[str, Any]]] = None) -> List[Diagnostic]:
+    """`resources` as (type, name, outputs) or (type, name, outputs, urn), as the engine's AnalyzeStack.
+
+    `inputs_seen` (urn -> inputs) is what the engine showed the resource policies before (Analyze); without
+    it the stack policies see only the outputs given."""
+    inputs.forget_all()
+    for urn, props in (inputs_seen or {}).items():
+        inputs.remember(urn, props)
     request = analyzer_pb2.AnalyzeStackRequest(resources=[
         analyzer_pb2.AnalyzerResource(type=r[0], name=r[1], urn=r[3] if len(r) > 3 else urn_for(r[0], r[1]),
                                       properties=_struct(r[2]))

@@ -76,12 +76,21 @@ def test_without_the_secret_marker_hook_the_rule_fails_closed(monkeypatch):
     assert len(messages(SECRET, "hf-token", props, "secret-data-from-pulumi-secrets")) == 1
 
 
-def test_a_value_unknown_during_preview_is_an_advisory_notice_not_a_violation():
-    found = policy_harness.analyze(DEPLOYMENT, "loadgen", deployment(container("loadgen", UNKNOWN)))
-    image_diagnostics = [d for d in found if d.policy == "pinned-images"]
-    assert len(image_diagnostics) == 1
-    assert not image_diagnostics[0].mandatory
-    assert "can't be known during preview" in image_diagnostics[0].message
+def test_an_image_unknown_during_preview_stops_no_rule():
+    """The load generator's image is a digest reference that exists once `up` has pushed it. Before, reading
+    it raised in every rule that walks the pod, so the real preview showed "can't run policy" advisories
+    and checked nothing else of that Deployment. Now the image rules decide at `up`, and the others still
+    check the pod at preview: a missing resources block is still a mandatory violation."""
+    c = container("loadgen", UNKNOWN)
+    del c["resources"]
+    found = policy_harness.analyze(DEPLOYMENT, "loadgen", deployment(c))
+    assert not [d for d in found if "can't be known during preview" in d.message], found
+    assert "container-resources" in [d.policy for d in found if d.mandatory], found
+    known = container("loadgen", "registry.example/loadgen:1.2.3")
+    del known["resources"]
+    same = policy_harness.analyze(DEPLOYMENT, "loadgen", deployment(known))
+    assert sorted(d.policy for d in found if d.mandatory) == sorted(d.policy for d in same if d.mandatory), \
+        "the unknown image hid a rule"
 
 
 def test_one_violating_resource_reports_each_broken_rule_once():

@@ -35,6 +35,8 @@ UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 # Stand-ins for the secrets a real stack sets with `pulumi config set --secret`.
 FAKE_SECRETS = {
     "digitalocean:token": "dop_v1_fake_token_for_tests",
+    "digitalocean:spacesAccessId": "DO00FAKEKEYIDFORTESTS",
+    "digitalocean:spacesSecretKey": "fake_spaces_secret_for_tests",
     f"{PROJECT}:hfToken": "hf_fake_token_for_tests",
     f"{PROJECT}:gradientApiKey": "fake_gradient_key_for_tests",
     f"{PROJECT}:dnsToken": "dop_v1_fake_dns_scoped_token_for_tests",

@@ -186,6 +186,18 @@ def test_missing_required_secret(key):
     assert info.value.registered == 0
 
 
+@pytest.mark.parametrize("key", ["digitalocean:spacesAccessId", "digitalocean:spacesSecretKey"])
+def test_missing_provider_spaces_key_is_named(key, monkeypatch):
+    """The bucket look-up needs the provider's Spaces keys; without them the provider says only "Spaces
+    credentials not configured". The program names the key, and the environment variable it may come from."""
+    monkeypatch.delenv("SPACES_ACCESS_KEY_ID", raising=False)
+    monkeypatch.delenv("SPACES_SECRET_ACCESS_KEY", raising=False)
+    with pytest.raises(PlanError) as info:
+        evaluate("prod", secrets={key: None})
+    assert key in info.value.message and "pulumi config set --secret" in info.value.message
+    assert info.value.registered == 0
+
+
 def test_misspelt_top_level_key_is_not_silently_ignored():
     with pytest.raises(PlanError) as info:
         evaluate("dev", overrides={"gtc-demo:gpupool": {"slug": "gpu-h100x8-640gb", "count": 1}})

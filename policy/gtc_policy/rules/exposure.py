@@ -9,7 +9,7 @@ model without the load generator's control token.
 from typing import Iterable, List, Mapping, Set, Tuple
 
 from ..props import as_list, as_map, as_str, child, subject
-from ..workloads import dgd_components
+from ..workloads import DGD_TYPES, dgd_components
 
 SERVICE_TYPE = "kubernetes:core/v1:Service"
 ALLOW_LOAD_BALANCER_ANNOTATION = "policy.gtc-demo.io/allow-load-balancer"
@@ -71,6 +71,8 @@ def check_frontend_routes(resource_type: str, name: str, props: Mapping) -> List
 
 def dgd_frontend_services(resource_type: str, props: Mapping) -> Set[str]:
     """Services the Dynamo operator creates for a DGD's frontends: `<dgd name>-<component name, lower-cased>`."""
+    if resource_type not in DGD_TYPES:  # read no other resource's name: it may be unknown until `up`
+        return set()
     dgd_name = as_str(child(props, "metadata", "name")) or ""
     return {f"{dgd_name}-{name.lower()}" for name, component_type in dgd_components(resource_type, props)
             if component_type.lower() == FRONTEND_COMPONENT}

@@ -1,18 +1,23 @@
 """Every container image is pinned to a tag or digest: never untagged, never `latest`.
 
+An image unknown at preview (the load generator's, whose digest reference exists once `up` has pushed it)
+is checked at `up`.
+
 An unpinned image makes two `pulumi up` runs deploy different code from the same commit.
 """
 import re
 from typing import Any, List, Mapping, Optional
 
-from ..props import reveal, subject
+from ..props import UNKNOWN, reveal, subject
 from ..workloads import pod_views
 
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
 def image_problem(image: Any) -> Optional[str]:
-    """Why `image` is not pinned, or None when it is."""
+    """Why `image` is not pinned, or None when it is (or is decided at `up`, where it is known)."""
+    if image is UNKNOWN:  # the program's own image: its digest reference exists once `up` has pushed it
+        return None
     image = reveal(image)
     if not isinstance(image, str) or not image.strip():
         return "has no image (the cluster or operator would pick one)"
@@ -42,7 +47,9 @@ def check(resource_type: str, name: str, props: Mapping) -> List[str]:
 
 
 def digest_problem(image: Any) -> Optional[str]:
-    """Why `image` is not pinned to a content digest, or None when it is."""
+    """Why `image` is not pinned to a content digest, or None when it is (or is decided at `up`)."""
+    if image is UNKNOWN:
+        return None
     image = reveal(image)
     if not isinstance(image, str) or "@" not in image:
         return f'image "{image}" has no @sha256 digest (a tag can be re-pushed; a digest cannot)'

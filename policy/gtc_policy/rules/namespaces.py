@@ -4,8 +4,15 @@ Without PSA labels the cluster admits privileged pods, host namespaces and added
 namespaces; without a default-deny policy any pod can reach the unauthenticated Dynamo frontends, the load
 generator's control API and Prometheus. The allows the demo needs are separate policies (components/
 network_policies.py), so a missing default-deny is visible on its own.
+
+The stack rule decides on the inputs the program set (gtc_policy/inputs.py), so it holds on a preview where
+every Kubernetes output is unknown. What is still unknown in the inputs (a NetworkPolicy whose namespace
+comes from another resource's output) is decided at `up`: such a policy could be the default-deny of any
+namespace, so no namespace is reported missing one until the values are known.
 """
 from typing import Iterable, List, Mapping, Set, Tuple
+
+from pulumi_policy.proxy import UnknownValueError
 
 from ..props import as_list, as_map, as_str, child, subject
 
@@ -38,14 +45,26 @@ def is_default_deny(props: Mapping) -> bool:
 def check_stack_default_deny(resources: Iterable[Tuple[str, str, str, Mapping]]) -> List[Tuple[str, str]]:
     """[(urn, message)] for each Namespace with no default-deny NetworkPolicy in it."""
     resources = list(resources)
-    denied: Set[str] = {as_str(child(props, "metadata", "namespace")) or ""
-                        for resource_type, _n, _u, props in resources
-                        if resource_type == NETWORK_POLICY_TYPE and is_default_deny(props)}
+    denied: Set[str] = set()
+    undecided = False  # a default-deny (or a policy that may be one) whose namespace is not known yet
+    for resource_type, _n, _u, props in resources:
+        if resource_type != NETWORK_POLICY_TYPE:
+            continue
+        try:
+            if is_default_deny(props):
+                denied.add(as_str(child(props, "metadata", "namespace")) or "default")
+        except UnknownValueError:
+            undecided = True
     found = []
     for resource_type, name, urn, props in resources:
         if resource_type != NAMESPACE_TYPE:
             continue
-        namespace = as_str(child(props, "metadata", "name")) or ""
+        try:
+            namespace = as_str(child(props, "metadata", "name")) or ""
+        except UnknownValueError:
+            continue  # an unknown name (auto-named at `up`): decided at `up`
+        if undecided and namespace not in denied:
+            continue
         if namespace not in denied:
             found.append((urn, f'{subject(resource_type, name)}: namespace "{namespace}" has no default-deny '
                                "NetworkPolicy (podSelector {}, policyTypes [Ingress], no ingress rules)"))
