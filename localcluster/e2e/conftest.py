@@ -19,6 +19,35 @@ from localcluster.e2e.pulumi_cli import Workspace  # noqa: E402
 from localcluster.e2e.summary import SUMMARY  # noqa: E402
 
 
+def _start_ticks(pid: int | str) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+
+
+def plugins_started_since(ticks: int) -> list[str]:
+    """Live Pulumi CLI or plugin processes (ours: run from the tools cache) started after `ticks`."""
+    from localcluster import tools
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            if state != "Z" and str(tools.CACHE) in cmdline and "pulumi" in cmdline \
+                    and _start_ticks(proc.name) >= ticks:
+                found.append(f"{proc.name} {cmdline[:160]}")
+        except (OSError, IndexError):
+            continue
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_plugin_outlives_the_e2e():
+    """Every CLI run is reaped (pulumi_cli.py); a language host or provider still alive at the end is a leak."""
+    started = _start_ticks(os.getpid())
+    yield
+    left = plugins_started_since(started)
+    assert not left, f"Pulumi processes outlived their CLI: {left}"
+
+
 @pytest.fixture(scope="session")
 def kubeconfig() -> Path:
     path = os.environ.get("KUBECONFIG")
@@ -49,4 +78,11 @@ def pytest_terminal_summary(terminalreporter):
     tr.write_line(f"  {'total (pulumi phases)':<34} {sum(timings.values()):7.1f} s")
     for note in SUMMARY["notes"]:
         tr.write_line(f"note: {note}")
+    for stack, path in SUMMARY["previews"].items():  # what the PR workflow posts, as the real CLI printed it
+        tr.section(f"pulumi preview --diff --policy-pack policy -s {stack} (real CLI, fake DigitalOcean API)")
+        lines = Path(path).read_text().splitlines()
+        tail = lines[next((i for i, line in enumerate(lines) if line.startswith("Policies:")), max(0, len(lines) - 40)):]
+        for line in tail:
+            tr.write_line(line)
+        tr.write_line(f"(whole preview: {path})")
     tr.write_line(f"work dir (state, logs): {SUMMARY.get('workdir')}")

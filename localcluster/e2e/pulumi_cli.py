@@ -4,9 +4,9 @@ The project is the repository itself, seen through a folder of symlinks next to 
 `Pulumi.yaml` and `Pulumi.<stack>.yaml`, so `pulumi stack init` and `pulumi config set --secret` write
 their salt and ciphertexts into the copy and never into the clone.
 
-Every CLI run gets a process group of its own, and the whole group is killed once the CLI has exited
-(or timed out): the CLI's plugins (language host, providers, the policy pack) never outlive it, even
-when the CLI itself was killed mid-run.
+Every CLI run gets a session of its own, and what is left of the session is killed once the CLI has
+exited (or timed out): the CLI's plugins (language host, providers, the policy pack) never outlive it,
+even when the CLI itself was killed mid-run.
 """
 
 from __future__ import annotations
@@ -27,16 +27,10 @@ REPO = Path(__file__).resolve().parents[2]
 STACK = "local"
 
 
-def reap_group(pgid: int) -> None:
-    """Kill whatever is left of a CLI run's process group (plugins whose CLI died or hung)."""
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
-def group_members(pgid: int) -> list[str]:
-    """`pid command` of every live process still in the group (zombies excepted)."""
+def session_members(sid: int) -> list[str]:
+    """`pid command` of every live process of the session (zombies excepted). The CLI runs with a session
+    of its own; it starts each plugin in a process group of its own, but never a new session, so the
+    session is what still ties a plugin to its CLI once the CLI is gone."""
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -44,13 +38,18 @@ def group_members(pgid: int) -> list[str]:
         except OSError:
             continue
         fields = text.rsplit(")", 1)[1].split()
-        if fields[0] != "Z" and int(fields[2]) == pgid:
+        if fields[0] != "Z" and int(fields[3]) == sid:
             found.append(f"{stat.parent.name} {text[text.index('(') + 1:text.rindex(')')]}")
     return found
 
 
-class PulumiFailed(AssertionError):
-    """A `pulumi` command failed or timed out; carries the command and the tail of its output."""
+def reap_session(sid: int) -> None:
+    """Kill whatever is left of a CLI run (plugins whose CLI died or hung)."""
+    for member in session_members(sid):
+        try:
+            os.kill(int(member.split()[0]), signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 @dataclass
@@ -115,13 +114,13 @@ class Workspace:
         try:
             stdout, stderr = child.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            reap_group(child.pid)
+            reap_session(child.pid)
             stdout, stderr = child.communicate()
             out = stdout + stderr
             self.outputs.append(out)
             raise PulumiFailed(f"`{' '.join(argv)}` did not finish within {timeout:.0f} s (hung?):\n{out[-3000:]}")
         finally:
-            reap_group(child.pid)
+            reap_session(child.pid)
         proc = subprocess.CompletedProcess(argv, child.returncode, stdout, stderr)
         if log:
             self.outputs.append(proc.stdout + proc.stderr)

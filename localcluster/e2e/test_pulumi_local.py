@@ -25,7 +25,7 @@ from kubernetes import client, config as kube_config
 from components.charts import CHARTS
 from localcluster.standins import REASON as STANDIN_REASON
 from localcluster.e2e.summary import SUMMARY
-from localcluster.e2e.pulumi_cli import PulumiFailed, Workspace, group_members, reap_group
+from localcluster.e2e.pulumi_cli import PulumiFailed, Workspace, reap_session, session_members
 
 SECRET_KEYS = ("gtc-demo:gradientApiKey", "gtc-demo:dnsToken", "gtc-demo:spacesAccessKeyId",
                "gtc-demo:spacesSecretAccessKey")
@@ -263,16 +263,17 @@ def test_interrupted_up_then_rerun_converges(stack: Workspace, api):
             break
     proc.send_signal(signal.SIGKILL)  # the CLI only, as an OOM kill or `kill -9` would
     proc.wait(timeout=30)
-    orphans = group_members(proc.pid)
-    reap_group(proc.pid)
+    orphans = session_members(proc.pid)
+    reap_session(proc.pid)
     stack.outputs.append("".join(seen))
     assert any("updating" in line or "replac" in line for line in seen), "".join(seen)[-2000:]
     SUMMARY["notes"].append(f"killed the CLI mid-up; reaped {len(orphans)} plugin process(es) it left: "
                             + ", ".join(o.split()[1] for o in orphans))
     deadline = time.monotonic() + 10
-    while group_members(proc.pid) and time.monotonic() < deadline:
+    while session_members(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not group_members(proc.pid), f"plugins outlived the reaping: {group_members(proc.pid)}"
+    assert not session_members(proc.pid), f"plugins outlived the reaping: {session_members(proc.pid)}"
+    assert orphans, "killing the CLI left no plugin behind: this check would not see a leak"
     started = time.monotonic()
     try:
         rerun = stack.run("up", "--yes", "--skip-preview", check=False, timeout=900)

@@ -8,7 +8,8 @@ from policy_harness import REPO
 from gtc_policy.rules.secrets import credential_found
 
 WORKFLOWS = REPO / ".github" / "workflows"
-SECRET_ENV = {"PULUMI_CONFIG_PASSPHRASE", "DIGITALOCEAN_TOKEN", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+SECRET_ENV = {"PULUMI_CONFIG_PASSPHRASE", "DIGITALOCEAN_TOKEN", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+              "SPACES_ACCESS_KEY_ID", "SPACES_SECRET_ACCESS_KEY"}
 STATE_URL = re.compile(r"^s3://\$\{\{ vars\.\w+ \}\}\?endpoint=\$\{\{ vars\.\w+ \}\}\.digitaloceanspaces\.com"
                        r"&region=us-east-1&s3ForcePathStyle=true$")
 EXPRESSION = re.compile(r"\$\{\{\s*([^}]*?)\s*\}\}")
@@ -140,3 +141,13 @@ def test_prod_deploy_refuses_images_without_digest(deploy):
     w = pulumi_step(deploy["jobs"]["up"])["with"]
     assert w["policyPackConfigs"] == "${{ inputs.stack == 'prod' && 'policy/enforce-digests.json' || '' }}"
     assert (REPO / "policy" / "enforce-digests.json").is_file()
+
+
+@pytest.mark.parametrize("workflow,job", [("preview.yml", "preview"), ("deploy.yml", "up")])
+def test_pulumi_legs_give_the_provider_every_credential_a_preview_needs(workflow, job):
+    """The provider reads its Spaces keys from SPACES_ACCESS_KEY_ID / SPACES_SECRET_ACCESS_KEY (or its own
+    config), not AWS_*: with only AWS_* the bucket look-up stops every preview and deploy."""
+    from components.config import PROVIDER_SPACES_KEYS
+    env = load(workflow)["jobs"][job]["env"]
+    for variable in ["DIGITALOCEAN_TOKEN"] + [var for _key, var in PROVIDER_SPACES_KEYS]:
+        assert EXPRESSION.fullmatch(env.get(variable, "")), f"{workflow} {job}: {variable} is not set from a secret"

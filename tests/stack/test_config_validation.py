@@ -204,3 +204,13 @@ def test_misspelt_top_level_key_is_not_silently_ignored():
     assert "gtc-demo:gpupool: unknown key" in info.value.message
     assert "gpuPool" in info.value.message  # the allowed spelling is listed
     assert info.value.registered == 0
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_stack_file_names_every_secret_a_preview_needs(stack):
+    """An operator following the stack file's header must not stop at a look-up ("Spaces credentials not
+    configured"): every secret the program or the provider requires is named with its command."""
+    from tests.stack.plan import FAKE_SECRETS, REPO
+    header = (REPO / f"Pulumi.{stack}.yaml").read_text().split("\nconfig:", 1)[0]
+    for key in FAKE_SECRETS:
+        assert f"pulumi config set --secret {key} " in header, f"Pulumi.{stack}.yaml does not say how to set {key}"

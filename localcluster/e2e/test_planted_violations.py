@@ -1,0 +1,86 @@
+"""Every policy rule fails a real preview with its own message: `planted/__main__.py` breaks each once.
+
+The real CLI, language host, Kubernetes, random and DigitalOcean providers and the real pack run on a
+program whose Kubernetes provider is unknown at preview, as on a fresh dev/prod stack. The clean stacks
+passing the same pack is test_cloud_previews.py; the same rules on values the real API server accepted
+is test_pulumi_local.py (`preview` and `up` of the local stack run with the pack).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import pytest
+
+from localcluster.e2e.pulumi_cli import REPO, Workspace
+from localcluster.e2e.test_cloud_previews import PLACEHOLDER, preview
+from localcluster.fake_digitalocean import FakeDigitalOcean
+
+PLANTED = Path(__file__).resolve().parent / "planted"
+MANDATORY = (  # rule -> a piece of the message its planted resource must produce
+    ("namespaces-pod-security-labels", 'Namespace "ns-no-psa-no-deny": label pod-security.kubernetes.io/enforce is missing'),
+    ("namespaces-default-deny", 'namespace "planted" has no default-deny NetworkPolicy'),
+    ("pinned-images", 'image "nginx:latest" uses the "latest" tag'),
+    ("container-resources", 'Deployment "deployment-unpinned-gpu"'),
+    ("pods-restricted-security-context", 'Deployment "deployment-unpinned-gpu"'),
+    ("no-credentials-in-env-literals", "API_KEY"),
+    ("gpu-pods-tolerate-taint-and-use-nvidia-runtime", 'Deployment "deployment-unpinned-gpu"'),
+    ("no-load-balancer-services", 'Service "service-load-balancer"'),
+    ("no-credentials-in-configmaps", 'ConfigMap "configmap-credential"'),
+    ("dynamo-frontends-private", 'routes public traffic to "gtc-demo-frontend"'),
+    ("doks-version-pinned", 'KubernetesCluster "cluster-unpinned-open": version "1.33"'),
+    ("prod-control-plane-allowlist", "leaves the Kubernetes API open"),
+    ("spaces-not-public", 'SpacesBucket "bucket-public": acl "public-read"'),
+)
+
+
+@pytest.fixture(scope="module")
+def planted_preview() -> str:
+    root = Path(os.environ.get("E2E_WORKDIR") or "/tmp/gtc-e2e") / "planted"
+    project = root / "project"
+    project.mkdir(parents=True, exist_ok=True)
+    for name, target in (("__main__.py", PLANTED / "__main__.py"), ("policy", REPO / "policy")):
+        (project / name).unlink(missing_ok=True)
+        (project / name).symlink_to(target)
+    (project / "Pulumi.yaml").write_text(
+        "name: gtc-planted\nruntime:\n  name: python\n  options:\n    toolchain: pip\n"
+        f"    virtualenv: {REPO / '.venv'}\n")
+    (root / "state").mkdir(exist_ok=True)
+    (root / "passphrase").write_text(secrets.token_hex(16))
+    ws = Workspace(root, None, "prod")  # prod: the allowlist rule applies to production stacks
+    ws.run("stack", "init", "--secrets-provider", "passphrase")
+    with FakeDigitalOcean(token=PLACEHOLDER["digitalocean:token"], spaces_access_id="unused",
+                          domains=(), buckets={}) as fake:
+        ws.run("config", "set-all", "--plaintext", f"digitalocean:apiEndpoint={fake.api_endpoint}",
+               "--secret", f"digitalocean:token={PLACEHOLDER['digitalocean:token']}", log=False)
+        proc = preview(ws, fake, check=False)
+        assert not fake.refused(), fake.refused()
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, "a preview with mandatory violations must fail:\n" + out[-3000:]
+    return out
+
+
+@pytest.mark.parametrize("rule,message", MANDATORY, ids=[rule for rule, _ in MANDATORY])
+def test_planted_violation_fails_the_real_preview(planted_preview: str, rule: str, message: str):
+    lines = planted_preview.splitlines()
+    reported = [i for i, line in enumerate(lines) if f"[mandatory]  {rule} " in line]
+    assert reported, f"rule {rule} did not fire on the real preview:\n" + "\n".join(
+        line for line in lines if "[mandatory]" in line or "[advisory]" in line)
+    shown = "\n".join(lines[i + 1] for i in reported if i + 1 < len(lines))
+    assert message in shown, f"{rule}: expected {message!r} in:\n{shown}"
+
+
+def test_no_rule_stopped_by_an_unknown_value(planted_preview: str):
+    assert "can't be known during preview" not in planted_preview
+
+
+def test_plaintext_secret_data_is_invisible_to_the_pack_on_the_real_engine(planted_preview: str):
+    """Found by this real preview: the Kubernetes provider marks every Secret's `data`/`stringData` secret
+    itself before the pack sees the inputs, so `secret-data-from-pulumi-secrets` (which fires under the mock
+    runtime, tests/policy) cannot tell a plaintext literal from a Pulumi secret here. What keeps plaintext
+    out is the program test tests/stack/test_workloads_images_secrets.py (every Secret value comes from a
+    Pulumi secret), run on the program itself. This test fails when the provider stops doing so, and the
+    rule becomes effective again."""
+    assert "[mandatory]  secret-data-from-pulumi-secrets" not in planted_preview
