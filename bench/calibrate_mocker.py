@@ -1,7 +1,7 @@
 """Measure the rehearsal's single-request TTFT (uncached and cached) and ITL by prompt length.
 
 Why: the mocker runs the measured GPU table (rehearsal/calibration.py); this shows what the
-rehearsal actually delivers next to the table's figures (README, "Calibration"). Run it after
+rehearsal actually delivers next to the table's figures (docs/rehearsal.md, "Calibration"). Run it after
 changing rehearsal.settings.MockerTiming or upgrading Dynamo.
 
     python -m bench.calibrate_mocker [--lengths 1000 2000 4000 8000] [--calibration h100|h200]

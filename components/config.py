@@ -282,7 +282,7 @@ class Router(_Model):
     """The KV frontend's router settings; None keeps Dynamo's default.
 
     The booth values (prefill load scale 4, temperature 0) come from the rehearsal's benchmark:
-    they keep turn-2+ prefix hits at >= 95% of ideal at STEADY_STATE load (README, "Router settings").
+    they keep turn-2+ prefix hits at >= 95% of ideal at STEADY_STATE load (docs/rehearsal.md, "Router settings").
     """
 
     prefill_load_scale: Optional[float] = Field(None, gt=0.0)

@@ -7,7 +7,7 @@ URL, with no redeploy.
 v1beta1 (the operator's storage version; v1alpha1 is deprecated): `spec.components` is a list of
 `{name, type, replicas, podTemplate}`; each podTemplate is a plain PodSpec whose container `main`
 the operator completes (ports, probes, discovery env). GPUs, volumes and env are ordinary PodSpec
-fields. Grove and KAI are not used (README, "Grove and KAI"), so no scheduler queue label.
+fields. Grove and KAI are not used (docs/architecture.md, "Grove and KAI"), so no scheduler queue label.
 
 `workerBackend: mocker` keeps the same graph but runs Dynamo's mocker engine on the management pool:
 no GPUs, no NFS; the mocker and both frontends load the rehearsal's small tokenizer from a ConfigMap

@@ -81,8 +81,9 @@ def pytest_terminal_summary(terminalreporter):
     for stack, path in SUMMARY["previews"].items():  # what the PR workflow posts, as the real CLI printed it
         tr.section(f"pulumi preview --diff --policy-pack policy -s {stack} (real CLI, fake DigitalOcean API)")
         lines = Path(path).read_text().splitlines()
-        tail = lines[next((i for i, line in enumerate(lines) if line.startswith("Policies:")), max(0, len(lines) - 40)):]
-        for line in tail:
+        findings = [line for line in lines if "[advisory]" in line or "[mandatory]" in line]
+        end = next((i for i, line in enumerate(lines) if line.startswith("Resources:")), len(lines))
+        for line in findings + lines[end:end + 6]:
             tr.write_line(line)
         tr.write_line(f"(whole preview: {path})")
     tr.write_line(f"work dir (state, logs): {SUMMARY.get('workdir')}")

@@ -27,6 +27,10 @@ REPO = Path(__file__).resolve().parents[2]
 STACK = "local"
 
 
+class PulumiFailed(AssertionError):
+    """A `pulumi` command failed or timed out; carries the command and the tail of its output."""
+
+
 def session_members(sid: int) -> list[str]:
     """`pid command` of every live process of the session (zombies excepted). The CLI runs with a session
     of its own; it starts each plugin in a process group of its own, but never a new session, so the

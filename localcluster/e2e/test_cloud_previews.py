@@ -89,7 +89,7 @@ def test_real_preview_with_policy_pack(stack: str, fake_api: FakeDigitalOcean):
     proc = preview(ws, fake_api)
     SUMMARY["timings"][f"preview --policy-pack ({stack}, fresh)"] = time.monotonic() - started
     out = proc.stdout + proc.stderr
-    (ws.root.parent / f"preview-{stack}.txt").write_text(proc.stdout)
+    (ws.root.parent / f"preview-{stack}.txt").write_text(out)
     SUMMARY["previews"][stack] = str(ws.root.parent / f"preview-{stack}.txt")
     assert "gtc-demo-guardrails" in out, out[-3000:]  # the pack ran
     assert "mandatory" not in out.lower(), out[-4000:]

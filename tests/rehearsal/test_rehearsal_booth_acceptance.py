@@ -9,7 +9,7 @@ run after run: both routers have traffic, turn 1 within 15%, KV keeps >= 90% of 
 turns 2+, and KV's turn 2 is clearly faster (KV / round-robin <= 0.75). Issue 11's tighter bounds
 (turn 2 <= 0.5, turns >= 2 <= 0.6) are printed and reported by `python -m bench.booth`: measured
 0.28-0.61 on turn 2 across full-length runs on this 2-core machine, and one run's own 90% bootstrap
-interval spans about 0.27-0.54 (README, "What the audience will see"), so gating on 0.5 would fail
+interval spans about 0.27-0.54 (docs/rehearsal.md, "What the audience will see"), so gating on 0.5 would fail
 about one run in four to one in three.
 
 The schedule runs at full length (~4.5 minutes in all): with two replicas round-robin finds the cache by

@@ -3,7 +3,7 @@
 The API server prunes (or, with `kubectl --validate=strict` / server-side field validation, rejects)
 fields a structural schema does not declare; here every undeclared field is an error, so a misspelt
 or removed key fails with its path. A version the CRD does not serve, or serves as deprecated, is
-refused. CEL rules (`x-kubernetes-validations`) are not evaluated offline (README, "Checks that need
+refused. CEL rules (`x-kubernetes-validations`) are not evaluated offline (docs/architecture.md, "Checks that need
 the network or a cluster").
 """
 

@@ -9,7 +9,7 @@ vendored chart archives using exactly the values the program computes (the mock-
   vendor/crds), with unknown fields rejected and deprecated or unserved versions refused.
 
 The vendored dynamo-platform is Dynamo main of 2026-08-21 (1.5.0), the nearest offline source to the
-pinned 1.6.1 (vendor/README.md); README, "Checks that need the network", says how to run this against
+pinned 1.6.1 (vendor/README.md); docs/architecture.md, "Checks that need the network", says how to run this against
 the exact release.
 """
 

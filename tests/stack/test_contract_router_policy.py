@@ -4,7 +4,7 @@ router (which refuses unknown worker-selection parameters at start-up) and route
 Runs the rehearsal's real `python -m dynamo.frontend` over one mocker worker on 127.0.0.1, with the
 policy file from the program's ConfigMap; a misspelt parameter must stop that frontend with Dynamo's own
 message. That the parameters change routing like the old flags did was measured with the rehearsal
-(README, "Router settings for the booth").
+(docs/rehearsal.md, "Router settings for the booth").
 """
 
 from __future__ import annotations

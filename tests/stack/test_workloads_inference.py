@@ -127,7 +127,7 @@ def test_kv_frontend_and_round_robin_baseline_share_the_workers(stack_plan):
         assert "tolerations" not in pod_spec(frontend)
     assert env(kv)["DYN_ROUTER_MODE"] == "kv"
     assert env(baseline)["DYN_ROUTER_MODE"] == "round-robin"
-    # The booth's router settings from the stack config (README, "Router settings for the booth"), as a
+    # The booth's router settings from the stack config (docs/rehearsal.md, "Router settings for the booth"), as a
     # --router-policy-config file (the DYN_ROUTER_* tuning variables are deprecated in ai-dynamo 1.6.1).
     tuning = {k: v for k, v in env(kv).items() if k.startswith("DYN_ROUTER_") and k != "DYN_ROUTER_MODE"}
     assert tuning == {"DYN_ROUTER_POLICY_CONFIG": "/router-policy/policy.yaml"}
