@@ -19,7 +19,7 @@ from gtc_policy.secret_markers import keep_secret_markers  # noqa: E402
 from pulumi.runtime.proto import analyzer_pb2  # noqa: E402
 from pulumi_policy.deserialize import SPECIAL_SECRET_SIG, SPECIAL_SIG_KEY  # noqa: E402
 from pulumi_policy.policy import _PolicyAnalyzerServicer  # noqa: E402
-from pulumi_policy.proxy import UNKNOWN_STRING_VALUE  # noqa: E402
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy  # noqa: E402
 
 PROJECT, STACK = "gtc-demo", "dev"
 UNKNOWN = UNKNOWN_STRING_VALUE
@@ -69,8 +69,8 @@ def analyze_stack(resources: Iterable[Tuple[str, str, Dict[str, Any]]],
     `inputs_seen` (urn -> inputs) is what the engine showed the resource policies before (Analyze); without
     it the stack policies see only the outputs given."""
     inputs.forget_all()
-    for urn, props in (inputs_seen or {}).items():
-        inputs.remember(urn, props)
+    for urn, props in (inputs_seen or {}).items():  # wrapped as the engine's Analyze hands them over
+        inputs.remember(urn, unknown_checking_proxy(props))
     request = analyzer_pb2.AnalyzeStackRequest(resources=[
         analyzer_pb2.AnalyzerResource(type=r[0], name=r[1], urn=r[3] if len(r) > 3 else urn_for(r[0], r[1]),
                                       properties=_struct(r[2]))

@@ -183,3 +183,24 @@ def test_prod_cluster_with_an_allowlist_passes_and_dev_is_not_checked():
     assert [d for d in analyze(CLUSTER, "infra-cluster", props, urn=prod_urn) if d.policy == ALLOWLIST] == []
     open_dev = {"name": "gtc-demo-dev", "version": "1.33.1-do.0"}
     assert [d for d in analyze(CLUSTER, "infra-cluster", open_dev) if d.policy == ALLOWLIST] == []
+
+
+def test_default_deny_is_decided_on_the_inputs_when_outputs_are_unknown():
+    """A fresh stack's preview: every Kubernetes output is unknown (no cluster yet), so the engine's
+    AnalyzeStack has no names; the rule decides on the inputs the resource policies were shown. Before,
+    it reported `namespace ""` for all five namespaces of the real dev and prod previews."""
+    unknown = {"metadata": policy_harness.UNKNOWN_STRING_VALUE, "spec": policy_harness.UNKNOWN_STRING_VALUE}
+    ns = namespace("a", {"pod-security.kubernetes.io/enforce": "restricted"})
+    deny = {"metadata": {"name": "default-deny", "namespace": "a"}, "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}}
+    allow = {"metadata": {"name": "allow", "namespace": "a"},
+             "spec": {"podSelector": {}, "policyTypes": ["Ingress"], "ingress": [{"from": [{"podSelector": {}}]}]}}
+    stack = [(NAMESPACE, "ns-a", unknown), (NETPOL, "np-a", unknown)]
+    seen = {urn_for(NAMESPACE, "ns-a"): ns, urn_for(NETPOL, "np-a"): deny}
+    assert [d for d in analyze_stack(stack, inputs_seen=seen) if d.policy == "namespaces-default-deny"] == []
+    seen[urn_for(NETPOL, "np-a")] = allow
+    found = [d for d in analyze_stack(stack, inputs_seen=seen) if d.policy == "namespaces-default-deny"]
+    assert len(found) == 1 and 'namespace "a" has no default-deny' in found[0].message and found[0].mandatory
+    # A policy whose namespace is itself unknown in the inputs could be anyone's default-deny: decided at `up`.
+    seen[urn_for(NETPOL, "np-a")] = {"metadata": {"name": "d", "namespace": policy_harness.UNKNOWN_STRING_VALUE},
+                                     "spec": deny["spec"]}
+    assert [d for d in analyze_stack(stack, inputs_seen=seen) if d.policy == "namespaces-default-deny"] == []
