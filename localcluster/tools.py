@@ -67,6 +67,18 @@ class Tool:
         return TOOLS_DIR / f"{self.name}-{self.version}-{hashlib.sha256(recipe.encode()).hexdigest()[:8]}"
 
 
+def _bridged_provider(name: str, version: str) -> Tool:
+    """A Terraform-bridged provider from vendor/go-src/pulumi-<name>: upstream's `go generate` writes its
+    embedded schema, and the bridge's refused modules come from their vendored copies."""
+    module = f"github.com/pulumi/pulumi-{name}/provider/v4"
+    binary = f"pulumi-resource-{name}"
+    return Tool(binary, module, version, f"pulumi-{name}", {binary: f"./cmd/{binary}"},
+                ldflags={f"{module}/pkg/version.Version": version},
+                source=VendoredSource(trees=(f"pulumi-{name}", "pulumi-dotnet", "pulumi-yaml"),
+                                      module_dir=f"pulumi-{name}/provider", replaces=_BRIDGE_REFUSED,
+                                      generate=f"cmd/{binary}"))
+
+
 TOOLS: tuple[Tool, ...] = (
     Tool("etcd", "go.etcd.io/etcd/server/v3", "v3.6.16", "etcd", {"etcd": "go.etcd.io/etcd/server/v3"}),
     Tool("kwok", "sigs.k8s.io/kwok", "v0.7.0", "kwok", {"kwok": "sigs.k8s.io/kwok/cmd/kwok"}),
@@ -96,18 +108,8 @@ TOOLS: tuple[Tool, ...] = (
          "kubernetes-provider",
          {"pulumi-resource-kubernetes": "github.com/pulumi/pulumi-kubernetes/provider/v4/cmd/pulumi-resource-kubernetes"},
          ldflags={"github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version": K8S_PROVIDER_VERSION}),
-    Tool("pulumi-resource-random", "github.com/pulumi/pulumi-random/provider/v4", RANDOM_VERSION, "pulumi-random",
-         {"pulumi-resource-random": "./cmd/pulumi-resource-random"},
-         ldflags={"github.com/pulumi/pulumi-random/provider/v4/pkg/version.Version": RANDOM_VERSION},
-         source=VendoredSource(trees=("pulumi-random", "pulumi-dotnet", "pulumi-yaml"),
-                               module_dir="pulumi-random/provider", replaces=_BRIDGE_REFUSED,
-                               generate="cmd/pulumi-resource-random")),
-    Tool("pulumi-resource-digitalocean", "github.com/pulumi/pulumi-digitalocean/provider/v4", DIGITALOCEAN_VERSION,
-         "pulumi-digitalocean", {"pulumi-resource-digitalocean": "./cmd/pulumi-resource-digitalocean"},
-         ldflags={"github.com/pulumi/pulumi-digitalocean/provider/v4/pkg/version.Version": DIGITALOCEAN_VERSION},
-         source=VendoredSource(trees=("pulumi-digitalocean", "pulumi-dotnet", "pulumi-yaml"),
-                               module_dir="pulumi-digitalocean/provider", replaces=_BRIDGE_REFUSED,
-                               generate="cmd/pulumi-resource-digitalocean")),
+    _bridged_provider("random", RANDOM_VERSION),
+    _bridged_provider("digitalocean", DIGITALOCEAN_VERSION),
     Tool("pulumi-resource-docker-build", "github.com/pulumi/pulumi-docker-build", DOCKER_BUILD_VERSION,
          "pulumi-docker-build", {"pulumi-resource-docker-build": "./provider/cmd/pulumi-resource-docker-build"},
          ldflags={"github.com/pulumi/pulumi-docker-build/provider.Version": DOCKER_BUILD_VERSION},

@@ -1,0 +1,49 @@
+"""The Go tool recipes (localcluster/tools.py): real plugins only, each from a source this repository holds."""
+
+from __future__ import annotations
+
+import pytest
+
+from localcluster import tools
+from localcluster.source_build import GO_SRC, MODULES, VendoredSource
+
+
+def test_no_stand_in_is_left():
+    """The language host and the random provider used to be Go stand-ins of ours; every tool is upstream's now."""
+    assert not (MODULES / "pulumi" / "standin").exists()
+    for tool in tools.TOOLS:
+        assert "stand-in" not in tool.module, tool.name
+    needed = set(tools.PULUMI_BINARIES)
+    assert {"pulumi-language-python", "pulumi-resource-random", "pulumi-resource-digitalocean",
+            "pulumi-resource-docker-build"} <= needed
+
+
+@pytest.mark.parametrize("tool", [t for t in tools.TOOLS if t.source], ids=lambda t: t.name)
+def test_vendored_tool_has_its_sources_licence_and_provenance(tool):
+    source: VendoredSource = tool.source
+    readme = (GO_SRC / "README.md").read_text()
+    for tree in source.trees:
+        assert (GO_SRC / tree / "LICENSE").exists(), f"{tree}: no licence"
+        assert f"`{tree}/`" in readme, f"{tree}: no provenance row in vendor/go-src/README.md"
+    module_dir = GO_SRC / source.module_dir if not source.go_mod_from else MODULES / source.go_mod_from
+    assert (module_dir / "go.mod").exists() and (module_dir / "go.sum").exists()
+    for relative in source.extra_files.values():
+        assert (GO_SRC / relative).exists(), relative
+    for patched in source.patched_modules:
+        header = (MODULES / patched.patch).read_text().split("\ndiff ", 1)[0]
+        assert "Why:" in header and patched.version in header, f"{patched.patch} must say why"
+
+
+def test_a_changed_source_file_changes_the_tool_folder(tmp_path, monkeypatch):
+    """Binaries are cached by recipe: editing a vendored file must never reuse the old binary."""
+    import localcluster.source_build as source_build
+    tree = tmp_path / "go-src" / "mod"
+    tree.mkdir(parents=True)
+    (tree / "main.go").write_text("package main\n")
+    monkeypatch.setattr(source_build, "GO_SRC", tmp_path / "go-src")
+    monkeypatch.setattr(source_build, "REPO", tmp_path)
+    tool = tools.Tool("t", "example.com/t", "1.0.0", "t", {"t": "."}, source=VendoredSource(("mod",), "mod"))
+    before = tool.folder
+    (tree / "main.go").write_text("package main // changed\n")
+    assert tool.folder != before
+
