@@ -108,6 +108,16 @@ def test_real_preview_with_policy_pack(stack: str, fake_api: FakeDigitalOcean):
         assert expected in types, f"{stack}: no {expected} in the preview ({sorted(types)})"
     if stack in ("dev", "prod"):
         assert "digitalocean:index/kubernetesNodePool:KubernetesNodePool" in types
+    # ... and exactly the graph the program registers under the SDK's mock runtime (tests/stack), resource for
+    # resource (type and name: the mock runtime writes only the nearest parent's type into a URN).
+    from tests.stack.plan import evaluate
+
+    def type_and_name(urn: str) -> tuple[str, str]:
+        qualified, name = urn.split("::")[2:4]
+        return qualified.rsplit("$", 1)[-1], name
+    planned = {type_and_name(r.urn) for r in evaluate(stack, preview=True).resources}
+    previewed = {type_and_name(s["urn"]) for s in steps if s["op"] == "create"} - {("pulumi:pulumi:Stack", f"gtc-demo-{stack}")}
+    assert previewed == planned, f"only previewed: {sorted(previewed - planned)}; only planned: {sorted(planned - previewed)}"
     creates = sum(1 for s in steps if s["op"] == "create")
     SUMMARY["notes"].append(f"{stack}: real preview with the policy pack, {creates} to create, "
                             f"{len(fake_api.calls)} DigitalOcean calls so far, 0 refused")
