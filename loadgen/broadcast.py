@@ -18,6 +18,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 log = logging.getLogger("loadgen.broadcast")
 
 TRY_AGAIN_LATER = 1013  # WebSocket close code: server overloaded
+UNSUPPORTED_DATA = 1003  # WebSocket close code: a data type the endpoint does not accept
 
 
 class Broadcaster:
@@ -31,6 +32,7 @@ class Broadcaster:
         self.clients: set[WebSocket] = set()
         self.snapshots_built = 0  # how many times the snapshot was computed (tests, benchmark)
         self.refused = 0
+        self.binary_closed = 0
         self._task: asyncio.Task | None = None
 
     def start(self) -> None:
@@ -61,7 +63,15 @@ class Broadcaster:
         try:
             await self._send(websocket, self.message())
             while True:  # the client sends nothing we use; reading notices it leaving
-                await websocket.receive_text()
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                if message.get("bytes") is not None:  # the feed is text only: close, and say so once
+                    self.binary_closed += 1
+                    if self.binary_closed == 1:
+                        log.warning("closed a live-feed client that sent a binary frame (logged once)")
+                    await websocket.close(code=UNSUPPORTED_DATA)
+                    break
         except (WebSocketDisconnect, RuntimeError, OSError, TimeoutError):
             pass
         finally:
