@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import ipaddress
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -77,6 +78,18 @@ class EdgePolicy:
     def host_allowed(self, host: str) -> bool:
         return "*" in self.allowed_hosts or host_of(host) in self.allowed_hosts
 
+    def internal_host_allowed(self, host: str) -> bool:
+        """The internal port: our names, or an IP address (Prometheus scrapes the pod IP). A DNS-rebinding page
+        always arrives under a host *name* it controls, so names outside our list are refused here too
+        (`localhost` stays: an operator's port-forward, and no page can rebind it)."""
+        if self.host_allowed(host) or host_of(host) == "localhost":
+            return True
+        try:
+            ipaddress.ip_address(host_of(host))
+        except ValueError:
+            return False
+        return True
+
     def origin_allowed(self, origin: str, host_header: str) -> bool:
         """Same origin as the Host the browser used (and that Host is one of ours), or an explicitly listed origin."""
         if origin in self.extra_origins:
@@ -124,6 +137,8 @@ class EdgeGuard:
         if not internal and path.startswith(INTERNAL_ONLY):
             return await _reply(send, 404, "not found")
         if not internal and not path.startswith(ANY_HOST_PATHS) and not self.policy.host_allowed(headers.get("host", "")):
+            return await _reply(send, 400, "unknown host")
+        if internal and not self.policy.internal_host_allowed(headers.get("host", "")):
             return await _reply(send, 400, "unknown host")
 
         async def send_with_headers(message):

@@ -184,6 +184,19 @@ def test_public_port_serves_only_the_booth(guarded):
     assert internal.post("/api/workload/start", json={}, headers=AUTH).status_code == 404
 
 
+def test_internal_port_refuses_a_rebinding_host_name_and_serves_ip_hosts(guarded):
+    """Re-audit (issue 22): the internal port (full conversation texts, /metrics) accepted any Host, so a page
+    on a laptop could rebind its own name to 127.0.0.1 and read it. Now it answers our names and IP hosts
+    (Prometheus scrapes the pod IP) only."""
+    port = guarded.internal_url.rsplit(":", 1)[1]
+    for host in ("attacker.example", f"rebind.attacker.example:{port}"):
+        refused = httpx.get(guarded.internal_url + "/metrics", headers={"Host": host}, timeout=10)
+        assert refused.status_code == 400 and "loadgen_requests_total" not in refused.text, host
+    for host in (f"127.0.0.1:{port}", f"10.244.1.7:{port}", f"[::1]:{port}", "localhost"):
+        assert "loadgen_requests_total" in httpx.get(guarded.internal_url + "/metrics", headers={"Host": host},
+                                                     timeout=10).text, host
+
+
 def test_viewer_watches_and_only_the_token_acts_or_reads_texts(guarded):
     with_token = httpx.Client(base_url=guarded.url, headers=AUTH, timeout=15)
     assert with_token.post("/api/workload/start", json={"totalRPS": 30, "maxConversations": 2, **FAST}).status_code == 200
