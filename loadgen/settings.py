@@ -9,6 +9,10 @@ DEFAULT_FOLLOWUP_URL = "https://inference.do-ai.run/v1"
 DEFAULT_FOLLOWUP_MODEL = "llama3-8b-instruct"
 
 
+# 24 random bytes as URL-safe base64 (secrets.token_urlsafe(24)); the stacks' token is 40 random alphanumerics.
+MIN_TOKEN_CHARS = 32
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the service needs to know at start-up (secrets are kept out of repr)."""
@@ -44,16 +48,20 @@ class Settings:
     itl_runs_file: str | None = None
 
     def check_bind(self) -> None:
-        """Refuse to listen beyond loopback without a control token (anyone on the network could drive the load)."""
-        if self.control_token:
+        """Refuse to listen beyond loopback without a strong control token: anyone who can reach the port
+        could drive the load, and a short token is guessed in a few requests."""
+        try:
+            loopback = ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            loopback = self.host == "localhost"
+        if loopback:
             return
-        for host in (self.host,):
-            try:
-                loopback = ipaddress.ip_address(host).is_loopback
-            except ValueError:
-                loopback = host == "localhost"
-            if not loopback:
-                raise ValueError(f"--host {host} is not a loopback address: set --control-token (LOADGEN_CONTROL_TOKEN) to listen there")
+        if not self.control_token:
+            raise ValueError(f"--host {self.host} is not a loopback address: set --control-token (LOADGEN_CONTROL_TOKEN) to listen there")
+        if len(self.control_token) < MIN_TOKEN_CHARS:
+            raise ValueError(f"--control-token is {len(self.control_token)} characters; listening on {self.host} (beyond "
+                             f"loopback) needs at least {MIN_TOKEN_CHARS} (24 random bytes, e.g. `python -c "
+                             "'import secrets; print(secrets.token_urlsafe(24))'`)")
 
     def upstream_urls(self) -> dict[str, str]:
         """Metric router label -> frontend base URL."""

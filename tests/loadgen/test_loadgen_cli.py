@@ -118,3 +118,22 @@ def test_check_fails_when_the_frontend_is_down():
 def test_check_discovers_the_model_when_not_given(make_stub):
     result = _check("--frontend-url", make_stub().url)
     assert result.returncode == 2 and "pass --model" in result.stdout  # the stub has no /v1/models
+
+
+def test_listening_beyond_loopback_needs_a_strong_token():
+    """Re-audit (issue 22): a one-character token was accepted for a non-loopback bind."""
+    import secrets
+
+    import pytest
+
+    from loadgen.settings import MIN_TOKEN_CHARS, Settings
+
+    def bind(host, token):
+        Settings(frontend_url="http://127.0.0.1:1", model="m", host=host, control_token=token).check_bind()
+
+    bind("127.0.0.1", None)  # loopback: the presenter's laptop, no token needed
+    bind("::1", "x")
+    for token in (None, "x", "a" * (MIN_TOKEN_CHARS - 1)):
+        with pytest.raises(ValueError, match="control-token"):
+            bind("0.0.0.0", token)
+    bind("0.0.0.0", secrets.token_urlsafe(24))
