@@ -135,8 +135,9 @@ def create_app(settings: Settings, *, seed: int | None = None) -> FastAPI:
         return svc.status()
 
     @app.get("/api/status")
-    async def status(svc: Svc) -> dict:
-        return svc.status()
+    async def status(svc: Svc, request: Request) -> dict:
+        internal = settings.internal_port is not None and request.scope.get("server", (None, None))[1] == settings.internal_port
+        return svc.status(detail=internal or bearer_ok(request.headers.get("authorization"), settings.control_token))
 
     @app.get("/api/presets")
     async def presets() -> dict:

@@ -96,8 +96,9 @@ class Service:
         self.followups.fallbacks = 0
         self.followups.remote = 0
 
-    def status(self) -> dict:
-        """Running state, config, scenario state and counters (GET /api/status)."""
+    def status(self, detail: bool = False) -> dict:
+        """Running state, config, scenario state and counters (GET /api/status). `detail` (the token holder, the
+        internal port) adds what only operators need: the upstream URLs and error texts."""
         engine, runner = self.engine, self.runner
         scenario = self.scenario.state()  # first: it applies a due phase change to the config reported below
         return {
@@ -111,7 +112,7 @@ class Service:
             "model": self.settings.model,
             "routers": self.routers(),
             "authRequired": bool(self.settings.control_token),
-            "upstreams": {router: health.state() for router, health in self.health.items()},
+            "upstreams": {router: health.state(detail) for router, health in self.health.items()},
             "control": self.control.tasks(),
             "followupSource": "gradient" if self.followups.enabled else "templates",
             "uptimeSeconds": round(time.time() - self.started, 1),

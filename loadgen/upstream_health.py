@@ -69,13 +69,14 @@ class UpstreamHealth:
         self.held_back += 1
         return False
 
-    def state(self) -> dict:
-        """What status (and the UI banner) shows."""
-        return {
-            "url": self.url,
+    def state(self, detail: bool = True) -> dict:
+        """What status (and the UI banner) shows. Without `detail` (anyone who can open the page: the public
+        status and the live feed) no internal URL and no error text, only the kind of failure."""
+        state = {
             "reachable": not self.down,
             "downSeconds": None if self.down_since is None else round(self.clock() - self.down_since, 1),
             "failures": self.failures,
-            "lastError": self.last_error,
+            "lastError": self.last_error if detail or self.last_error is None else self.last_error.split(":", 1)[0],
             "heldBack": self.held_back,
         }
+        return {"url": self.url, **state} if detail else state

@@ -113,12 +113,18 @@ def test_ttft_deadline_does_not_cut_a_long_answer(make_stub):
 def test_down_frontend_is_logged_once_backed_off_and_recovery_logged(make_loadgen, caplog):
     caplog.set_level(logging.WARNING, logger="loadgen.upstream")
     [port] = pick_free(1)
-    lg = make_loadgen(f"http://127.0.0.1:{port}")
+    lg = make_loadgen(f"http://127.0.0.1:{port}", token="t" * 32)  # a control token: viewers are not operators
     lg.post("/api/workload/start", {"totalRPS": 20, "maxConcurrency": 50, **FAST})
     time.sleep(3)
     status = lg.status()
     kv = status["upstreams"]["kv"]
     assert kv["reachable"] is False and kv["lastError"].startswith("connect")
+    # Anyone can open the page: the public status and the live feed show that the frontend is down and
+    # how, but not its internal URL or the error text (re-audit, issue 22).
+    public = httpx.get(lg.url + "/api/status", timeout=10).json()["upstreams"]["kv"]
+    assert public["reachable"] is False and "url" not in public and public["lastError"] == "connect"
+    assert str(port) not in json.dumps(httpx.get(lg.url + "/api/status", timeout=10).json()["upstreams"])
+    assert kv["url"] == f"http://127.0.0.1:{port}"  # the token holder's view keeps both
     # ~18 sessions/s used to fail; with the backoff only probes go out (1 s, 2 s, ... apart).
     assert status["counters"]["sessionsError"] <= 6, status["counters"]
     assert status["counters"]["arrivalsHeldBack"] >= 5
