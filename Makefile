@@ -68,7 +68,7 @@ go-tools: $(STAMP)
 # The real `pulumi` preview/up/destroy of the `local` stack against a local control plane, and the real
 # `pulumi preview --policy-pack policy` of dev and prod against a loopback DigitalOcean API fake (README, "Tests").
 e2e: $(STAMP) $(POLICY_STAMP)
-	@command -v ip >/dev/null 2>&1 && command -v openssl >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq iproute2 openssl >/dev/null; }
+	@command -v ip >/dev/null 2>&1 && command -v openssl >/dev/null 2>&1 && command -v patch >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq iproute2 openssl patch >/dev/null; }
 	$(BIN)/python -m localcluster e2e
 
 e2e-up: $(STAMP)
