@@ -128,6 +128,10 @@ class ManagementPool(_Model):
         return self
 
 
+# The broadest control-plane allowlist entry, per IP version (the policy pack's cluster_access.MIN_PREFIX).
+ALLOWLIST_MIN_PREFIX = {4: 16, 6: 48}
+
+
 class Cluster(_Model):
     name: str = Field("gtc-demo", pattern=r"^[a-z][a-z0-9-]{0,62}$")
     kubernetes_version_prefix: str = Field("1.33.", pattern=r"^\d+\.\d+\.$")
@@ -146,8 +150,10 @@ class Cluster(_Model):
                 net = ipaddress.ip_network(cidr, strict=False)
             except ValueError:
                 raise ValueError(f"entries must be CIDRs such as 203.0.113.0/24, got {cidr!r}")
-            if net.prefixlen == 0:
-                raise ValueError(f"{cidr!r} allows the whole internet; list the operators' and the deploy runner's addresses")
+            if net.prefixlen < ALLOWLIST_MIN_PREFIX[net.version]:
+                raise ValueError(f"{cidr!r} is broader than /{ALLOWLIST_MIN_PREFIX[net.version]} (0.0.0.0/1 and "
+                                 "128.0.0.0/1 are the whole internet in two entries); list the operators' and the "
+                                 "deploy runner's addresses")
         return value
 
 

@@ -33,6 +33,15 @@ MANDATORY = (  # rule -> a piece of the message its planted resource must produc
     ("doks-version-pinned", 'KubernetesCluster "cluster-unpinned-open": version "1.33"'),
     ("prod-control-plane-allowlist", "leaves the Kubernetes API open"),
     ("spaces-not-public", 'SpacesBucket "bucket-public": acl "public-read"'),
+    # the re-audit's planted prod-plan violations (issue 22)
+    ("prod-control-plane-allowlist", "controlPlaneFirewall allows 0.0.0.0/1, 128.0.0.0/1"),
+    ("namespaces-pod-security-labels", 'namespace "planted-workload" enforces "privileged"'),
+    ("no-allow-all-ingress", 'NetworkPolicy "netpol-allow-all": ingress[0] admits every source on every port'),
+    ("no-node-ports-or-external-ips", 'Service "service-node-port": type NodePort'),
+    ("no-host-paths-or-host-ports", "hostPath volume '/' reaches into the node"),
+    ("no-host-paths-or-host-ports", "hostPort 3000 binds a port on the node"),
+    ("no-cluster-role-reads-secrets", 'ClusterRole "cluster-role-secrets": reads Secrets'),
+    ("no-secrets-on-command-lines", 'container "loadgen" passes a secret in its command line'),
 )
 
 
@@ -62,7 +71,7 @@ def planted_preview() -> str:
     return out
 
 
-@pytest.mark.parametrize("rule,message", MANDATORY, ids=[rule for rule, _ in MANDATORY])
+@pytest.mark.parametrize("rule,message", MANDATORY, ids=[f"{rule}-{i}" for i, (rule, _) in enumerate(MANDATORY)])
 def test_planted_violation_fails_the_real_preview(planted_preview: str, rule: str, message: str):
     lines = planted_preview.splitlines()
     reported = [i for i, line in enumerate(lines) if f"[mandatory]  {rule} " in line]

@@ -12,7 +12,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from .rules import cluster_access, exposure, gpu_pods, grafana, images, namespaces, pod_security, resources, secrets, spaces, versions
+from .rules import cluster_access, exposure, gpu_pods, grafana, images, namespaces, pod_security, reach, resources, secrets, spaces, versions
 from .inputs import inputs_or_outputs, remember
 from .secret_markers import keep_secret_markers
 
@@ -48,6 +48,13 @@ RESOURCE_RULES = [
      "host namespaces (the restricted Pod Security Standard).", pod_security.check),
     ("namespaces-pod-security-labels", "Every namespace carries a pod-security.kubernetes.io/enforce level.",
      namespaces.check_psa_labels),
+    ("no-allow-all-ingress", "No NetworkPolicy admits every source on every port.", reach.check_allow_all_ingress),
+    ("no-node-ports-or-external-ips", "No Service opens a node port or external IPs (DOKS nodes are public).",
+     reach.check_node_exposure),
+    ("no-host-paths-or-host-ports", "No pod mounts a hostPath or binds a hostPort.", reach.check_host_access),
+    ("no-cluster-role-reads-secrets", "No ClusterRole reads Secrets.", reach.check_cluster_role_secrets),
+    ("no-secrets-on-command-lines", "No secret is passed as a command-line argument.",
+     reach.check_secret_on_command_line),
     ("grafana-sidecar-own-namespace",
      "Grafana's sidecars search one namespace through a namespaced Role, never ALL (cluster-wide Secrets).",
      grafana.check),

@@ -6,10 +6,11 @@ a plain PodSpec; in the deprecated `v1alpha1`, `spec.services.<name>`, whose con
 `extraPodSpec.mainContainer` and whose resources may sit on the service (`resources`, with a `gpu` key)
 or on the container. Rules see all of them through the same `PodView`/`ContainerView` shapes.
 """
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from .props import as_list, as_map, as_str, child, child_or_unknown, reveal
+from .props import as_list, as_map, as_str, child, child_or_unknown, raw_value, reveal
 
 POD_SPEC_PATHS: Dict[str, Tuple[str, ...]] = {
     "kubernetes:core/v1:Pod": ("spec",),
@@ -36,6 +37,8 @@ class ContainerView:
     limits: Dict[str, Any]
     env: List[Any] = field(default_factory=list)
     security_context: Dict[str, Any] = field(default_factory=dict)
+    host_ports: List[Any] = field(default_factory=list)     # ports[].hostPort values that are set
+    argv: List[Any] = field(default_factory=list)           # command + args, as given (secrets still wrapped)
 
 
 @dataclass
@@ -47,6 +50,7 @@ class PodView:
     gpus: bool                      # does any container ask for a GPU
     security_context: Dict[str, Any] = field(default_factory=dict)
     host_namespaces: List[str] = field(default_factory=list)   # hostIPC/hostPID/hostNetwork set to true
+    host_paths: List[str] = field(default_factory=list)        # volumes[].hostPath.path
 
 
 def _quantity_positive(value: Any) -> bool:
@@ -72,7 +76,18 @@ def _k8s_container(where: str, container: Any) -> ContainerView:
         limits=dict(as_map(child(container, "resources", "limits"))),
         env=as_list(child(container, "env")),
         security_context=dict(as_map(child(container, "securityContext"))),
+        host_ports=[child(port, "hostPort") for port in as_list(child(container, "ports"))
+                    if child(port, "hostPort") is not None],
+        argv=[raw for key in ("command", "args") for raw in _raw_items(container, key)],
     )
+
+
+def _raw_items(container: Any, key: str) -> List[Any]:
+    """A list's items without unwrapping secrets: a secret in a command line is what a rule looks for."""
+    value = raw_value(container, key) if isinstance(container, Mapping) else None
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        return [value[i] for i in range(len(value))]
+    return [] if value is None else [value]  # a whole list given as one secret
 
 
 def _k8s_pod(pod_spec: Any) -> PodView:
@@ -89,6 +104,8 @@ def _k8s_pod(pod_spec: Any) -> PodView:
         gpus=any(_asks_for_gpu(c.requests, c.limits) for c in containers),
         security_context=dict(as_map(child(pod_spec, "securityContext"))),
         host_namespaces=[key for key in HOST_NAMESPACES if child(pod_spec, key) is True],
+        host_paths=[as_str(child(v, "hostPath", "path")) or "?" for v in as_list(child(pod_spec, "volumes"))
+                    if child(v, "hostPath") is not None],
     )
 
 

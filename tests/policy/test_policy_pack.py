@@ -22,6 +22,9 @@ EXPECTED_POLICIES = {
     # issue 16
     "pods-restricted-security-context", "namespaces-pod-security-labels", "namespaces-default-deny",
     "grafana-sidecar-own-namespace", "prod-control-plane-allowlist", "images-pinned-by-digest",
+    # issue 22 (the re-audit's planted prod-plan violations)
+    "no-allow-all-ingress", "no-node-ports-or-external-ips", "no-host-paths-or-host-ports",
+    "no-cluster-role-reads-secrets", "no-secrets-on-command-lines",
 }
 # Advisory on every preview; policy/enforce-digests.json makes it mandatory for prod deploys (issue 16).
 ADVISORY_POLICIES = {"images-pinned-by-digest"}

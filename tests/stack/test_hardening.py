@@ -68,11 +68,14 @@ def test_prod_as_committed_needs_the_operator_allowlist():
         parse_config(raw("prod"), "prod")
 
 
-def test_the_whole_internet_is_not_an_allowlist():
+@pytest.mark.parametrize("allowlist", [["0.0.0.0/0"], ["0.0.0.0/1", "128.0.0.0/1"], ["::/1"]])
+def test_the_whole_internet_is_not_an_allowlist(allowlist):
+    """Re-audit (issue 22): two /1 entries are the whole internet too; the check accepted them."""
     config = raw("prod")
-    config["cluster"]["controlPlaneAllowlist"] = ["0.0.0.0/0"]
-    with pytest.raises(ConfigError, match="whole internet"):
+    config["cluster"]["controlPlaneAllowlist"] = allowlist
+    with pytest.raises(ConfigError, match="whole internet") as refused:
         parse_config(config, "prod")
+    assert f"gtc-demo:cluster.controlPlaneAllowlist" in str(refused.value) and allowlist[0] in str(refused.value)
 
 
 def test_prod_cluster_has_the_firewall(prod_plan):

@@ -46,3 +46,24 @@ do.KubernetesCluster("cluster-unpinned-open", region="atl1", version="1.33",
                      node_pool={"name": "m", "size": "s-2vcpu-4gb", "node_count": 1})
 # spaces-not-public
 do.SpacesBucket("bucket-public", region="atl1", acl="public-read")
+do.KubernetesCluster("cluster-internet-in-two", region="atl1", version="1.33.5-do.0",
+                     node_pool={"name": "m", "size": "s-2vcpu-4gb", "node_count": 1},
+                     control_plane_firewall={"enabled": True, "allowed_addresses": ["0.0.0.0/1", "128.0.0.0/1"]})
+
+# The re-audit's planted prod-plan violations (issue 22).
+k8s.core.v1.Namespace("ns-workload-privileged", opts=on_cluster, metadata={
+    "name": "planted-workload", "labels": {"pod-security.kubernetes.io/enforce": "privileged"}})
+k8s.networking.v1.NetworkPolicy("netpol-allow-all", metadata={"name": "allow-all", "namespace": NS},
+                                spec={"podSelector": {}, "policyTypes": ["Ingress"], "ingress": [{}]}, opts=on_cluster)
+k8s.core.v1.Service("service-node-port", metadata={"name": "frontend-np", "namespace": NS}, opts=on_cluster, spec={
+    "type": "NodePort", "selector": {"nvidia.com/dynamo-component-type": "frontend"}, "ports": [{"port": 8000}]})
+k8s.apps.v1.Deployment(
+    "deployment-host-access", metadata={"name": "loadgen", "namespace": NS}, opts=on_cluster,
+    spec={"selector": {"matchLabels": {"app": "y"}}, "template": {
+        "metadata": {"labels": {"app": "y"}},
+        "spec": {"volumes": [{"name": "root", "hostPath": {"path": "/"}}],
+                 "containers": [{"name": "loadgen", "image": "registry.example/loadgen:1.0.0",
+                                 "args": ["serve", "--control-token", pulumi.Output.secret("t" * 40)],
+                                 "ports": [{"containerPort": 3000, "hostPort": 3000}]}]}}})
+k8s.rbac.v1.ClusterRole("cluster-role-secrets", metadata={"name": "secret-reader"}, opts=on_cluster,
+                        rules=[{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}])

@@ -4,12 +4,24 @@ DOKS serves the API on a public endpoint; with no control-plane firewall anyone 
 it (a leaked kubeconfig is then all it takes). Which stack is production comes from the URN the engine
 sends (`urn:pulumi:<stack>::...`), so the rule needs no configuration of its own.
 """
+import ipaddress
 from typing import List, Mapping
 
 from ..props import as_list, child, subject
 
 CLUSTER_TYPE = "digitalocean:index/kubernetesCluster:KubernetesCluster"
 PRODUCTION_STACKS = ("prod",)
+# The broadest entry an allowlist may hold: 0.0.0.0/1 + 128.0.0.0/1 is the whole internet in two entries.
+# components/config.py refuses the same at preview (tests/policy/test_policy_hardening.py keeps them equal).
+MIN_PREFIX = {4: 16, 6: 48}
+
+
+def too_broad(cidr: str) -> bool:
+    try:
+        net = ipaddress.ip_network(cidr, strict=False)
+    except ValueError:
+        return True
+    return net.prefixlen < MIN_PREFIX[net.version]
 
 
 def stack_of(urn: str) -> str:
@@ -26,6 +38,10 @@ def check(resource_type: str, name: str, props: Mapping, urn: str = "") -> List[
         return [f"{subject(resource_type, name)}: stack {stack_of(urn)!r} leaves the Kubernetes API open to the "
                 "internet; enable controlPlaneFirewall with the operators' and the deploy runner's addresses "
                 "(gtc-demo:cluster.controlPlaneAllowlist)"]
-    if any(str(child(firewall, "allowedAddresses", i)).endswith("/0") for i in range(len(allowed))):
-        return [f"{subject(resource_type, name)}: controlPlaneFirewall allows /0, the whole internet"]
+    broad = [str(child(firewall, "allowedAddresses", i)) for i in range(len(allowed))
+             if too_broad(str(child(firewall, "allowedAddresses", i)))]
+    if broad:
+        return [f"{subject(resource_type, name)}: controlPlaneFirewall allows {', '.join(broad)}: broader than "
+                f"/{MIN_PREFIX[4]} (IPv4) or /{MIN_PREFIX[6]} (IPv6), or not a CIDR; list the operators' and the "
+                "deploy runner's addresses"]
     return []

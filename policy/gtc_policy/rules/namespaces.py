@@ -20,6 +20,9 @@ NAMESPACE_TYPE = "kubernetes:core/v1:Namespace"
 NETWORK_POLICY_TYPE = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 PSA_ENFORCE = "pod-security.kubernetes.io/enforce"
 PSA_LEVELS = ("privileged", "baseline", "restricted")
+# The one namespace whose pods read the node (node-exporter, dcgm-exporter); components/network_policies.py
+# says why. Anywhere else `privileged` admits host namespaces and hostPath pods beside the demo's workloads.
+PRIVILEGED_NAMESPACES = ("monitoring",)
 
 
 def check_psa_labels(resource_type: str, name: str, props: Mapping) -> List[str]:
@@ -30,6 +33,10 @@ def check_psa_labels(resource_type: str, name: str, props: Mapping) -> List[str]
         shown = f'"{level}"' if level is not None else "missing"
         return [f"{subject(resource_type, name)}: label {PSA_ENFORCE} is {shown}; "
                 f"set one of {', '.join(PSA_LEVELS)} (and warn/audit labels) so admission checks its pods"]
+    namespace = as_str(child(props, "metadata", "name"))
+    if level == "privileged" and namespace not in PRIVILEGED_NAMESPACES:
+        return [f'{subject(resource_type, name)}: namespace "{namespace}" enforces "privileged", which admits host '
+                f"namespaces and hostPath pods; only {', '.join(PRIVILEGED_NAMESPACES)} may (use baseline or restricted)"]
     return []
 
 
