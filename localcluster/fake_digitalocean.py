@@ -105,7 +105,7 @@ class FakeDigitalOcean:
                 status, body = fake.answer(self.command, host, url.path, dict(self.headers))
                 fake.calls.append(Call(self.command, full, status))
                 payload = b"" if body is None else json.dumps(body).encode()
-                self.send_response(status) if status != REFUSED else self.send_response(REFUSED, "Refused by fake")
+                self.send_response(status, "Refused by fake" if status == REFUSED else None)
                 self.send_header("Content-Type", "application/json" if body is not None else "application/xml")
                 self.send_header("Content-Length", str(len(payload)))
                 self.send_header("Connection", "close")
