@@ -84,6 +84,9 @@ class LoadGenerator(pulumi.ComponentResource):
                 "LOADGEN_HOST": "0.0.0.0",
                 # Host headers the public port answers: the Gateway's hostname and the in-cluster Service names.
                 "LOADGEN_ALLOWED_HOSTS": ",".join(allowed_hosts(cfg.hostname)),
+                # The Gateway's Envoy connects from the pod network and appends the visitor's address to
+                # X-Forwarded-For: the per-address caps use that address (loadgen.admission).
+                "LOADGEN_TRUSTED_PROXIES": cfg.network.cluster_subnet,
                 "LOADGEN_FOLLOWUP_MODEL": cfg.loadgen.followup_model,
                 "LOADGEN_FOLLOWUP_URL": cfg.loadgen.followup_url,
                 # Booth openings are bounded so a conversation's longest prompt fits one engine prefill.

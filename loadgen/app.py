@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from . import itl_runs
 from .scenario import PRESETS, preset_patch
 from .schemas import WorkloadConfig, WorkloadPatch
+from .admission import ANONYMOUS_REQUESTS, REQUESTS_PER_ADDRESS, Admission, networks
 from .security import EdgeGuard, EdgePolicy, bearer_ok
 from .service import Service
 from .settings import Settings
@@ -78,7 +79,7 @@ def create_app(settings: Settings, *, seed: int | None = None) -> FastAPI:
         internal_port=settings.internal_port,
         max_body_bytes=settings.max_body_bytes,
         body_timeout_s=settings.body_timeout_s,
-    ))
+    ), admission=Admission(anonymous=ANONYMOUS_REQUESTS, per_address=REQUESTS_PER_ADDRESS, trusted=networks(settings.trusted_proxies)))
 
     def require_control(request: Request) -> None:
         """Second check behind EdgeGuard (which already refused tokenless non-GET requests before their body)."""

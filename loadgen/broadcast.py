@@ -3,7 +3,9 @@
 Before this, each client's handler rebuilt the whole snapshot (status + the 60 s window of samples) every
 second: the cost grew with clients x samples (200 clients took 73% of a core at 3,000 samples). Now one task
 builds it once per tick whatever the number of clients; a client that cannot take a message within the send
-timeout is dropped, and connections beyond the cap are refused at the handshake.
+timeout is dropped, and connections beyond the caps are refused at the handshake (loadgen.admission: an
+anonymous pool, a share per client address, and slots only the control-token holder's screen can take).
+A client that never reads is dropped by the server's websocket pings (loadgen.server).
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from collections.abc import Callable
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from .admission import WEBSOCKETS_PER_ADDRESS, Admission
+from .security import WS_SUBPROTOCOL
+
 log = logging.getLogger("loadgen.broadcast")
 
 TRY_AGAIN_LATER = 1013  # WebSocket close code: server overloaded
@@ -24,14 +29,14 @@ UNSUPPORTED_DATA = 1003  # WebSocket close code: a data type the endpoint does n
 class Broadcaster:
     """Holds the connected clients and the single tick task that feeds them."""
 
-    def __init__(self, snapshot: Callable[[], dict], *, interval_s: float = 1.0, max_clients: int = 250, send_timeout_s: float = 5.0) -> None:
+    def __init__(self, snapshot: Callable[[], dict], *, interval_s: float = 1.0, max_clients: int = 250, send_timeout_s: float = 5.0,
+                 per_address: int = WEBSOCKETS_PER_ADDRESS, trusted: tuple = ()) -> None:
         self._snapshot = snapshot
         self.interval_s = interval_s
-        self.max_clients = max_clients
         self.send_timeout_s = send_timeout_s
+        self.admission = Admission(anonymous=max_clients, per_address=per_address, trusted=trusted)
         self.clients: set[WebSocket] = set()
         self.snapshots_built = 0  # how many times the snapshot was computed (tests, benchmark)
-        self.refused = 0
         self.binary_closed = 0
         self._task: asyncio.Task | None = None
 
@@ -53,12 +58,24 @@ class Broadcaster:
         return json.dumps({"type": "snapshot", **self._snapshot()}, separators=(",", ":"))
 
     async def serve(self, websocket: WebSocket) -> None:
-        """Handle one client: refuse over the cap, else send the current snapshot at once and keep it subscribed."""
-        if len(self.clients) >= self.max_clients:
-            self.refused += 1
+        """Handle one client: refuse over the caps, else send the current snapshot at once and keep it subscribed."""
+        address = websocket.client.host if websocket.client else None
+        holder = bool(websocket.scope.get("loadgen.token_holder"))
+        if not self.admission.enter(address, holder):
             await websocket.close(code=TRY_AGAIN_LATER)
             return
-        await websocket.accept()
+        try:
+            await self._subscribed(websocket)
+        finally:
+            self.admission.leave(address, holder)
+
+    @property
+    def refused(self) -> int:
+        return self.admission.refused
+
+    async def _subscribed(self, websocket: WebSocket) -> None:
+        offered = websocket.scope.get("subprotocols") or []
+        await websocket.accept(subprotocol=WS_SUBPROTOCOL if WS_SUBPROTOCOL in offered else None)
         self.clients.add(websocket)
         try:
             await self._send(websocket, self.message())

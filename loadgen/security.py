@@ -1,9 +1,12 @@
 """The public edge of the service, as one ASGI middleware that runs before any route reads a byte of the body.
 
-Order per HTTP request: which port (public or internal) may serve the path -> Host allowed -> for anything but
-GET/HEAD: Origin is ours, the bearer token is right (401 before the body is touched), Content-Length under the
-cap (413), body read with a deadline (408) and a running byte count (413). Every response gets the security
-headers. WebSocket handshakes get the same Host and Origin checks.
+Order per HTTP request: which port (public or internal) may serve the path -> Host allowed -> a slot
+(loadgen.admission: anonymous clients share a capped pool, the token holder has reserved slots; 503) -> for
+anything but GET/HEAD: Origin is ours, the bearer token is right (401 before the body is touched),
+Content-Length under the cap (413), body read with a deadline (408) and a running byte count (413). Every early
+reply closes the connection, so an unread body is never drained. Every response gets the security headers.
+WebSocket handshakes get the same Host and Origin checks, and a token offered as the subprotocol
+`bearer.<token>` marks the token holder's live feed (browsers cannot set Authorization on a websocket).
 """
 
 from __future__ import annotations
@@ -16,7 +19,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from .admission import ANONYMOUS_REQUESTS, REQUESTS_PER_ADDRESS, Admission
+
 SAFE_METHODS = frozenset({"GET", "HEAD"})
+WS_SUBPROTOCOL = "loadgen"  # what the server accepts; the token rides beside it as "bearer.<token>"
+WS_TOKEN_PREFIX = "bearer."
 # Served only on the internal port (Prometheus scrapes it; operators port-forward to it).
 INTERNAL_ONLY = ("/metrics", "/api/openapi.json")
 # The internal port serves these and nothing else.
@@ -54,6 +61,15 @@ def bearer_ok(header: str | None, token: str | None) -> bool:
     if scheme.lower() != "bearer":
         return False
     return hmac.compare_digest(given.strip().encode(), token.encode())
+
+
+def subprotocol_token_ok(header: str | None, token: str | None) -> bool:
+    """The live feed's token: one offered subprotocol is `bearer.<token>` (constant-time compare)."""
+    if token is None:
+        return False
+    offered = [p.strip() for p in (header or "").split(",")]
+    return any(hmac.compare_digest(p.removeprefix(WS_TOKEN_PREFIX).encode(), token.encode())
+               for p in offered if p.startswith(WS_TOKEN_PREFIX))
 
 
 def host_of(value: str) -> str:
@@ -103,8 +119,11 @@ def _headers(scope) -> dict[str, str]:
 
 
 async def _reply(send, status: int, message: str, extra: Iterable[tuple[bytes, bytes]] = ()) -> None:
+    """An early reply; `connection: close` makes uvicorn close the socket once it is sent, so a client that
+    announced a body it never sends cannot keep the connection (and its slot) by trickling bytes."""
     body = json.dumps({"detail": message, "message": message}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *SECURITY_HEADERS, *extra]
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+               (b"connection", b"close"), *SECURITY_HEADERS, *extra]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -112,9 +131,13 @@ async def _reply(send, status: int, message: str, extra: Iterable[tuple[bytes, b
 class EdgeGuard:
     """ASGI middleware enforcing EdgePolicy (see module docstring)."""
 
-    def __init__(self, app, policy: EdgePolicy) -> None:
+    def __init__(self, app, policy: EdgePolicy, admission: Admission | None = None) -> None:
         self.app = app
         self.policy = policy
+        self.admission = admission or Admission(anonymous=ANONYMOUS_REQUESTS, per_address=REQUESTS_PER_ADDRESS)
+
+    def token_holder(self, headers: dict[str, str]) -> bool:
+        return self.policy.token is not None and bearer_ok(headers.get("authorization"), self.policy.token)
 
     def is_internal(self, scope) -> bool:
         server = scope.get("server")
@@ -140,7 +163,17 @@ class EdgeGuard:
             return await _reply(send, 400, "unknown host")
         if internal and not self.policy.internal_host_allowed(headers.get("host", "")):
             return await _reply(send, 400, "unknown host")
+        if internal or path.startswith(ANY_HOST_PATHS):  # Prometheus and the kubelet's probes: never queued behind visitors
+            return await self._admitted(scope, receive, send, headers, method)
+        address, holder = (scope.get("client") or (None,))[0], self.token_holder(headers)
+        if not self.admission.enter(address, holder):
+            return await _reply(send, 503, "busy: too many requests at once, try again shortly", [(b"retry-after", b"2")])
+        try:
+            await self._admitted(scope, receive, send, headers, method)
+        finally:
+            self.admission.leave(address, holder)
 
+    async def _admitted(self, scope, receive, send, headers: dict[str, str], method: str) -> None:
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
                 message = {**message, "headers": [*message.get("headers", []), *SECURITY_HEADERS]}
@@ -196,6 +229,7 @@ class EdgeGuard:
             await receive()  # websocket.connect
             await send({"type": "websocket.close", "code": 1008})  # before accept: the server answers 403
             return
+        scope["loadgen.token_holder"] = subprotocol_token_ok(headers.get("sec-websocket-protocol"), self.policy.token)
         await self.app(scope, receive, send)
 
 

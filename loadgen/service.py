@@ -6,6 +6,7 @@ import asyncio
 import random
 import time
 
+from .admission import networks
 from .broadcast import Broadcaster
 from .control import ControlPlane
 from .conversations import ConversationStore
@@ -63,7 +64,8 @@ class Service:
         self.engine.config = self.defaults
         self.scenario = ScenarioController(self.engine, self.metrics, speedup=settings.scenario_speedup, ab="round-robin" in self.clients)
         self.control = ControlPlane(self.engine, self.scenario, self.reset)
-        self.broadcaster = Broadcaster(lambda: {"status": self.status(), "live": self.stats.snapshot()}, max_clients=settings.max_ws_clients)
+        self.broadcaster = Broadcaster(lambda: {"status": self.status(), "live": self.stats.snapshot()}, max_clients=settings.max_ws_clients,
+                                       trusted=networks(settings.trusted_proxies))
         self.broadcaster.start()
         self._publishing: set[asyncio.Task] = set()
 

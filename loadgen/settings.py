@@ -31,7 +31,9 @@ class Settings:
     # Slow clients: request headers and a request body must each arrive within these.
     header_timeout_s: float = 10.0
     body_timeout_s: float = 10.0
-    max_ws_clients: int = 250
+    max_ws_clients: int = 250  # anonymous live-feed websockets; the token holder has slots beyond these
+    # CIDRs of proxies whose X-Forwarded-For is believed (the Gateway's Envoy); none by default.
+    trusted_proxies: tuple[str, ...] = ()
     ttft_timeout_s: float = 60.0
     followup_url: str = DEFAULT_FOLLOWUP_URL
     followup_model: str = DEFAULT_FOLLOWUP_MODEL

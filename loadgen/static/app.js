@@ -284,7 +284,12 @@ function manualCaption(cfg) {
 // ---------- live feed ----------
 let pollTimer = null;
 function connect() {
-  const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws");
+  const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws";
+  // The token holder's screen offers its token as a subprotocol (a browser cannot set Authorization on a
+  // websocket): the server keeps slots for it that no anonymous crowd can fill.
+  let ws;
+  try { ws = state.token ? new WebSocket(url, ["loadgen", "bearer." + state.token]) : new WebSocket(url); }
+  catch (e) { ws = new WebSocket(url); } // a token with characters a subprotocol cannot carry
   ws.onopen = () => { $("ws-state").textContent = "live"; if (pollTimer) { clearInterval(pollTimer); pollTimer = null; } };
   ws.onmessage = (ev) => {
     const msg = JSON.parse(ev.data);
