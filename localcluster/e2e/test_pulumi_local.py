@@ -219,6 +219,19 @@ def test_second_up_changes_nothing(stack: Workspace):
     stack.timed("up (no changes)", "up", "--yes", "--expect-no-changes", "--skip-preview")
 
 
+def _state_files(stack: Workspace) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(stack.root)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in (stack.root / "state").rglob("*") if p.is_file()}
+
+
+def test_preview_of_a_deployed_stack_writes_nothing_to_the_state(stack: Workspace):
+    """Why PR previews get a read-only key to the state bucket (docs/security.md): a preview, policy pack
+    included, neither writes nor locks the stack's state (the DIY backend locks only updates)."""
+    before = _state_files(stack)
+    stack.run("preview", "--diff", "--policy-pack", "policy")
+    assert _state_files(stack) == before
+
+
 def _changes(stack: Workspace) -> dict[str, set[str]]:
     proc = stack.run("preview", "--json", "--diff")
     steps = json.loads(proc.stdout).get("steps", [])

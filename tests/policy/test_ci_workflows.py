@@ -129,12 +129,44 @@ def test_ci_builds_the_loadgen_image_the_way_pulumi_up_does(preview, deploy):
     assert pulumi_step(up)["with"]["refresh"] is True
 
 
-def test_prod_preview_waits_for_a_reviewer_before_prod_credentials(preview):
-    """Branch code runs in `pulumi preview`; the prod leg runs in the `prod` environment (required reviewers),
-    whose secrets it gets, and never for forks (issue 16)."""
+def test_previews_run_in_preview_environments_never_in_the_deploy_ones(preview, deploy):
+    """Branch code runs in `pulumi preview`: each leg runs in `<stack>-preview`, whose secrets can only read
+    (issue 22); the read/write secrets live in `dev`/`prod`, which only deploy.yml uses. Never for forks."""
     job = preview["jobs"]["preview"]
-    assert job["environment"] == "${{ matrix.stack }}"
+    assert job["environment"] == "${{ matrix.stack }}-preview"
+    assert deploy["jobs"]["up"]["environment"] == "${{ inputs.stack }}"
     assert "head.repo.full_name == github.repository" in job["if"]
+
+
+@pytest.mark.parametrize("name", ["preview.yml", "deploy.yml"])
+def test_secrets_reach_only_jobs_with_an_environment(name):
+    """A secret used by a job without an environment would come from the repository level, shared by every
+    stack and every pull request. Only the GitHub-issued GITHUB_TOKEN is exempt."""
+    for job_name, job in load(name)["jobs"].items():
+        used = {m for m in re.findall(r"secrets\.(\w+)", yaml.safe_dump(job)) if m != "GITHUB_TOKEN"}
+        assert not used or job.get("environment"), f"{name} {job_name} uses {sorted(used)} without an environment"
+
+
+@pytest.mark.parametrize("name, job", [("preview.yml", "preview"), ("deploy.yml", "up")])
+def test_state_and_model_cache_have_separate_keys(name, job):
+    """The state bucket's key (read-only for previews, readwrite for deploys) is not the model-cache key."""
+    env = load(name)["jobs"][job]["env"]
+    assert env["AWS_ACCESS_KEY_ID"] == "${{ secrets.STATE_ACCESS_KEY_ID }}"
+    assert env["AWS_SECRET_ACCESS_KEY"] == "${{ secrets.STATE_SECRET_ACCESS_KEY }}"
+    assert env["SPACES_ACCESS_KEY_ID"] == "${{ secrets.SPACES_ACCESS_KEY_ID }}"
+
+
+def test_the_docs_say_which_environment_holds_which_credential():
+    security = (REPO / "docs" / "security.md").read_text()
+    operations = (REPO / "docs" / "operations.md").read_text()
+    for text in (security, operations):
+        for needed in ("dev-preview", "prod-preview", "`kubernetes:read`", "`domain:read`", "required reviewers"):
+            assert needed in text, needed
+    assert "no repository-level secrets" in operations
+    for row in ("| `dev-preview` |", "| `prod-preview` |", "| `dev` |", "| `prod` |"):
+        assert row in operations, row
+    preview_rows = [line for line in operations.splitlines() if line.startswith(("| `dev-preview`", "| `prod-preview`"))]
+    assert all("readwrite" not in row and "full access" not in row for row in preview_rows), preview_rows
 
 
 def test_prod_deploy_refuses_images_without_digest(deploy):
