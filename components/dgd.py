@@ -24,8 +24,10 @@ import yaml
 from components.config import Engine, Router, Speculative, StackConfig
 from components.infra import POOL_LABEL
 from components.k8s_common import (
+    FRONTEND_PORT,
     GRAPH_ROLE,
     PART_OF,
+    SYSTEM_PORT,
     restricted_container_security,
     restricted_pod_security,
 )
@@ -41,7 +43,6 @@ KV_FRONTEND = "Frontend"
 BASELINE_FRONTEND = "FrontendRoundRobin"
 WORKER = "TrtllmWorker"
 MAIN_CONTAINER = "main"  # the container the operator completes; v1beta1 requires it by this name
-FRONTEND_PORT = 8000
 MODELS_MOUNT = "/models"
 ENGINE_CONFIG_MAP = "trtllm-engine-config"  # + "-<hash of the content>", see engine_config_name
 ENGINE_CONFIG_MOUNT = "/engine-config"
@@ -78,8 +79,7 @@ WORKER_SHARED_MEMORY = "16Gi"
 # `generate` endpoint serves. DYN_HEALTH_CHECK_ENABLED turns on the runtime's canary: an endpoint idle
 # for 10 s gets the worker's own health-check request (the TRT-LLM worker registers one), and one that
 # fails it turns the status notready; that is what catches an engine that died but whose process lives
-# on (Dynamo's TRT-LLM known issue). The probes below restart such a worker.
-SYSTEM_PORT = 9090
+# on (Dynamo's TRT-LLM known issue). The probes below restart such a worker. SYSTEM_PORT: k8s_common.
 WORKER_HEALTH_ENV = [
     {"name": "DYN_SYSTEM_ENABLED", "value": "true"},
     {"name": "DYN_SYSTEM_PORT", "value": str(SYSTEM_PORT)},

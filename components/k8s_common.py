@@ -30,6 +30,16 @@ LOADGEN_SELECTOR = {"app.kubernetes.io/name": "loadgen"}
 LOADGEN_PUBLIC_PORT, LOADGEN_INTERNAL_PORT = 3000, 9090
 PIPELINE_SELECTOR = {"app.kubernetes.io/component": "model-pipeline"}
 VERIFICATION_SELECTOR = {"app.kubernetes.io/name": "verification"}
+# The Prometheus pods: kube-prometheus-stack names its Prometheus resource `<release>-prometheus`, and the
+# Prometheus Operator labels every pod of a Prometheus resource with operator.prometheus.io/name (its
+# documented pod-selection label). The only pods allowed to metrics ports.
+PROMETHEUS_NAME = "kube-prometheus-stack-prometheus"
+PROMETHEUS_POD = {"operator.prometheus.io/name": PROMETHEUS_NAME}
+# The graph's ports: the frontends' OpenAI API (and their /metrics), the workers' system server (/health,
+# /live, /metrics; the operator's default DYN_SYSTEM_PORT). components/dgd.py sets them on the pods.
+FRONTEND_PORT = 8000
+SYSTEM_PORT = 9090
+GRAPH_METRICS_PORTS = (FRONTEND_PORT, SYSTEM_PORT)
 
 
 def restricted_pod_security(run_as_user: int, run_as_group: int | None = None) -> dict:

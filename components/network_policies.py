@@ -3,20 +3,24 @@ NetworkPolicy in every namespace we create, and the few allows the demo needs.
 
 Reachability after this (docs/security.md has the table):
 - Dynamo frontends (port 8000): from the load generator and the verification Job (pods labelled
-  FRONTEND_CLIENT; the Job also reaches the Kubernetes API and the public URL), from the graph's own pods (workers stream responses and KV events back), and from
-  `monitoring` (Prometheus). Nothing else: they serve the model without any token.
-- Workers: from the graph's pods and `monitoring` only.
+  FRONTEND_CLIENT; the Job also reaches the Kubernetes API and the public URL), from the graph's own pods
+  (workers stream responses and KV events back), and from Prometheus (its metrics ports only: 8000 serves
+  /metrics too). Nothing else: they serve the model without any token.
+- Workers: from the graph's pods, and from Prometheus on the metrics ports only.
 - Load generator: its public port from any source (it is public through the Gateway anyway; Cilium's
   Gateway traffic carries a reserved identity a Kubernetes NetworkPolicy cannot name); its internal port
-  (/metrics, full texts) from `monitoring` only.
+  (/metrics, full texts) from the Prometheus pods only (Grafana and the rest of `monitoring` may not).
 - Egress from `dynamo-workload`: DNS, the graph's own pods, TCP 443/6443 for the Kubernetes API (Dynamo's
   discovery; the API server's address is not known to a NetworkPolicy), and HTTPS to public addresses for
   the load generator (DO Serverless Inference), the model Jobs (Hugging Face, Spaces) and the verification
   Job (the public URL). No route from a workload pod to Prometheus, Grafana or another namespace's services.
 - Platform namespaces (`monitoring`, `cert-manager`, `external-dns`, `dynamo-system`): default-deny ingress,
-  then their webhooks (from the API server), metrics from `monitoring`, and Grafana's port (public at
-  /grafana). Their egress stays open: Prometheus scrapes every namespace, the controllers call the
-  Kubernetes API, Let's Encrypt and the DigitalOcean API.
+  then their webhooks (from the API server), metrics from Prometheus, and Grafana's port (public at
+  /grafana). In `monitoring`, every pod but Prometheus may reach only DNS, the namespace's own pods and the
+  Kubernetes API's ports, never the cloud metadata address. Prometheus keeps open egress: it scrapes the
+  kubelets and node-exporter on the nodes' addresses, which a Kubernetes NetworkPolicy on Cilium cannot
+  select (CIDR rules do not match cluster nodes by default). The controllers' egress stays open (the
+  Kubernetes API, Let's Encrypt and the DigitalOcean API).
 Plain Kubernetes NetworkPolicies only (Cilium enforces them on DOKS), so every object is checked against the
 Kubernetes schema; Cilium-only identities would need the Cilium CRDs, which are not vendored here.
 """
@@ -28,7 +32,15 @@ from typing import Any, Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.k8s_common import FRONTEND_CLIENT, GRAPH_ROLE, PART_OF, VERIFICATION_SELECTOR
+from components.k8s_common import (
+    FRONTEND_CLIENT,
+    FRONTEND_PORT,
+    GRAPH_METRICS_PORTS,
+    GRAPH_ROLE,
+    PART_OF,
+    PROMETHEUS_POD,
+    VERIFICATION_SELECTOR,
+)
 
 PSA = "pod-security.kubernetes.io"
 # enforce level per namespace, and why it is not `restricted` where it is not. warn/audit are always restricted.
@@ -43,7 +55,7 @@ PSA_ENFORCE: dict[str, tuple[str, str]] = {
     "external-dns": ("restricted", ""),
 }
 PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10"]
-FRONTEND_PORT = 8000
+CLOUD_METADATA = "169.254.169.254/32"  # the droplet's metadata service (user data included)
 # Webhook ports the API server calls (from `helm template` of the vendored charts).
 WEBHOOK_PORTS = {"cert-manager": [10250], "monitoring": [10250], "dynamo-system": [9443]}
 METRICS_PORTS = {"cert-manager": [9402], "external-dns": [7979], "dynamo-system": [8080]}
@@ -67,6 +79,15 @@ def _ports(*ports: int, protocol: str = "TCP") -> list[dict[str, Any]]:
     return [{"port": port, "protocol": protocol} for port in ports]
 
 
+def _prometheus() -> dict[str, Any]:
+    """One peer: the Prometheus pods in `monitoring` (both selectors in one entry: AND)."""
+    return {**_ns_selector("monitoring"), "podSelector": {"matchLabels": dict(PROMETHEUS_POD)}}
+
+
+def _dns() -> dict[str, Any]:
+    return {"to": [_ns_selector("kube-system")], "ports": _ports(53, protocol="UDP") + _ports(53)}
+
+
 def _graph_pods() -> dict[str, Any]:
     return {"matchExpressions": [{"key": GRAPH_ROLE, "operator": "In", "values": ["frontend", "worker"]}]}
 
@@ -74,7 +95,7 @@ def _graph_pods() -> dict[str, Any]:
 def workload_policies(loadgen_labels: dict[str, str], internal_port: int, public_port: int,
                       pipeline_labels: dict[str, str]) -> dict[str, dict[str, Any]]:
     """NetworkPolicy specs for dynamo-workload, by name."""
-    dns = {"to": [_ns_selector("kube-system")], "ports": _ports(53, protocol="UDP") + _ports(53)}
+    dns = _dns()
     public_https = {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": PRIVATE_RANGES}}], "ports": _ports(443)}
     kube_api = {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": _ports(*KUBE_API_PORTS)}
     return {
@@ -95,9 +116,9 @@ def workload_policies(loadgen_labels: dict[str, str], internal_port: int, public
             "egress": [{"to": [{"podSelector": {"matchLabels": {GRAPH_ROLE: "frontend"}}}],
                         "ports": _ports(FRONTEND_PORT)}],
         },
-        "scrape-from-monitoring": {
+        "metrics-from-prometheus": {
             "podSelector": _graph_pods(), "policyTypes": ["Ingress"],
-            "ingress": [{"from": [_ns_selector("monitoring")]}],
+            "ingress": [{"from": [_prometheus()], "ports": _ports(*GRAPH_METRICS_PORTS)}],
         },
         "loadgen-public-port": {  # the booth's public port: any source (the Gateway's Envoy among them)
             "podSelector": {"matchLabels": dict(loadgen_labels)}, "policyTypes": ["Ingress"],
@@ -106,9 +127,9 @@ def workload_policies(loadgen_labels: dict[str, str], internal_port: int, public
         "graph-to-kube-api": {
             "podSelector": _graph_pods(), "policyTypes": ["Egress"], "egress": [kube_api],
         },
-        "loadgen-metrics-from-monitoring": {
+        "loadgen-metrics-from-prometheus": {
             "podSelector": {"matchLabels": dict(loadgen_labels)}, "policyTypes": ["Ingress"],
-            "ingress": [{"from": [_ns_selector("monitoring")], "ports": _ports(internal_port)}],
+            "ingress": [{"from": [_prometheus()], "ports": _ports(internal_port)}],
         },
         "loadgen-to-followup-api": {
             "podSelector": {"matchLabels": dict(loadgen_labels)}, "policyTypes": ["Egress"],
@@ -132,14 +153,21 @@ def platform_policies(namespace: str) -> dict[str, dict[str, Any]]:
         specs["webhooks-from-apiserver"] = {"podSelector": {}, "policyTypes": ["Ingress"],
                                             "ingress": [{"ports": _ports(*WEBHOOK_PORTS[namespace])}]}
     if namespace in METRICS_PORTS:
-        specs["metrics-from-monitoring"] = {"podSelector": {}, "policyTypes": ["Ingress"],
-                                            "ingress": [{"from": [_ns_selector("monitoring")],
+        specs["metrics-from-prometheus"] = {"podSelector": {}, "policyTypes": ["Ingress"],
+                                            "ingress": [{"from": [_prometheus()],
                                                          "ports": _ports(*METRICS_PORTS[namespace])}]}
     if namespace == "monitoring":  # Prometheus, Grafana, the exporters and the operator talk among themselves
         specs["monitoring-internal"] = {"podSelector": {}, "policyTypes": ["Ingress"],
                                         "ingress": [{"from": [{"podSelector": {}}]}]}
         specs["grafana-public-port"] = {"podSelector": {"matchLabels": dict(GRAFANA_SELECTOR)}, "policyTypes": ["Ingress"],
                                         "ingress": [{"ports": _ports(GRAFANA_PORT)}]}
+        not_prometheus = {"matchExpressions": [{"key": key, "operator": "NotIn", "values": [value]}
+                                               for key, value in PROMETHEUS_POD.items()]}
+        specs["egress-except-prometheus"] = {
+            "podSelector": not_prometheus, "policyTypes": ["Egress"],
+            "egress": [_dns(), {"to": [{"podSelector": {}}]},
+                       {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": [CLOUD_METADATA]}}], "ports": _ports(*KUBE_API_PORTS)}],
+        }
     return specs
 
 

@@ -22,6 +22,7 @@ from components.k8s_common import (
     LOADGEN_SELECTOR,
     PART_OF,
     PIPELINE_SELECTOR,
+    PROMETHEUS_NAME,
 )
 from components.network_policies import NetworkPolicies, namespace_labels
 
@@ -40,7 +41,7 @@ DNS_TOKEN_SECRET, DNS_TOKEN_KEY = "digitalocean-dns", "access-token"
 GRAFANA_ADMIN_SECRET = "grafana-admin"
 MODEL_PVC = "model-nfs-pvc"
 
-PROMETHEUS_URL = f"http://kube-prometheus-stack-prometheus.{MONITORING_NS}.svc.cluster.local:9090"
+PROMETHEUS_URL = f"http://{PROMETHEUS_NAME}.{MONITORING_NS}.svc.cluster.local:9090"
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
 
 

@@ -40,6 +40,7 @@ class Engine:
         self.tally: Tally[str] = Tally()
         self.active: Tally[str] = Tally()
         self._sessions: set[asyncio.Task] = set()
+        self._open: Tally[str] = Tally()  # sessions per router, counted from arrival (the cap's count)
         self._arrivals: asyncio.Task | None = None
         self._wake = asyncio.Event()
         self._ab = cycle(("kv", "round-robin"))
@@ -154,17 +155,24 @@ class Engine:
         self.state = "finished"
         self.metrics.target_rps.set(0)
 
+    @staticmethod
+    def router_share(cfg: WorkloadConfig) -> int:
+        """Sessions one router may have open. Side by side, each router has half of maxConcurrency: a frozen
+        frontend's stuck sessions then fill only its own half, and the other router keeps running (re-audit:
+        a frozen round-robin frontend stopped every KV completion for 60 s through the shared cap)."""
+        return max(1, -(-cfg.maxConcurrency // 2)) if cfg.router == "ab" else cfg.maxConcurrency
+
     def _arrive(self, workload: str) -> None:
         cfg = self.config
-        if len(self._sessions) >= cfg.maxConcurrency:
-            self.tally["arrivals_skipped"] += 1
-            self.metrics.skipped.labels(workload=workload).inc()
-            return
         plan = None
         if workload == "chat":
             plan, router = self._chat_plan()
         else:
             router = self._pick_router()
+        if self._open[router] >= self.router_share(cfg):
+            self.tally["arrivals_skipped"] += 1
+            self.metrics.skipped.labels(workload=workload).inc()
+            return
         if router in self.health and not self.health[router].admit():
             self.tally["arrivals_backoff"] += 1
             return
@@ -175,7 +183,12 @@ class Engine:
         self.tally["sessions_started"] += 1
         task = asyncio.create_task(self._session(conv, cfg), name=f"session-{conv.id}")
         self._sessions.add(task)
-        task.add_done_callback(self._sessions.discard)
+        self._open[router] += 1
+        task.add_done_callback(lambda done, router=router: self._closed(done, router))
+
+    def _closed(self, task: asyncio.Task, router: str) -> None:
+        self._sessions.discard(task)
+        self._open[router] -= 1
 
     async def _session(self, conv: Conversation, cfg: WorkloadConfig) -> None:
         router = conv.router

@@ -74,7 +74,8 @@ class WorkloadConfig(_Strict):
     frontends. Chat conversations therefore start as a Poisson process at totalRPS * mix.a / mean
     turns; B and C requests arrive as Poisson processes at totalRPS * mix.b and totalRPS * mix.c.
     maxConcurrency caps active sessions (a conversation counts from its first request until its last
-    reply, think time included); arrivals beyond it are skipped and counted.
+    reply, think time included); arrivals beyond it are skipped and counted. Side by side (router "ab")
+    each router has half of it, so one frozen frontend cannot starve the other.
     """
 
     totalRPS: float = Field(2.0, ge=0, le=MAX_RPS)

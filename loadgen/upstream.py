@@ -18,6 +18,13 @@ ERROR_KINDS = ("connect", "timeout", "http_4xx", "http_5xx", "stream_cut", "bad_
 # (SSE framing included; a max_tokens=8192 answer is ~2.5 MB of events) and bytes of an error body we keep.
 MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 MAX_ERROR_BYTES = 200
+# All completions together: raw response bytes of completions still in flight, counted until each ends. With
+# the per-completion bound alone, a misbehaving upstream at concurrency 60 drove the process to 1,110 MB (re-audit,
+# issue 22); a completion that would pass this budget fails as bad_response instead.
+MAX_INFLIGHT_BYTES = 96 * 1024 * 1024
+# Characters of answer text kept per completion (a max_tokens=8192 answer is ~32 K): the conversation store keeps
+# up to 1,000 conversations, so an upstream that streams more than it was asked for must not fill it.
+MAX_TEXT_CHARS = 64 * 1024
 DEFAULT_TTFT_TIMEOUT_S = 60.0
 
 
@@ -140,20 +147,48 @@ def _usage_from(chunk: dict, result: TurnResult) -> None:
         result.cached_tokens = int(details["cached_tokens"])
 
 
-class _BoundedStream(httpx.AsyncByteStream):
-    """The response body, failing once it passes `limit` bytes (an endless or giant stream cannot grow memory)."""
+class ByteBudget:
+    """Bytes shared by every completion in flight; `take` refuses what would pass the limit."""
 
-    def __init__(self, inner: httpx.AsyncByteStream, limit: int) -> None:
+    def __init__(self, limit: int) -> None:
+        self.limit, self.used, self.peak = limit, 0, 0
+
+    def take(self, n: int) -> bool:
+        if self.used + n > self.limit:
+            return False
+        self.used += n
+        self.peak = max(self.peak, self.used)
+        return True
+
+    def give(self, n: int) -> None:
+        self.used -= n
+
+
+INFLIGHT = ByteBudget(MAX_INFLIGHT_BYTES)
+
+
+class _BoundedStream(httpx.AsyncByteStream):
+    """The response body, failing once it passes `limit` bytes or the shared in-flight budget (an endless or
+    giant stream cannot grow memory, alone or with 59 others)."""
+
+    def __init__(self, inner: httpx.AsyncByteStream, limit: int, budget: ByteBudget | None = None) -> None:
         self.inner, self.limit, self.seen = inner, limit, 0
+        self.budget = budget or INFLIGHT
+        self.held = 0
 
     async def __aiter__(self):
         async for chunk in self.inner:
             self.seen += len(chunk)
             if self.seen > self.limit:
                 raise UpstreamError("bad_response", f"response exceeded {self.limit} bytes")
+            if not self.budget.take(len(chunk)):
+                raise UpstreamError("bad_response", f"responses in flight passed {self.budget.limit // (1024 * 1024)} MB; dropped this one")
+            self.held += len(chunk)
             yield chunk
 
     async def aclose(self) -> None:
+        self.budget.give(self.held)
+        self.held = 0
         await self.inner.aclose()
 
 
@@ -169,6 +204,7 @@ async def _error_detail(response: httpx.Response) -> str:
 
 async def _stream(client: httpx.AsyncClient, body: dict, result: TurnResult, started: float, on_first_token=None) -> None:
     parts: list[str] = []
+    kept = 0
     finished = False
     async with aconnect_sse(client, "POST", "/v1/chat/completions", json=body) as source:
         response = source.response
@@ -200,6 +236,9 @@ async def _stream(client: httpx.AsyncClient, body: dict, result: TurnResult, sta
                         if on_first_token is not None:
                             on_first_token()
                     result.token_times.append(now)
+                    kept += len(content)
+                    if kept > MAX_TEXT_CHARS:
+                        raise UpstreamError("bad_response", f"answer passed {MAX_TEXT_CHARS} characters (asked for {body['max_tokens']} tokens)")
                     parts.append(content)
                 if choice.get("finish_reason"):
                     finished = True

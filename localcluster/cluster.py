@@ -88,15 +88,32 @@ def _require_root() -> None:
                            "network namespace; run as root (CI does) and `apt-get install iproute2`")
 
 
+def _private_dir(path: Path) -> Path:
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)  # also when it existed, and whatever the umask
+    return path
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Created 0600: never world-readable, not even between the write and a chmod."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    path.chmod(0o600)  # an existing file keeps its old mode through O_CREAT
+
+
 def _write_pki(cluster: Cluster) -> str:
-    """Service-account signing key and a random admin token; the serving cert the API server makes itself."""
-    pki = cluster.root / "pki"
-    pki.mkdir(parents=True, exist_ok=True)
-    _run(["openssl", "genrsa", "-out", str(pki / "sa.key"), "2048"])
-    _run(["openssl", "rsa", "-in", str(pki / "sa.key"), "-pubout", "-out", str(pki / "sa.pub")])
+    """Service-account signing key and a random admin token, in a 0700 directory, each file 0600 from its
+    creation (umask 077 for openssl's files); the serving cert the API server makes itself in pki/serving."""
+    pki = _private_dir(cluster.root / "pki")
+    previous = os.umask(0o077)
+    try:
+        _run(["openssl", "genrsa", "-out", str(pki / "sa.key"), "2048"])
+        _run(["openssl", "rsa", "-in", str(pki / "sa.key"), "-pubout", "-out", str(pki / "sa.pub")])
+    finally:
+        os.umask(previous)
     token = secrets.token_hex(24)
-    (pki / "tokens.csv").write_text(f'{token},admin,admin,"system:masters"\n')
-    os.chmod(pki / "tokens.csv", 0o600)
+    _write_private(pki / "tokens.csv", f'{token},admin,admin,"system:masters"\n')
     return token
 
 
@@ -110,8 +127,7 @@ def _write_kubeconfig(cluster: Cluster, token: str) -> None:
         "contexts": [{"name": "gtc-local", "context": {"cluster": "gtc-local", "user": "gtc-local-admin"}}],
         "current-context": "gtc-local",
     }
-    cluster.kubeconfig.write_text(json.dumps(document, indent=2))
-    os.chmod(cluster.kubeconfig, 0o600)
+    _write_private(cluster.kubeconfig, json.dumps(document, indent=2))
 
 
 def _commands(cluster: Cluster, bins: dict[str, Path]) -> dict[str, list[str]]:
@@ -127,6 +143,7 @@ def _commands(cluster: Cluster, bins: dict[str, Path]) -> dict[str, list[str]]:
         "kube-apiserver": [
             str(bins["kube-apiserver"]), f"--etcd-servers=http://127.0.0.1:{ETCD_CLIENT}",
             "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--secure-port={APISERVER}",
+            "--anonymous-auth=false",  # every caller presents the admin token (readiness checks included)
             f"--cert-dir={pki / 'serving'}", f"--token-auth-file={pki / 'tokens.csv'}",
             "--authorization-mode=RBAC", f"--service-cluster-ip-range={SERVICE_CIDR}",
             f"--service-account-key-file={pki / 'sa.pub'}", f"--service-account-signing-key-file={pki / 'sa.key'}",

@@ -102,10 +102,11 @@ def run(config: StackConfig, ready_timeout: float, logs_dir: Path | None = None,
         for name, url in stack.worker_system_urls.items():
             print(f"  worker {name:<16}{url}/health  /metrics")
         print(f"  logs                   {stack.supervisor.log_dir}")
-        print("Press Ctrl-C to stop everything. A worker that dies is restarted (and said so here).", flush=True)
+        print("Press Ctrl-C to stop everything. A worker or frontend that dies is restarted (and said so here).", flush=True)
         while True:
             for restart in stack.supervisor.check_alive():
-                print(f"{time.strftime('%H:%M:%S')} worker {restart.line(stack.supervisor.max_restarts)}", flush=True)
+                kind = "" if restart.name.startswith("frontend") else "worker "
+                print(f"{time.strftime('%H:%M:%S')} {kind}{restart.line(stack.supervisor.max_restarts)}", flush=True)
             time.sleep(1.0)
     except PortTaken as error:
         print(f"error: {error}; pick other ports (--ui-port/--kv-port/--rr-port)", file=sys.stderr)

@@ -194,10 +194,13 @@ class Stack:
         for index, (system_port, namespace) in enumerate(zip(self.worker_system_ports, namespaces)):
             sup.start(worker_name(index), self.worker_argv(namespace),
                       env=env | WORKER_SYSTEM_ENV | {"DYN_SYSTEM_PORT": str(system_port)}, restart=True)
+        # Frontends are restarted like workers (the cluster restarts a frontend pod too): `kill -9` of one
+        # used to end the whole `make demo`.
         sup.start("frontend-kv", self._frontend_argv(cfg.kv_port, ["--router-mode", "kv", *cfg.router.args(self.work_dir),
-                                                                   *cfg.frontend_namespace_args("kv")]), env=env)
+                                                                   *cfg.frontend_namespace_args("kv")]), env=env, restart=True)
         sup.start("frontend-round-robin", self._frontend_argv(cfg.rr_port, ["--router-mode", "round-robin",
-                                                                            *cfg.frontend_namespace_args("round-robin")]), env=env)
+                                                                            *cfg.frontend_namespace_args("round-robin")]),
+                  env=env, restart=True)
         if cfg.ui_port is not None:
             sup.start("loadgen", self.loadgen_argv(), env=self._loadgen_env())
 

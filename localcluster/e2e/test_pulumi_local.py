@@ -88,6 +88,22 @@ BASELINE: dict[str, set] = {}
 # -- bad input: a clear error before any resource is touched ------------------------------------
 
 
+def test_local_control_plane_refuses_anonymous_callers_and_keeps_its_keys_private(kubeconfig: Path):
+    """Re-audit: anonymous auth was on, and the key files were written 0644 (chmod afterwards) in a 0755 pki/."""
+    import httpx
+
+    document = json.loads(kubeconfig.read_text())
+    cluster = document["clusters"][0]["cluster"]
+    token = document["users"][0]["user"]["token"]
+    with httpx.Client(verify=cluster["certificate-authority"], timeout=10) as http:
+        assert http.get(cluster["server"] + "/version").status_code == 401  # public-info-viewer, if anonymous
+        assert http.get(cluster["server"] + "/version", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    pki = Path(cluster["certificate-authority"]).parents[1]
+    assert pki.name == "pki" and pki.stat().st_mode & 0o777 == 0o700
+    for private in (pki / "sa.key", pki / "tokens.csv", kubeconfig):
+        assert private.stat().st_mode & 0o777 == 0o600, private
+
+
 @pytest.mark.parametrize("case", ["missing file", "control plane not up", "remote (DOKS) server"])
 def test_bad_kubeconfig_fails_before_any_resource(stack: Workspace, api, tmp_path, case):
     doc = yaml.safe_load(stack.kubeconfig.read_text())

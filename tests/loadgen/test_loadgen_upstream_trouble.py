@@ -31,7 +31,7 @@ class Misbehaving:
 
         async def completions(request):
             await request.body()
-            if self.mode == "endless":
+            if self.mode in ("endless", "padding"):
                 return StreamingResponse(self._endless(), media_type="text/event-stream")
             if self.mode == "huge_error":
                 return StreamingResponse(self._blob(), status_code=500, media_type="text/plain")
@@ -40,7 +40,9 @@ class Misbehaving:
         self.app = Starlette(routes=[Route("/v1/chat/completions", completions, methods=["POST"])])
 
     async def _endless(self):
-        chunk = ("data: " + json.dumps({"choices": [{"delta": {"content": "x" * 1000}}]}) + "\n\n").encode()
+        # "padding": bytes but no answer text (only the byte bounds can stop it); "endless": answer text.
+        delta = {"content": "x" * 1000} if self.mode == "endless" else {"content": "", "pad": "x" * 1000}
+        chunk = ("data: " + json.dumps({"choices": [{"delta": delta}]}) + "\n\n").encode()
         while True:
             self.sent += len(chunk)
             yield chunk
@@ -80,10 +82,35 @@ def _complete(url: str, **kwargs):
 
 
 def test_an_endless_stream_is_cut_at_the_byte_bound(misbehaving):
-    server, url = misbehaving("endless")
+    server, url = misbehaving("padding")
     result = _complete(url, timeout_s=60)
     assert result.error_kind == "bad_response" and "exceeded" in result.error
     assert len(result.text) == 0 and server.sent < upstream.MAX_RESPONSE_BYTES * 3
+    assert upstream.INFLIGHT.used == 0  # its bytes are handed back
+
+
+def test_an_endless_answer_is_cut_at_the_text_bound(misbehaving):
+    server, url = misbehaving("endless")
+    result = _complete(url, timeout_s=60)
+    assert result.error_kind == "bad_response" and "characters" in result.error
+    assert server.sent < upstream.MAX_TEXT_CHARS * 2 * 3  # cut at 64 K characters, not at 8 MB
+
+
+def test_sixty_misbehaving_streams_share_one_byte_budget(misbehaving, monkeypatch):
+    """Re-audit: at concurrency 60 the per-completion bound alone let 480 MB of events in (1,110 MB RSS)."""
+    server, url = misbehaving("padding")
+    budget = upstream.ByteBudget(16 * 1024 * 1024)
+    monkeypatch.setattr(upstream, "INFLIGHT", budget)
+
+    async def run():
+        async with make_client(url) as client:
+            return await asyncio.gather(*(stream_chat(client, model="m", messages=[{"role": "user", "content": "hi"}],
+                                                      max_tokens=8, timeout_s=60) for _ in range(60)))
+    results = asyncio.run(run())
+    assert all(r.error_kind == "bad_response" for r in results)
+    assert any("in flight" in r.error for r in results)
+    assert budget.peak <= budget.limit and budget.used == 0
+    assert budget.peak > budget.limit // 2  # the budget, not something else, was what stopped them
 
 
 def test_a_huge_error_body_is_not_read(misbehaving):

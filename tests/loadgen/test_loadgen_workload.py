@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 import statistics
+import time
 
 from loadgen_testkit import FAST, wait_for
 
@@ -98,7 +99,19 @@ def test_max_concurrency_caps_active_sessions_and_counts_skips(make_stub, make_l
     lg.post("/api/workload/stop")
 
 
-def test_stop_cancels_in_flight_conversations(make_stub, make_loadgen):
+def test_a_frozen_baseline_fills_only_its_own_share_and_kv_keeps_running(make_stub, make_loadgen):
+    """Re-audit: side by side, a frozen round-robin frontend's stuck sessions filled the shared cap (16) and KV
+    completions stopped for 60 s. Each router now has half of maxConcurrency."""
+    kv, frozen = make_stub(ttft_ms=5), make_stub(ttft_ms=120_000)
+    lg = make_loadgen(kv.url, frozen.url, ttft_timeout_s=110)
+    assert lg.post("/api/workload/start", {"totalRPS": 40, "maxConcurrency": 4, "router": "ab", **FAST}).status_code == 200
+    wait_for(lambda: lg.status()["counters"]["inflightRequests"] >= 2, what="the baseline's share stuck")
+    before = _metric(lg.metrics(), "loadgen_requests_total", router="kv")
+    time.sleep(2)
+    after = _metric(lg.metrics(), "loadgen_requests_total", router="kv")
+    lg.post("/api/workload/stop")
+    assert after - before >= 10, (before, after)  # KV kept completing while the baseline hung
+
     lg = make_loadgen(make_stub(ttft_ms=5000).url)
     lg.post("/api/workload/start", {"totalRPS": 20, "maxConcurrency": 3, **FAST})
     wait_for(lambda: lg.status()["counters"]["inflightRequests"] == 3, what="3 requests in flight")

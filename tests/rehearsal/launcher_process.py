@@ -84,16 +84,25 @@ class Launcher:
 
 def pid_with_env(marker: str, argv_part: str) -> int:
     """The one process whose environment holds `marker` and whose command line holds `argv_part`."""
+    return _one_pid("environ", marker, argv_part)
+
+
+def pid_with_cmdline(marker: str, argv_part: str) -> int:
+    """The one process whose command line holds both `marker` (NUL-separated arguments) and `argv_part`."""
+    return _one_pid("cmdline", marker, argv_part)
+
+
+def _one_pid(where: str, marker: str, argv_part: str) -> int:
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            if marker.encode() in (entry / "environ").read_bytes() and argv_part.encode() in (entry / "cmdline").read_bytes():
+            if marker.encode() in (entry / where).read_bytes() and argv_part.encode() in (entry / "cmdline").read_bytes():
                 found.append(int(entry.name))
         except OSError:
             continue
-    assert len(found) == 1, f"expected one process with {marker} running {argv_part}, found {found}"
+    assert len(found) == 1, f"expected one process with {marker!r} running {argv_part}, found {found}"
     return found[0]
 
 

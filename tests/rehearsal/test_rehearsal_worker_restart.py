@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from rehearsal.ports import pick_free
-from launcher_process import Launcher, kill, pid_with_env
+from launcher_process import Launcher, kill, pid_with_cmdline, pid_with_env
 
 WORKLOAD = {
     "router": "kv",
@@ -111,3 +111,35 @@ def test_a_killed_worker_is_restarted_while_the_load_generator_keeps_serving(tmp
     assert served_while_down, "no request completed while the worker was down"
     assert not [t for t in failed if t["started_at"] > back_at + 1.0], "requests still fail after the worker is back"
     assert back_at - killed_at < 30
+
+
+@pytest.mark.e2e
+def test_a_killed_frontend_is_restarted_and_the_demo_keeps_running(tmp_path):
+    """Re-audit: `kill -9` of a frontend ended the whole `make demo`. It is restarted like a worker."""
+    kv, rr, ui = pick_free(3)
+    launcher = Launcher("--kv-port", str(kv), "--rr-port", str(rr), "--ui-port", str(ui), "--workers", "2",
+                        "--ready-timeout", "90", logs_dir=tmp_path)
+    try:
+        launcher.wait_for(r"^Press Ctrl-C", timeout_s=120)
+        baseline = f"http://127.0.0.1:{rr}"
+        victim = pid_with_cmdline(f"--http-port\0{rr}\0", "dynamo.frontend")
+        kill(victim)
+        restart = launcher.wait_for(r"frontend-round-robin exited with code -9; restarted it as pid (\d+)", timeout_s=10)
+        assert int(restart.group(1)) != victim
+        with httpx.Client(timeout=5.0) as client:
+            def routes_to_both() -> bool:
+                try:
+                    return len(_generate_instances(client, baseline)) == 2
+                except httpx.HTTPError:  # not listening yet
+                    return False
+            _wait(routes_to_both, 60, "the restarted frontend routes to both workers")
+            # The load generator reaches it again: a round-robin conversation completes.
+            client.post(f"http://127.0.0.1:{ui}/api/workload/start", headers=launcher.control_headers(),
+                        json={**WORKLOAD, "router": "round-robin", "maxConversations": 2}).raise_for_status()
+            status = lambda: client.get(f"http://127.0.0.1:{ui}/api/status").json()  # noqa: E731
+            _wait(lambda: status()["state"] == "finished", 90, "the round-robin workload finished")
+            assert status()["counters"]["requestsOk"] >= 6 and status()["counters"]["requestsError"] == 0, status()
+        assert launcher.proc.poll() is None, "the launcher ended after the frontend died"
+    finally:
+        code = launcher.stop()
+    assert code == 0, launcher.output

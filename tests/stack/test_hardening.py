@@ -122,7 +122,7 @@ def test_frontends_are_reachable_only_from_clients_the_graph_and_prometheus(stac
         or "frontend" in str(spec["podSelector"].get("matchExpressions", "")))}
     sources = [src for spec in selecting_frontends.values() for src in _allowed_sources(spec)]
     assert {"podSelector": {"matchLabels": {"gtc-demo/frontend-client": "true"}}} in sources
-    assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}} in sources
+    assert PROMETHEUS_PEER in sources
     assert all("any" not in src and "ipBlock" not in src for src in sources), sources
     # Only the load generator carries the client label (and would the verification Job).
     loadgen_pod = stack_plan.get("kubernetes:apps/v1:Deployment", "loadgen-deployment").plain["spec"]["template"]
@@ -132,11 +132,14 @@ def test_frontends_are_reachable_only_from_clients_the_graph_and_prometheus(stac
     assert roles == {"Frontend": "frontend", "FrontendRoundRobin": "frontend", "TrtllmWorker": "worker"}
 
 
-def test_loadgen_metrics_only_from_monitoring_and_public_ports_stay_public(stack_plan):
+PROMETHEUS_PEER = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+                   "podSelector": {"matchLabels": {"operator.prometheus.io/name": "kube-prometheus-stack-prometheus"}}}
+
+
+def test_loadgen_metrics_only_from_prometheus_and_public_ports_stay_public(stack_plan):
     workload = _policies(stack_plan, "dynamo-workload")
-    metrics = workload["loadgen-metrics-from-monitoring"]
-    assert metrics["ingress"] == [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
-                                   "ports": [{"port": 9090, "protocol": "TCP"}]}]
+    metrics = workload["loadgen-metrics-from-prometheus"]
+    assert metrics["ingress"] == [{"from": [PROMETHEUS_PEER], "ports": [{"port": 9090, "protocol": "TCP"}]}]
     # The ports the Gateway routes to are public anyway: open to any source, and only those ports.
     assert workload["loadgen-public-port"]["ingress"] == [{"ports": [{"port": 3000, "protocol": "TCP"}]}]
     grafana = _policies(stack_plan, "monitoring")["grafana-public-port"]
@@ -149,6 +152,33 @@ def test_loadgen_metrics_only_from_monitoring_and_public_ports_stay_public(stack
         [rule] = workload[name]["egress"]
         assert rule["ports"] == [{"port": 443, "protocol": "TCP"}]
         assert "10.0.0.0/8" in rule["to"][0]["ipBlock"]["except"]
+
+
+def test_only_prometheus_reaches_metrics_ports(stack_plan):
+    """Issue 22: before, every pod in `monitoring` (Grafana included) reached the frontends and workers on any
+    port and the load generator's internal port (full conversation texts)."""
+    for namespace in ("dynamo-workload", "cert-manager", "external-dns", "dynamo-system"):
+        for name, spec in _policies(stack_plan, namespace).items():
+            for rule in spec.get("ingress", []):
+                for peer in rule.get("from", []):
+                    if "namespaceSelector" in peer and peer["namespaceSelector"]["matchLabels"].get(
+                            "kubernetes.io/metadata.name") == "monitoring":
+                        assert peer == PROMETHEUS_PEER, (namespace, name, peer)
+                        assert rule.get("ports"), (namespace, name, "every port")
+    graph = _policies(stack_plan, "dynamo-workload")["metrics-from-prometheus"]
+    assert graph["ingress"] == [{"from": [PROMETHEUS_PEER], "ports": [{"port": 8000, "protocol": "TCP"}, {"port": 9090, "protocol": "TCP"}]}]
+
+
+def test_monitoring_pods_but_prometheus_cannot_reach_the_metadata_address(stack_plan):
+    egress = _policies(stack_plan, "monitoring")["egress-except-prometheus"]
+    assert egress["policyTypes"] == ["Egress"]
+    assert egress["podSelector"] == {"matchExpressions": [{"key": "operator.prometheus.io/name", "operator": "NotIn",
+                                                           "values": ["kube-prometheus-stack-prometheus"]}]}
+    blocks = [peer["ipBlock"] for rule in egress["egress"] for peer in rule.get("to", []) if "ipBlock" in peer]
+    assert blocks and all("169.254.169.254/32" in block.get("except", []) for block in blocks), blocks
+    # Grafana's data source is this Prometheus: its pods carry the label the policies name.
+    from components.platform import PROMETHEUS_URL
+    assert "//kube-prometheus-stack-prometheus.monitoring." in PROMETHEUS_URL
 
 
 def test_network_policies_are_valid_kubernetes_objects(dev_plan):
