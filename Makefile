@@ -24,18 +24,18 @@ setup: $(STAMP) $(POLICY_STAMP) setup-browser setup-tools setup-prometheus
 
 # The policy pack's own virtualenv (PulumiPolicy.yaml: virtualenv venv). Without it the real language host
 # waits for good at "Loading policy packs", so every `--policy-pack policy` run needs it first.
-$(POLICY_STAMP): policy/requirements.txt
+# Installs are hash-locked (`make locks` regenerates the locks from the requirements files): a package whose
+# file on the index changed, or one the lock does not name, fails the install.
+$(POLICY_STAMP): policy/requirements.lock
 	$(PYTHON) -m venv policy/venv
-	policy/venv/bin/pip install -q -r policy/requirements.txt
+	policy/venv/bin/pip install -q --require-hashes -r policy/requirements.lock
 	touch $@
 
-# Everything the program, the services and the tests import, in one venv.
-$(STAMP): requirements.txt requirements-test.txt loadgen/requirements.txt rehearsal/requirements.txt policy/requirements.txt
+# Everything the program, the services and the tests import, in one venv, resolved together in one lock.
+$(STAMP): requirements-dev.lock rehearsal/requirements-nodeps.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -r requirements.txt -r requirements-test.txt -r loadgen/requirements.txt -r policy/requirements.txt
-	$(BIN)/pip install -q -r rehearsal/requirements.txt
-	$(BIN)/pip install -q --no-deps -r rehearsal/requirements-nodeps.txt
+	$(BIN)/pip install -q --require-hashes -r requirements-dev.lock
+	$(BIN)/pip install -q --require-hashes --no-deps -r rehearsal/requirements-nodeps.lock
 	touch $@
 
 # Headless Chromium for the UI tests (Debian's build; playwright cannot download its own here).
@@ -91,8 +91,17 @@ clean:
 
 # Hashed locks for the loadgen image and the model Jobs (Python 3.11, linux x86_64), from the pins they lock.
 UV_VERSION := 0.13.8
+LOCK_OPTS := --generate-hashes --python-version 3.11 --python-platform x86_64-unknown-linux-gnu --no-header --quiet
 locks:
 	python3 -m venv /tmp/gtc-demo-uv && /tmp/gtc-demo-uv/bin/pip install -q uv==$(UV_VERSION)
+	@for spec in "requirements.lock:requirements.txt" "policy/requirements.lock:policy/requirements.txt" \
+	    "requirements-dev.lock:requirements.txt requirements-test.txt loadgen/requirements.txt policy/requirements.txt rehearsal/requirements.txt"; do \
+	  lock=$${spec%%:*}; sources=$${spec#*:}; \
+	  cat $$sources | grep -v '^#' | /tmp/gtc-demo-uv/bin/uv pip compile - $(LOCK_OPTS) -o /tmp/gtc-demo-lock.txt; \
+	  { sed -n '1,2p' $$lock; cat /tmp/gtc-demo-lock.txt; } > $$lock.new && mv $$lock.new $$lock; \
+	done
+	grep -v '^#' rehearsal/requirements-nodeps.txt | /tmp/gtc-demo-uv/bin/uv pip compile - $(LOCK_OPTS) --no-deps -o /tmp/gtc-demo-lock.txt
+	{ sed -n '1,2p' rehearsal/requirements-nodeps.lock; cat /tmp/gtc-demo-lock.txt; } > rehearsal/requirements-nodeps.lock.new && mv rehearsal/requirements-nodeps.lock.new rehearsal/requirements-nodeps.lock
 	grep -v '^#' loadgen/requirements.txt | /tmp/gtc-demo-uv/bin/uv pip compile - --generate-hashes --python-version 3.11 \
 	  --python-platform x86_64-unknown-linux-gnu --no-header --quiet -o /tmp/gtc-demo-loadgen.lock
 	{ sed -n '1,2p' loadgen/requirements.lock; cat /tmp/gtc-demo-loadgen.lock; } > loadgen/requirements.lock.new && mv loadgen/requirements.lock.new loadgen/requirements.lock

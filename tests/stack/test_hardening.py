@@ -263,7 +263,38 @@ def test_digest_pinning_refuses_a_tag_naming_the_key():
     assert parse_config(config).images.pinning == "digest"
 
 
-@pytest.mark.parametrize("lock", ["loadgen/requirements.lock", "manifests/model-pipeline/requirements.lock"])
+LOCKS = {  # lock -> the requirements files it is compiled from
+    "requirements.lock": ["requirements.txt"],
+    "policy/requirements.lock": ["policy/requirements.txt"],
+    "requirements-dev.lock": ["requirements.txt", "requirements-test.txt", "loadgen/requirements.txt",
+                              "policy/requirements.txt", "rehearsal/requirements.txt"],
+    "rehearsal/requirements-nodeps.lock": ["rehearsal/requirements-nodeps.txt"],
+}
+
+
+@pytest.mark.parametrize("lock, sources", LOCKS.items())
+def test_every_lock_pins_what_its_requirements_pin(lock, sources):
+    for source in sources:
+        pins = dict(re.findall(r"^([A-Za-z0-9_.\-]+)==([^\s;]+)", (REPO / source).read_text(), flags=re.M))
+        for name, version in pins.items():
+            assert locked_version(name, REPO / lock) == version, f"{lock}: {name} (from {source}); run `make locks`"
+
+
+def test_make_setup_and_ci_install_only_from_hashed_locks():
+    """Issue 22: `make setup` and the workflows installed from requirements files, unhashed."""
+    makefile = (REPO / "Makefile").read_text()
+    workflows = "\n".join(p.read_text() for p in (REPO / ".github" / "workflows").glob("*.yml"))
+    installs = re.findall(r"pip install[^\n]*", makefile + "\n" + workflows)
+    # Allowed without hashes: `make locks` bootstrapping its compiler, and a PR's *base* branch from before the
+    # locks existed (its own trusted requirements.txt, for the rendered diff).
+    unhashed = [line for line in installs if "--require-hashes" not in line and "uv==" not in line and "$lock" not in line]
+    assert installs and not unhashed, unhashed
+    assert 'lock="--require-hashes -r requirements.lock"' in workflows
+    for lock in ("requirements-dev.lock", "rehearsal/requirements-nodeps.lock", "policy/requirements.lock"):
+        assert f"--require-hashes -r {lock}" in makefile or f"--require-hashes --no-deps -r {lock}" in makefile, lock
+
+
+@pytest.mark.parametrize("lock", ["loadgen/requirements.lock", "manifests/model-pipeline/requirements.lock", *LOCKS])
 def test_locks_pin_every_package_with_hashes(lock):
     text = (REPO / lock).read_text()
     entries = re.findall(r"^([A-Za-z0-9_.\-]+)==(\S+) \\\n((?:    --hash=sha256:[0-9a-f]{64}(?: \\)?\n)+)", text, flags=re.M)
