@@ -21,7 +21,7 @@ from typing import Any, Optional
 
 import yaml
 
-from components.config import Engine, Router, Speculative, StackConfig
+from components.config import Engine, Speculative, StackConfig
 from components.infra import POOL_LABEL
 from components.k8s_common import (
     FRONTEND_PORT,
@@ -33,8 +33,9 @@ from components.k8s_common import (
 )
 from components.platform import GPU_TOLERATION, MODEL_PVC, WORKLOAD_NS
 from components.speculative import speculative_config
-from rehearsal.settings import engine_limit_args
 from rehearsal.speculative import SpecDecoding
+from serving.engine import MIGRATION_LIMIT, engine_limit_args
+from serving.router import ROUTER_POLICY_INSTANCE, ROUTER_POLICY_TYPE, router_policy  # noqa: F401 (re-exported)
 
 API_VERSION = "nvidia.com/v1beta1"
 KIND = "DynamoGraphDeployment"
@@ -51,8 +52,6 @@ TOKENIZER_CONFIG_MAP = "mocker-tokenizer"
 ROUTER_POLICY_CONFIG_MAP = "router-policy"  # + "-<hash of the content>", see router_policy_name
 ROUTER_POLICY_MOUNT = "/router-policy"
 ROUTER_POLICY_FILE = "policy.yaml"
-ROUTER_POLICY_TYPE = "dynamo-default-cost-fn"  # Dynamo's built-in worker-selection cost function
-ROUTER_POLICY_INSTANCE = "kv-booth"
 # TRT-LLM images carry CUDA forward-compatibility libraries under this path. On DOKS GPU nodes whose
 # driver is newer than those libraries they must not shadow the host driver: an empty volume hides
 # them (seed 000: "CUDA compat volume mount").
@@ -88,8 +87,7 @@ WORKER_HEALTH_ENV = [
     {"name": "DYN_HEALTH_CHECK_ENABLED", "value": "true"},
 ]
 # Frontends move a request to another worker when its worker disconnects (1.6.1 default 0: fail it).
-# Same value as the rehearsal (rehearsal.settings.MIGRATION_LIMIT).
-FRONTEND_MIGRATION_LIMIT = 3
+FRONTEND_MIGRATION_LIMIT = MIGRATION_LIMIT  # serving.engine: the rehearsal's frontends use the same value
 PROBE_PERIOD_SECONDS = 10
 LIVENESS_FAILURES = 3  # ~30 s after the engine died, the kubelet restarts the container
 
@@ -160,26 +158,6 @@ def engine_config_name(cfg: StackConfig) -> str:
     """The engine ConfigMap's name carries a hash of its content: the worker reads the file only at start,
     so a changed engine config (a speculative decoding phase) must change the DGD, which rolls the workers."""
     return f"{ENGINE_CONFIG_MAP}-{hashlib.sha256(engine_config_yaml(cfg).encode()).hexdigest()[:8]}"
-
-
-def router_policy(router: Router) -> Optional[dict[str, Any]]:
-    """The KV frontend's tuning as a `--router-policy-config` document; None keeps Dynamo's defaults.
-
-    ai-dynamo 1.6.1 deprecates the `DYN_ROUTER_PREFILL_LOAD_SCALE` / `_TEMPERATURE` /
-    `_KV_OVERLAP_SCORE_CREDIT` spellings (removed in 1.7) for "the default policy parameters" in this
-    file: an instance of the built-in cost function, `dynamo-default-cost-fn`, selected for aggregated
-    workers. Its parameter names are the ones the real 1.6.1 router accepts (it refuses unknown ones at
-    start-up); the rehearsal measured the same routing with this file as with the old flags (README).
-    """
-    parameters = {name: value for name, value in (("prefill_load_scale", router.prefill_load_scale),
-                                                  ("overlap_score_credit", router.overlap_score_credit),
-                                                  ("router_temperature", router.temperature)) if value is not None}
-    if not parameters:
-        return None
-    return {"worker_selection": {
-        "aggregated": ROUTER_POLICY_INSTANCE,
-        "instances": [{"name": ROUTER_POLICY_INSTANCE, "type": ROUTER_POLICY_TYPE, "parameters": parameters}],
-    }}
 
 
 def router_policy_yaml(cfg: StackConfig) -> Optional[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from contextlib import asynccontextmanager
 from importlib import resources
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request, WebSocket
 from fastapi.encoders import jsonable_encoder
@@ -121,8 +121,10 @@ def create_app(settings: Settings, *, seed: int | None = None) -> FastAPI:
         return svc.status()
 
     @app.post("/api/scenario/auto")
-    async def scenario_auto(svc: Svc) -> dict:
-        await svc.control.auto()
+    async def scenario_auto(svc: Svc, comparison: Annotated[Literal["sliced", "side-by-side"], Query()] = "sliced") -> dict:
+        """Auto mode. `sliced` (default): one router at a time on the replicas, twin slices compared;
+        `side-by-side`: both routers at once on shared replicas."""
+        await svc.control.auto(side_by_side=comparison == "side-by-side")
         return svc.status()
 
     @app.post("/api/scenario/stop")

@@ -45,9 +45,9 @@ class ControlPlane:
         async with self.lock:
             self._reset()
 
-    async def auto(self) -> None:
+    async def auto(self, side_by_side: bool = False) -> None:
         async with self.lock:
-            await self.scenario.start_auto()
+            await self.scenario.start_auto(side_by_side=side_by_side)
 
     async def manual(self) -> None:
         async with self.lock:

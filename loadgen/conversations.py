@@ -87,6 +87,7 @@ class Conversation:
     messages: list[dict] = field(default_factory=list)
     client: Any = field(default=None, repr=False, compare=False)  # HTTP client shard used for every turn
     plan: Any = field(default=None, repr=False, compare=False)  # the ChatPlan it replays (dropped when it ends)
+    slice: str | None = None  # auto mode's time slice it ran in (loadgen.scenario), e.g. "c1-STEADY_AB-kv"
 
     def finish(self, status: str) -> None:
         """Mark done and shrink long message texts so kept history stays small."""
@@ -112,6 +113,7 @@ class Conversation:
             "completed_turns": sum(1 for t in self.turns if t.error is None),
             "started_at": self.started_at,
             "finished_at": self.finished_at,
+            "slice": self.slice,
             "turns": [asdict(t) for t in self.turns],
         }
 

@@ -46,6 +46,7 @@ class Engine:
         self._ab = cycle(("kv", "round-robin"))
         self._twin: tuple[ChatPlan, str] | None = None  # A/B: the plan still owed to the other router
         self._pairs = 0
+        self.slice_tag: str | None = None  # auto mode's current time slice; new conversations carry it
         self.lag_max_s = 0.0  # how late arrivals fire versus their Poisson schedule (benchmark figure)
         self.lag_total_s = 0.0
         self.arrivals = 0
@@ -78,6 +79,28 @@ class Engine:
         if self.state == "running":
             self.metrics.target_rps.set(config.totalRPS)
         self._wake.set()
+
+    def begin_slice(self, config: WorkloadConfig, seed: int, tag: str) -> None:
+        """Start a time slice: arrivals and conversation plans are drawn from `seed`, so two slices given the
+        same seed get the same arrival times, documents, turn counts and think times (equal offered load);
+        each conversation's texts stay salted by its own id, so no cache is shared between slices."""
+        self.rng.seed(seed)
+        self.runner.rng.seed(seed)
+        self._twin = None
+        self.slice_tag = tag
+        self.update(config)
+
+    async def drain(self, timeout_s: float) -> int:
+        """Wait until every session has ended (arrivals must already be at rate 0); sessions still going after
+        `timeout_s` are cancelled. Returns how many were cancelled."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while self._sessions and asyncio.get_running_loop().time() < deadline:
+            await asyncio.wait(set(self._sessions), timeout=max(0.0, deadline - asyncio.get_running_loop().time()))
+        left = list(self._sessions)
+        for task in left:
+            task.cancel()
+        await asyncio.gather(*left, return_exceptions=True)
+        return len(left)
 
     async def stop(self, final_state: str = "stopped") -> None:
         """Stop arrivals and cancel every session in progress."""
@@ -177,7 +200,8 @@ class Engine:
             self.tally["arrivals_backoff"] += 1
             return
         turns = plan.turns if plan is not None else 1
-        conv = Conversation(id=uuid.uuid4().hex[:12], run=self.run, workload=workload, router=router, planned_turns=turns, source="", plan=plan)
+        conv = Conversation(id=uuid.uuid4().hex[:12], run=self.run, workload=workload, router=router, planned_turns=turns, source="",
+                            plan=plan, slice=self.slice_tag)
         self.store.add(conv)
         self.run_started += 1
         self.tally["sessions_started"] += 1

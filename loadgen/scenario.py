@@ -1,20 +1,32 @@
-"""Auto mode for the unattended booth: WARM_UP -> STEADY_AB -> HIGH_LOAD -> COOL_DOWN, looped, each phase with a caption.
+"""Auto mode for the unattended booth: WARM_UP -> STEADY -> HIGH_LOAD -> COOL_DOWN, looped, each phase with a caption.
 
-Every phase runs KV-aware and round-robin side by side on the same conversations (router "ab"), so
-the audience always sees both; the phases change only the offered load, and each caption says what
-to watch. The first four minutes (warm-up, steady A/B, the first minute of high load) are what the
-booth's acceptance check measures; the seeds' 60/120/90/60 s rhythm is kept.
+Time slices (the default): in every phase the replicas belong to one router at a time, as they would for a
+user who chose that router. A phase is one KV-aware slice and one round-robin slice at the same offered load,
+drawn from the same seed (same arrival times, documents, turn counts and think times; each conversation's
+texts salted by its own id, so the slices share no cache). A slice takes arrivals for half the phase, then
+drains: the next slice starts only when every conversation of this one has ended, so a conversation's turns
+stay within its slice. Which router goes first alternates per cycle. The booth compares completed twin slices
+(loadgen.slices).
+
+Side by side (`side_by_side=True`): the old mode, both routers on the same conversations at once, sharing the
+replicas; kept as a labelled alternative (the routers then also queue behind each other's work).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
+import random
+import time
+from collections import deque
 from dataclasses import dataclass
 
+from .conversations import ConversationStore
 from .engine import Engine, cancel_and_join
 from .metrics import Metrics
 from .schemas import Mix, WorkloadConfig
+from .slices import SliceResult, compare, summarize
 
 
 @dataclass(frozen=True)
@@ -29,14 +41,19 @@ class Phase:
 
 PHASES: tuple[Phase, ...] = (
     Phase("WARM_UP", "Warm-up", "New conversations paste a ~7k-token file: turn 1 costs the same on both routers (nothing is cached yet).", 60, 1.0, 8),
-    Phase("STEADY_AB", "Steady A/B", "Same conversations on both routers: KV-aware sends each follow-up to the replica that holds its history.", 120, 1.5, 12),
-    Phase("HIGH_LOAD", "High load", "Round-robin re-prefills whole histories and queues behind them; KV-aware serves follow-ups from cache.", 90, 3.0, 24),
+    Phase("STEADY_AB", "Steady A/B", "Same conversations, one router at a time: KV-aware sends each follow-up to the replica holding its history.", 120, 1.5, 12),
+    Phase("HIGH_LOAD", "High load", "Round-robin re-prefills whole histories and its queue grows; KV-aware serves follow-ups from cache.", 90, 3.0, 24),
     Phase("COOL_DOWN", "Cool-down", "Load drops. The gap sits on turn 2: with 2 replicas round-robin finds the cache half the time.", 60, 0.5, 4),
 )
+log = logging.getLogger("loadgen.scenario")
+SLICE_ROUTERS = ("kv", "round-robin")
+DRAIN_TIMEOUT_S = 120.0  # a slice's conversations must end within this after its arrivals stop
+KEPT_SLICES = 32
 SCENARIO_TASK = "loadgen-scenario"
 IDLE = Phase("IDLE", "Idle", "Auto mode stopped", 0, 0.0, 0)
 CHAT = {"a": 1.0, "b": 0.0, "c": 0.0}
-# One click (and the key in `key`) each; every preset runs both routers side by side.
+# One click (and the key in `key`) each; every preset runs both routers side by side on the shared replicas
+# (the page labels them so); auto mode is the time-sliced comparison.
 PRESETS = (
     {"id": "booth", "key": "1", "label": "Long-context chat", "hint": "2 RPS · 7k-token files", "totalRPS": 2.0, "mix": CHAT, "maxConcurrency": 16, "openingTokens": 7000},
     {"id": "busy", "key": "2", "label": "High load", "hint": "3 RPS · 7k-token files", "totalRPS": 3.0, "mix": CHAT, "maxConcurrency": 24, "openingTokens": 7000},
@@ -55,55 +72,73 @@ def preset_patch(preset: dict, ab: bool) -> dict:
     return patch
 
 
-def phase_at(elapsed_s: float, speedup: float = 1.0, phases: tuple[Phase, ...] = PHASES) -> tuple[int, float, int]:
-    """(phase index, seconds left in it, cycle number from 1) after `elapsed_s` of auto mode."""
-    durations = [p.duration_s / speedup for p in phases]
-    cycle_len = sum(durations)
-    cycle, into = divmod(max(elapsed_s, 0.0), cycle_len)
-    for index, duration in enumerate(durations):
-        if into < duration:
-            return index, duration - into, int(cycle) + 1
-        into -= duration
-    return len(phases) - 1, 0.0, int(cycle) + 1  # float edge
+@dataclass
+class Live:
+    """What auto mode is doing right now (for the status and the page)."""
+
+    phase: int
+    cycle: int
+    router: str | None  # the router holding the replicas; None side by side
+    ends_at: float  # loop time its arrivals stop (slice) or the phase ends (side by side)
+    draining: bool = False
 
 
 class ScenarioController:
-    """Drives the engine's rate and concurrency from the phase table while auto mode is on."""
+    """Runs the phase table while auto mode is on: time slices by default, side by side on request."""
 
-    def __init__(self, engine: Engine, metrics: Metrics, speedup: float = 1.0, tick_s: float = 0.2, ab: bool = True) -> None:
+    def __init__(self, engine: Engine, metrics: Metrics, speedup: float = 1.0, tick_s: float = 0.2, ab: bool = True,
+                 store: ConversationStore | None = None, drain_timeout_s: float = DRAIN_TIMEOUT_S,
+                 rng: random.Random | None = None) -> None:
         self.engine = engine
         self.ab = ab
         self.metrics = metrics
         self.speedup = speedup
         self.tick_s = tick_s
+        self.store = store
+        self.drain_timeout_s = drain_timeout_s
+        self.side_by_side = False
+        self.slices: deque[SliceResult] = deque(maxlen=KEPT_SLICES)
         self._task: asyncio.Task | None = None
-        self._started_at = 0.0
-        self._applied: int | None = None
+        self._live: Live | None = None
+        self._rng = rng or random.Random()  # draws each auto run's slice seeds (the service's seed makes runs repeatable)
+        self._seeds = random.Random()
         self._set_phase_metric(IDLE.name)
 
     @property
     def auto(self) -> bool:
         return self._task is not None
 
-    def _config_for(self, phase: Phase) -> WorkloadConfig:
+    @property
+    def sliced(self) -> bool:
+        return self.ab and not self.side_by_side
+
+    def _config_for(self, phase: Phase, router: str | None = None, rps: float | None = None) -> WorkloadConfig:
         data = self.engine.config.model_dump()
-        data.update(totalRPS=phase.rps, maxConcurrency=phase.max_concurrency, mix=Mix(a=1.0, b=0.0, c=0.0).model_dump())
-        if self.ab:  # the booth always shows both routers on the same conversations
+        data.update(totalRPS=phase.rps if rps is None else rps, maxConcurrency=phase.max_concurrency,
+                    mix=Mix(a=1.0, b=0.0, c=0.0).model_dump())
+        if router is not None:
+            data["router"] = router
+        elif self.ab:  # side by side: both routers on the same conversations
             data["router"] = "ab"
         data["maxConversations"] = None
         return WorkloadConfig.model_validate(data)
 
-    async def start_auto(self) -> None:
-        """(Re)start the cycle at WARM_UP."""
+    async def start_auto(self, side_by_side: bool = False, seed: int | None = None) -> None:
+        """(Re)start the cycle at WARM_UP; `seed` fixes the slices' seeds (tests, benchmarks)."""
         await self._cancel_tick()
-        self._started_at = asyncio.get_running_loop().time()
-        self._applied = 0
-        await self.engine.start(self._config_for(PHASES[0]))
-        self._set_phase_metric(PHASES[0].name)
-        self._task = asyncio.create_task(self._tick(), name=SCENARIO_TASK)
+        self.side_by_side = side_by_side
+        self._seeds = random.Random(self._rng.random() if seed is None else seed)
+        self.slices.clear()
+        first = PHASES[0]
+        # Sliced: arrivals start at rate 0 and each slice sets its own rate once the engine runs.
+        await self.engine.start(self._config_for(first, router=SLICE_ROUTERS[0], rps=0.0) if self.sliced else self._config_for(first))
+        now = asyncio.get_running_loop().time()
+        self._live = (Live(0, 1, SLICE_ROUTERS[0], now + first.duration_s / 2 / self.speedup) if self.sliced
+                      else Live(0, 1, None, now + first.duration_s / self.speedup))
+        self._task = asyncio.create_task(self._run(), name=SCENARIO_TASK)
 
     async def to_manual(self) -> None:
-        """Leave auto mode; the workload keeps its current settings."""
+        """Leave auto mode; the workload keeps its current settings (a slice's router and rate)."""
         await self._cancel_tick()
         self._set_phase_metric(IDLE.name)
 
@@ -116,43 +151,100 @@ class ScenarioController:
         if self._task is not None:
             await cancel_and_join(self._task)
             self._task = None
-        self._applied = None
+        self._live = None
+        self.engine.slice_tag = None
 
-    def _sync(self) -> tuple[int, float, int]:
-        """Apply the phase the clock says we are in (idempotent); returns phase_at()."""
-        index, left, cycle = phase_at(asyncio.get_running_loop().time() - self._started_at, self.speedup)
-        if index != self._applied:
-            self._applied = index
-            self.engine.update(self._config_for(PHASES[index]))
-            self._set_phase_metric(PHASES[index].name)
-        return index, left, cycle
-
-    async def _tick(self) -> None:
+    async def _run(self) -> None:
+        cycle = 0
         while True:
-            self._sync()
-            await asyncio.sleep(self.tick_s)
+            cycle += 1
+            for index, phase in enumerate(PHASES):
+                self._set_phase_metric(phase.name)
+                try:
+                    if self.sliced:
+                        await self._sliced_phase(index, phase, cycle)
+                    else:
+                        await self._side_by_side_phase(index, phase, cycle)
+                except Exception:  # a bug in one phase must not end the booth's loop
+                    log.exception("auto mode: phase %s of cycle %d failed; going on with the next", phase.name, cycle)
+
+    async def _side_by_side_phase(self, index: int, phase: Phase, cycle: int) -> None:
+        loop = asyncio.get_running_loop()
+        self._live = Live(index, cycle, None, loop.time() + phase.duration_s / self.speedup)
+        self.engine.update(self._config_for(phase))
+        await asyncio.sleep(phase.duration_s / self.speedup)
+
+    async def _sliced_phase(self, index: int, phase: Phase, cycle: int) -> None:
+        seed = self._seeds.randrange(2**31)
+        order = SLICE_ROUTERS if cycle % 2 else tuple(reversed(SLICE_ROUTERS))
+        done: dict[str, SliceResult] = {}
+        for router in order:
+            done[router] = await self._slice(index, phase, cycle, router, seed)
+        self._record(compare(done["kv"], done["round-robin"]))
+
+    async def _slice(self, index: int, phase: Phase, cycle: int, router: str, seed: int) -> SliceResult:
+        loop = asyncio.get_running_loop()
+        arrivals_s = phase.duration_s / 2 / self.speedup
+        tag = f"c{cycle}-{phase.name}-{router}"
+        started = time.time()
+        self._live = Live(index, cycle, router, loop.time() + arrivals_s)
+        self.engine.begin_slice(self._config_for(phase, router=router), seed, tag)
+        await asyncio.sleep(arrivals_s)
+        self._live.draining = True
+        self.engine.update(self._config_for(phase, router=router, rps=0.0))
+        cancelled = await self.engine.drain(self.drain_timeout_s)
+        conversations = self.store.query(workload="chat") if self.store is not None else []
+        result = summarize(conversations, tag=tag, cycle=cycle, phase=phase.name, router=router, seed=seed,
+                           started_at=started, ended_at=time.time(), cancelled=cancelled)
+        self.slices.append(result)
+        return result
+
+    def _record(self, pair: dict) -> None:
+        """The twins' medians and ratios as Prometheus gauges (Grafana shows them beside the live histograms)."""
+        for key, router in (("kv", "kv"), ("roundRobin", "round-robin")):
+            for turns, ms in pair[key]["ttftP50Ms"].items():
+                if ms is not None:
+                    self.metrics.slice_ttft.labels(phase=pair["phase"], router=router, turns=turns).set(ms / 1000)
+        for turns, ratio in pair["ratio"].items():
+            if ratio is not None:
+                self.metrics.slice_ratio.labels(phase=pair["phase"], turns=turns).set(ratio)
+
+    def comparisons(self) -> list[dict]:
+        """Completed twin slices, newest first: KV against round-robin on the same seed."""
+        by_seed: dict[tuple[int, str, int], dict[str, SliceResult]] = {}
+        for result in self.slices:
+            by_seed.setdefault((result.cycle, result.phase, result.seed), {})[result.router] = result
+        pairs = [compare(twins["kv"], twins["round-robin"]) for twins in by_seed.values() if len(twins) == 2]
+        return list(reversed(pairs))
 
     def _set_phase_metric(self, current: str) -> None:
         for phase in (IDLE, *PHASES):
             self.metrics.scenario_phase.labels(phase=phase.name).set(1 if phase.name == current else 0)
 
     def state(self) -> dict:
-        """Phase, label, description, countdown (s), cycle; IDLE when auto mode is off."""
+        """Mode, phase, caption, the router holding the replicas, countdown (s), cycle, completed comparisons."""
         phases = [
             {"name": p.name, "label": p.label, "durationSeconds": p.duration_s / self.speedup, "totalRPS": p.rps, "maxConcurrency": p.max_concurrency}
             for p in PHASES
         ]
-        if not self.auto:
-            return {"mode": "manual", "phase": IDLE.name, "label": IDLE.label, "description": IDLE.description, "countdown": None, "cycle": 0, "phases": phases}
-        index, left, cycle = self._sync()  # so the reported phase and the applied config always agree
-        phase = PHASES[index]
+        if not self.auto or self._live is None:
+            return {"mode": "manual", "phase": IDLE.name, "label": IDLE.label, "description": IDLE.description, "countdown": None,
+                    "cycle": 0, "phases": phases, "comparison": "sliced" if self.sliced else "side-by-side",
+                    "live": None, "slices": self.comparisons()}
+        live = self._live
+        phase = PHASES[live.phase]
+        left = max(0.0, live.ends_at - asyncio.get_running_loop().time())
         return {
             "mode": "auto",
+            "comparison": "sliced" if self.sliced else "side-by-side",
             "phase": phase.name,
             "label": phase.label,
             "description": phase.description,
-            "countdown": math.ceil(left),
+            "countdown": None if live.draining else math.ceil(left),
             "phaseSeconds": phase.duration_s / self.speedup,
-            "cycle": cycle,
+            "cycle": live.cycle,
+            "live": {"router": live.router, "draining": live.draining,
+                     "sliceSeconds": phase.duration_s / 2 / self.speedup if live.router else None},
             "phases": phases,
+            "slices": self.comparisons(),
         }

@@ -62,7 +62,8 @@ class Service:
         self.engine.health = self.health
         self.defaults = WorkloadConfig() if "round-robin" in self.clients else WorkloadConfig(router="kv")
         self.engine.config = self.defaults
-        self.scenario = ScenarioController(self.engine, self.metrics, speedup=settings.scenario_speedup, ab="round-robin" in self.clients)
+        self.scenario = ScenarioController(self.engine, self.metrics, speedup=settings.scenario_speedup, ab="round-robin" in self.clients,
+                                           store=self.store, rng=random.Random(self.rng.random()))
         self.control = ControlPlane(self.engine, self.scenario, self.reset)
         self.broadcaster = Broadcaster(lambda: {"status": self.status(), "live": self.stats.snapshot()}, max_clients=settings.max_ws_clients,
                                        trusted=networks(settings.trusted_proxies))

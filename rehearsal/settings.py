@@ -21,32 +21,13 @@ DEFAULT_UI_PORT = 3000
 DEFAULT_KV_PORT = 8000
 DEFAULT_RR_PORT = 8001
 DEFAULT_WORKERS = 2  # the cloud stacks' replica count (2x TP=4 on one 8-GPU node)
-# The engine's max-num-tokens in the cloud stacks (Pulumi.<stack>.yaml model.engine.maxNumTokens) and the
-# mocker's --max-num-batched-tokens default: the longest prompt a booth conversation may reach.
-MAX_NUM_TOKENS = 8192
-# The engine's max-batch-size in the cloud stacks (model.engine.maxBatchSize): at most this many
-# sequences per iteration on one replica; beyond it requests wait for a slot.
-MAX_BATCH_SIZE = 16
-
-
-def engine_limit_args(max_batch_size: int = MAX_BATCH_SIZE, max_num_tokens: int = MAX_NUM_TOKENS,
-                      chunked_prefill: bool = True) -> list[str]:
-    """The cloud engine's batch limits in the mocker's spelling (TRT-LLM max_batch_size / max_num_tokens /
-    enable_chunked_prefill), so a mocker replica queues and batches like the TRT-LLM replica it stands for."""
-    return ["--max-num-seqs", str(max_batch_size), "--max-num-batched-tokens", str(max_num_tokens),
-            "--enable-chunked-prefill" if chunked_prefill else "--no-enable-chunked-prefill"]
+# The engine limits and the migration limit live in serving.engine (the cloud program reads them too).
+from serving.engine import MAX_BATCH_SIZE, MAX_NUM_TOKENS, MIGRATION_LIMIT, engine_limit_args  # noqa: E402,F401
+from serving.router import router_policy  # noqa: E402
 
 # Dynamo without etcd or NATS: discovery through files in a temp dir, requests
 # over TCP, KV events over ZMQ (through our loopback-only broker).
 PLANE_ARGS = ("--discovery-backend", "file", "--request-plane", "tcp", "--event-plane", "zmq")
-
-# How often a frontend may move a request to another worker when its worker disconnects or
-# cannot be reached (Dynamo 1.6.1 `--migration-limit`, default 0 = never). With 0, a worker that
-# dies fails its in-flight requests and, until its registration expires (~10 s with file
-# discovery), new ones routed to it; with 3 they go to the surviving worker. Same value as the
-# cluster's frontends (components.inference.FRONTEND_MIGRATION_LIMIT).
-MIGRATION_LIMIT = 3
-
 
 @dataclass(frozen=True)
 class MockerTiming:
@@ -79,7 +60,7 @@ class MockerTiming:
 class RouterSettings:
     """KV frontend router settings, handed to `python -m dynamo.frontend` the way the cloud stacks do.
 
-    The cloud's KV frontend reads a `--router-policy-config` file built by components.dgd.router_policy
+    The cloud's KV frontend reads a `--router-policy-config` file built by serving.router.router_policy
     (ai-dynamo 1.6.1 deprecates the per-setting flags); the rehearsal writes the same document from
     the same function, so what it measures is what the cluster runs.
     """
@@ -90,8 +71,6 @@ class RouterSettings:
 
     def policy(self) -> dict | None:
         """The policy document (None: Dynamo's defaults, no file)."""
-        from components.dgd import router_policy  # lazy: the launcher stays light when no policy is set
-
         return router_policy(self)
 
     def args(self, work_dir: Path) -> list[str]:

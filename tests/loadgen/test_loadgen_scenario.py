@@ -1,11 +1,15 @@
-"""Auto mode: the booth's 4-phase story (warm-up, steady A/B, high load, cool-down) with captions, countdown and cycle count."""
+"""Auto mode: the booth's 4-phase story (warm-up, steady A/B, high load, cool-down) with captions, countdown and cycle
+count; by default as time slices (one router at a time on the replicas), side by side on request."""
 
 from __future__ import annotations
 
 import pytest
 from loadgen_testkit import wait_for
 
-from loadgen.scenario import PHASES, phase_at
+import time
+from collections import defaultdict
+
+from loadgen.scenario import PHASES
 
 
 def test_phase_table_tells_the_story_in_the_first_four_minutes():
@@ -20,39 +24,21 @@ def test_phase_table_tells_the_story_in_the_first_four_minutes():
         assert 40 <= len(p.description) <= 120, p.name  # one line on the booth screen
 
 
-@pytest.mark.parametrize(
-    "elapsed,expected",
-    [
-        (0, (0, 60, 1)),
-        (59.5, (0, 0.5, 1)),
-        (60, (1, 120, 1)),
-        (200, (2, 70, 1)),
-        (300, (3, 30, 1)),
-        (330, (0, 60, 2)),
-        (330 * 3 + 185, (2, 85, 4)),
-    ],
-)
-def test_phase_at_walks_the_cycle(elapsed, expected):
-    index, left, cycle = phase_at(elapsed)
-    assert (index, round(left, 6), cycle) == expected
-
-
-def test_speedup_scales_durations():
-    assert phase_at(1.0, speedup=60) == (1, 2.0, 1)
-
-
 @pytest.fixture
 def auto_lg(make_stub, make_loadgen):
     kv, rr = make_stub(ttft_ms=5), make_stub(ttft_ms=5, prefix_cache=False)
     return make_loadgen(kv.url, rr.url, scenario_speedup=60)  # cycle of 5.5 s instead of 5.5 min
 
 
-def test_auto_mode_cycles_phases_with_countdown_and_cycle_count(auto_lg):
+QUICK = {"thinkTimeMs": {"min": 0, "max": 5}, "turns": {"min": 3, "max": 3}, "maxTokens": 8}
+
+
+def test_side_by_side_auto_mode_cycles_phases_with_countdown_and_cycle_count(auto_lg):
     lg = auto_lg
-    status = lg.post("/api/scenario/auto").json()
+    status = lg.post("/api/scenario/auto?comparison=side-by-side").json()
     sc = status["scenario"]
-    assert sc["mode"] == "auto" and sc["phase"] == "WARM_UP" and sc["cycle"] == 1 and sc["label"] == "Warm-up"
-    assert "turn 1" in sc["description"]
+    assert sc["mode"] == "auto" and sc["comparison"] == "side-by-side" and sc["phase"] == "WARM_UP" and sc["cycle"] == 1
+    assert "turn 1" in sc["description"] and sc["live"]["router"] is None
     assert 0 < sc["countdown"] <= 1
     assert status["running"] and status["config"]["totalRPS"] == 1.0 and status["config"]["maxConcurrency"] == 8
     assert status["config"]["mix"] == {"a": 1.0, "b": 0.0, "c": 0.0} and status["config"]["router"] == "ab"
@@ -63,7 +49,6 @@ def test_auto_mode_cycles_phases_with_countdown_and_cycle_count(auto_lg):
     assert (seen["HIGH_LOAD"]["config"]["totalRPS"], seen["HIGH_LOAD"]["config"]["maxConcurrency"]) == (3.0, 24)
     assert (seen["COOL_DOWN"]["config"]["totalRPS"], seen["COOL_DOWN"]["config"]["maxConcurrency"]) == (0.5, 4)
     assert all(s["config"]["router"] == "ab" for s in seen.values())
-    assert "round-robin" in seen["HIGH_LOAD"]["scenario"]["description"].lower()
     again = wait_for(lambda: (s := lg.status())["scenario"]["cycle"] == 2 and s, timeout_s=20, interval_s=0.02, what="cycle 2")
     assert again["scenario"]["phase"] in ("WARM_UP", "STEADY_AB")
     assert "loadgen_scenario_phase" in lg.metrics()
@@ -72,8 +57,53 @@ def test_auto_mode_cycles_phases_with_countdown_and_cycle_count(auto_lg):
     assert stopped["running"] is False
 
 
+def test_time_slices_give_the_replicas_to_one_router_at_a_time_on_the_same_conversations(make_stub, make_loadgen):
+    """Issue 21: auto mode's default is the comparison a user choosing a router would see."""
+    kv, rr = make_stub(ttft_ms=5, prefill_ms_per_1k=20), make_stub(ttft_ms=5, prefill_ms_per_1k=20, prefix_cache=False)
+    lg = make_loadgen(kv.url, rr.url, scenario_speedup=15)  # seed 7 (the testkit's): the same slice seeds every run
+    lg.post("/api/workload/config", {**QUICK, "turns": {"min": 2, "max": 2}})
+    status = lg.post("/api/scenario/auto").json()
+    assert status["scenario"]["comparison"] == "sliced" and status["scenario"]["live"]["router"] == "kv"
+    overlap, routers_seen, started = [], [], time.monotonic()
+    while time.monotonic() - started < 90:
+        s = lg.status()
+        inflight = s["counters"]["activeByRouter"]
+        if inflight["kv"] and inflight["round-robin"]:
+            overlap.append(inflight)
+        live = s["scenario"]["live"]
+        if live and (not routers_seen or routers_seen[-1] != live["router"]):
+            routers_seen.append(live["router"])
+        if len(s["scenario"]["slices"]) >= 4:  # all four phases of cycle 1 compared
+            break
+        time.sleep(0.02)
+    final = lg.post("/api/scenario/stop").json()
+    assert not overlap, f"both routers had sessions at once: {overlap[:3]}"
+    assert routers_seen[:4] == ["kv", "round-robin", "kv", "round-robin"], routers_seen
+    pairs = final["scenario"]["slices"]
+    assert [p["phase"] for p in reversed(pairs)][:4] == [p.name for p in PHASES]
+    convs = lg.conversations(limit=1000)["conversations"]
+    by_slice = defaultdict(list)
+    for conv in convs:
+        assert conv["slice"] and conv["slice"].endswith("-" + conv["router"]), conv["slice"]
+        by_slice[conv["slice"]].append(conv)
+    for pair in pairs:
+        kv_slice, rr_slice = pair["kv"]["tag"], pair["roundRobin"]["tag"]
+        # Same seed: the same documents in the same order (each salted by its own conversation id).
+        order = lambda tag: [c["source"] for c in sorted(by_slice[tag], key=lambda c: c["started_at"])]  # noqa: E731
+        assert order(kv_slice) == order(rr_slice), pair["phase"]
+        # A conversation's turns stay within its slice: the twin starts after the last turn of this one.
+        first, second = sorted((kv_slice, rr_slice), key=lambda tag: min(c["started_at"] for c in by_slice[tag]))
+        last_turn = max(t["started_at"] for c in by_slice[first] for t in c["turns"])
+        assert last_turn < min(c["started_at"] for c in by_slice[second])
+        if pair["phase"] in ("STEADY_AB", "HIGH_LOAD"):
+            assert order(kv_slice), pair["phase"]
+            assert pair["ratio"]["2"] is not None and pair["ratio"]["2"] < 1.0, pair  # the stub's cache works for KV only
+    text = lg.metrics()
+    assert 'loadgen_slice_ttft_ratio{phase="STEADY_AB",turns="2"}' in text
+
+
 def test_router_or_load_change_hands_auto_mode_to_manual(auto_lg):
-    """Auto mode always shows both routers; choosing one router (or a load) is a manual decision."""
+    """Auto mode compares both routers; choosing one router (or a load) is a manual decision."""
     lg = auto_lg
     lg.post("/api/scenario/auto")
     status = lg.post("/api/workload/config", {"maxTokens": 8}).json()
