@@ -152,7 +152,40 @@ function renderHeadline(live) {
     ? "waiting for follow-up turns on both routers…"
     : `follow-ups ${Math.round(f.kv)} ms vs ${Math.round(f["round-robin"])} ms` +
       (t2.kv != null && t2["round-robin"] != null ? ` · turn 2: ${Math.round(t2.kv)} ms vs ${Math.round(t2["round-robin"])} ms` : "") +
-      ` · same conversations on both routers`;
+      ((state.status && state.status.scenario.mode === "auto" && state.status.scenario.comparison === "sliced")
+        ? " · same conversations, one router at a time" : " · same conversations on both routers");
+}
+
+const ROUTER_NAMES = { kv: "KV-aware", "round-robin": "Round-robin" };
+function renderSlices(sc, auto) {
+  const live = $("slice-live");
+  live.hidden = !auto;
+  if (auto && sc.live && sc.live.router) {
+    live.className = "slice-live " + (sc.live.router === "kv" ? "kv" : "rr");
+    live.textContent = sc.live.draining
+      ? `${ROUTER_NAMES[sc.live.router]}: finishing its conversations before the other router takes the replicas`
+      : `Now: ${ROUTER_NAMES[sc.live.router]} alone on both replicas · ${mmss(sc.countdown)} left in its slice`;
+  } else if (auto) {
+    live.className = "slice-live";
+    live.textContent = "Side by side: both routers at once on shared replicas";
+  }
+  const pairs = sc.slices || [];
+  $("slices-panel").hidden = pairs.length === 0;
+  const body = $("slices-body");
+  body.textContent = "";
+  for (const p of pairs.slice(0, 8)) {
+    const tr = document.createElement("tr");
+    const ms = (side, turns) => fmt(p[side].ttftP50Ms[turns], 0);
+    const ratio = (turns) => (p.ratio[turns] == null ? "–" : "×" + p.ratio[turns].toFixed(2));
+    const phase = (sc.phases.find((x) => x.name === p.phase) || { label: p.phase }).label;
+    for (const text of [`${phase} · cycle ${p.cycle}`, `${ms("kv", "1")} · ${ms("roundRobin", "1")}`,
+      `${ms("kv", "2")} · ${ms("roundRobin", "2")}`, ratio("2"), ratio("2+")]) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      tr.appendChild(td);
+    }
+    body.appendChild(tr);
+  }
 }
 
 function workerColor(name) {
@@ -238,6 +271,7 @@ function render(status, live) {
   $("phase-description").textContent = auto ? sc.description : (status.running ? manualCaption(cfg) : sc.description);
   $("phase-countdown").textContent = auto ? mmss(sc.countdown) + " left" : "";
   $("phase-cycle").textContent = auto ? "cycle " + sc.cycle : "";
+  renderSlices(sc, auto);
   $("auto").firstChild.textContent = auto ? "Stop auto mode " : "Start auto mode ";
   $("auto").classList.toggle("on", auto);
 
@@ -408,6 +442,7 @@ async function init() {
   $("stop").addEventListener("click", () => act("/api/workload/stop", {}, "Stopped"));
   $("reset").addEventListener("click", () => act("/api/workload/reset", {}, "Reset"));
   $("auto").addEventListener("click", toggleAuto);
+  $("auto-shared").addEventListener("click", () => act("/api/scenario/auto?comparison=side-by-side", {}, "Auto mode, side by side"));
   $("advanced-toggle").addEventListener("click", () => toggleDrawer());
   $("advanced-close").addEventListener("click", () => toggleDrawer(false));
   document.addEventListener("keydown", onKey);

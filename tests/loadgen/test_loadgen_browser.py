@@ -222,3 +222,29 @@ def test_two_layers_panel_shows_ttft_beside_itl_and_the_before_after_line(make_s
     assert "without speculative decoding \u2192" in line and "with EAGLE3" in line, line
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.locator("[data-testid=itl-panel]").screenshot(path=str(SHOTS / "two-layers-panel.png"))
+
+
+def test_auto_mode_shows_the_live_slice_and_compares_completed_slices(make_stub, make_loadgen, browser):
+    """Issue 21: the page says which router holds the replicas and compares completed twin slices; the booth
+    screenshot shows a high-load slice."""
+    kv, rr = make_stub(ttft_ms=5, prefill_ms_per_1k=20), make_stub(ttft_ms=5, prefill_ms_per_1k=20, prefix_cache=False)
+    lg = make_loadgen(kv.url, rr.url, scenario_speedup=15)
+    context = browser.new_context(viewport=BOOTH_VIEWPORT, bypass_csp=True)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    lg.post("/api/workload/config", {"thinkTimeMs": {"min": 0, "max": 5}, "turns": {"min": 2, "max": 2}, "maxTokens": 8, "openingTokens": 3000})
+    page.goto(lg.url + "/")
+    page.wait_for_selector("#presets button")
+    page.locator("#auto").click()
+    page.wait_for_function("document.getElementById('slice-live').textContent.startsWith('Now: KV-aware alone on both replicas')")
+    page.wait_for_function("document.getElementById('phase-pill').textContent === 'HIGH_LOAD' && "
+                           "document.querySelectorAll('#slices-body tr').length >= 2", timeout=60_000)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "booth-auto-high-load-1920x1080.png"))
+    rows = page.locator("#slices-body tr").all_inner_texts()
+    assert any(row.startswith("Steady A/B") and "×0." in row for row in rows), rows  # KV's turn 2 beats round-robin's
+    assert page.evaluate("[document.documentElement.scrollWidth, document.documentElement.scrollHeight]") == [1920, 1080]
+    lg.post("/api/scenario/stop")
+    context.close()
+    assert not errors, errors
