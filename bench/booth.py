@@ -1,4 +1,5 @@
-"""The booth at its defaults, measured like the acceptance check: auto mode on the local rehearsal, per phase.
+"""Auto mode side by side (both routers at once on shared replicas) on the local rehearsal, per phase.
+The booth's default, time slices, is measured by `python -m bench.booth_slices`.
 
 Starts the rehearsal (2 mocker workers timed from the measured H100 table, the booth's router
 settings, the load generator), starts auto mode through the API, waits, then prints mean TTFT
@@ -66,7 +67,7 @@ def measure(ui_url: str, seconds: float, workload: dict | None = None, token: st
     try:
         if workload:  # fields auto mode keeps (opening, turns, answer length); phases set rate and concurrency
             run.http.post("/api/workload/config", json=workload).raise_for_status()
-        run.start()
+        run.start("side-by-side")  # this bench measures the shared-replicas mode (bench.booth_slices: the default)
         run.follow(seconds)
         metrics = run.metrics()
         records = run.records()

@@ -11,8 +11,14 @@ mean TTFT KV / round-robin by turn, for the booth's conversation shape, on a giv
     that holds most of it (a partial re-prefill of the turns since its last visit);
   * every request pays a fixed `overhead_ms` (frontend, tokenizer, network, scheduling) on top.
 
-Queueing is ignored, so loaded numbers (the rehearsal's bench) sit above these floors. Layouts other
-than the booth's 2 x TP=4 are scaled from the TP=4 shard figures (stated per layout below), not measured.
+That floor ignores queueing. The second table adds it for each auto-mode phase at its offered load, as a
+time slice runs it (one router alone on the replicas at the phase's rate): each replica is an M/G/1 queue
+of prefill work (Poisson arrivals; service = the prefill each request needs, from the same figures), so
+every request also waits the Pollaczek-Khinchine mean W = lambda E[S^2] / (2 (1 - rho)) before its own
+prefill. Round-robin's re-prefills raise its rho, and so its wait, on every turn; at rho >= 1 the phase is
+saturated (its queue grows for as long as the slice lasts). Decode and iteration granularity are left out.
+Layouts other than the booth's 2 x TP=4 are scaled from the TP=4 shard figures (stated per layout below),
+not measured.
 
     python -m bench.predict [--opening 7000] [--answer 256] [--question 40] [--turns 2 4] [--overhead-ms 10]
 """
@@ -22,6 +28,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
+from loadgen.scenario import PHASES
 from rehearsal.calibration import GpuCalibration, load
 
 
@@ -77,6 +84,57 @@ def predict(cal: GpuCalibration, layout: Layout, opening: int, answer: int, ques
     return {"kv": kv, "rr": rr, "turn1": kv[1] / rr[1], "turn2": kv[2] / rr[2], "followups": pooled(kv) / pooled(rr)}
 
 
+def _request_mix(cal: GpuCalibration, layout: Layout, opening: int, answer: int, question: int,
+                 turns: tuple[int, int], router: str) -> list[tuple[int, float, float]]:
+    """(turn, probability weight per conversation, prefill ms) for every kind of request a conversation makes."""
+    n, step = layout.replicas, answer + question
+    kinds = []
+    for k in range(1, turns[1] + 1):
+        reach = sum(1 for t in range(turns[0], turns[1] + 1) if t >= k) / (turns[1] - turns[0] + 1)  # P(turn k exists)
+        prompt = opening + (k - 1) * step
+        if k == 1:
+            kinds.append((k, reach, prefill_ms(cal, layout, prompt)))
+        elif router == "kv":
+            kinds.append((k, reach, prefill_ms(cal, layout, step)))
+        else:
+            never, last = ((n - 1) / n) ** (k - 1), 1 / n
+            gap = min(prompt, step * min(k - 1, n))
+            kinds += [(k, reach * never, prefill_ms(cal, layout, prompt)), (k, reach * last, prefill_ms(cal, layout, step)),
+                      (k, reach * (1 - never - last), prefill_ms(cal, layout, gap))]
+    return kinds
+
+
+def predict_loaded(cal: GpuCalibration, layout: Layout, rps: float, opening: int, answer: int, question: int,
+                   turns: tuple[int, int], overhead_ms: float) -> dict:
+    """Mean TTFT (ms) per turn for each router alone at `rps`, with each replica's prefill queue (M/G/1)."""
+    out = {}
+    for router in ("kv", "rr"):
+        kinds = _request_mix(cal, layout, opening, answer, question, turns, router)
+        per_conv = sum(w for _, w, _ in kinds)  # requests per conversation
+        lam = rps / layout.replicas / 1000.0  # requests per ms per replica
+        mean_s = sum(w * s for _, w, s in kinds) / per_conv
+        second = sum(w * s * s for _, w, s in kinds) / per_conv
+        rho = lam * mean_s
+        wait = lam * second / (2 * (1 - rho)) if rho < 1 else float("inf")
+        by_turn = {}
+        for k in range(1, turns[1] + 1):
+            parts = [(w, s) for t, w, s in kinds if t == k]
+            by_turn[k] = overhead_ms + wait + sum(w * s for w, s in parts) / sum(w for w, _ in parts)
+        out[router] = {"rho": rho, "wait": wait, "ttft": by_turn}
+    weights = {k: sum(1 for t in range(turns[0], turns[1] + 1) if t >= k) for k in range(2, turns[1] + 1)}
+    pooled = lambda d: sum(d[k] * w for k, w in weights.items()) / sum(weights.values())  # noqa: E731
+    kv, rr = out["kv"]["ttft"], out["rr"]["ttft"]
+    return {**out, "turn1": kv[1] / rr[1], "turn2": kv[2] / rr[2], "followups": pooled(kv) / pooled(rr)}
+
+
+def stacks_and_layouts():
+    """(stack, calibration, layout) for dev (H100) and prod (H200) in every layout."""
+    for stack, gpu in (("dev", "h100"), ("prod", "h200")):
+        cal = load(gpu)
+        for layout in LAYOUTS:
+            yield stack, cal, layout
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--opening", type=int, default=7000)
@@ -89,11 +147,22 @@ def main() -> None:
           f"{args.overhead_ms:g} ms fixed overhead per request, no queueing.\n")
     print("| stack (GPU) | layout | turn-1 TTFT | turn-2 KV / RR (ms) | turn 2 KV/RR | turns >= 2 KV/RR |")
     print("|---|---|---|---|---|---|")
-    for stack, gpu in (("dev", "h100"), ("prod", "h200")):
-        cal = load(gpu)
-        for layout in LAYOUTS:
-            p = predict(cal, layout, args.opening, args.answer, args.question, tuple(args.turns), args.overhead_ms)
-            print(f"| {stack} ({cal.gpu}) | {layout.name} | {p['kv'][1]:.0f} ms | {p['kv'][2]:.0f} / {p['rr'][2]:.0f} | {p['turn2']:.2f} | {p['followups']:.2f} |")
+    for stack, cal, layout in stacks_and_layouts():
+        p = predict(cal, layout, args.opening, args.answer, args.question, tuple(args.turns), args.overhead_ms)
+        print(f"| {stack} ({cal.gpu}) | {layout.name} | {p['kv'][1]:.0f} ms | {p['kv'][2]:.0f} / {p['rr'][2]:.0f} | {p['turn2']:.2f} | {p['followups']:.2f} |")
+    print("\nAt each auto-mode phase's offered load, one router alone on the replicas (a time slice), with queueing:\n")
+    print("| stack | layout | phase (RPS) | prefill busy KV · RR | wait KV · RR (ms) | turn 2 KV / RR (ms) | turn 2 KV/RR | turns >= 2 KV/RR | light-load turn 2 KV/RR |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for stack, cal, layout in stacks_and_layouts():
+        floor = predict(cal, layout, args.opening, args.answer, args.question, tuple(args.turns), args.overhead_ms)
+        for phase in PHASES:
+            p = predict_loaded(cal, layout, phase.rps, args.opening, args.answer, args.question, tuple(args.turns), args.overhead_ms)
+            head = f"| {stack} | {layout.name} | {phase.name} ({phase.rps:g}) | {p['kv']['rho']:.0%} · {p['rr']['rho']:.0%} |"
+            if p["rr"]["rho"] >= 1:
+                print(f"{head} {p['kv']['wait']:.0f} · saturated | – | round-robin saturated | – | {floor['turn2']:.2f} |")
+                continue
+            print(f"{head} {p['kv']['wait']:.0f} · {p['rr']['wait']:.0f} | {p['kv']['ttft'][2]:.0f} / {p['rr']['ttft'][2]:.0f} | "
+                  f"{p['turn2']:.2f} | {p['followups']:.2f} | {floor['turn2']:.2f} |")
     print("\nFigures used (per TP=4 shard, compute + all-reduce estimate):")
     for gpu in ("h100", "h200"):
         cal = load(gpu)

@@ -45,9 +45,9 @@ class Metrics:
         self.target_rps = Gauge("loadgen_target_rps", "Configured totalRPS (0 when stopped)", registry=r)
         self.scenario_phase = Gauge("loadgen_scenario_phase", "1 for the current auto-mode phase", ("phase",), registry=r)
         # Auto mode's time slices: the last completed slice's median TTFT per router, and KV / round-robin.
-        self.slice_ttft = Gauge("loadgen_slice_ttft_p50_seconds", "Median TTFT of the last completed auto-mode slice",
+        self.slice_ttft = Gauge("loadgen_slice_ttft_mean_seconds", "Mean TTFT of the last completed auto-mode slice",
                                 ("phase", "router", "turns"), registry=r)
-        self.slice_ratio = Gauge("loadgen_slice_ttft_ratio", "KV / round-robin median TTFT of the last twin slices",
+        self.slice_ratio = Gauge("loadgen_slice_ttft_ratio", "KV / round-robin mean TTFT of the last twin slices",
                                  ("phase", "turns"), registry=r)
         for router in ("kv", "round-robin"):
             self.active.labels(router=router).set(0)

@@ -42,7 +42,7 @@ class Phase:
 PHASES: tuple[Phase, ...] = (
     Phase("WARM_UP", "Warm-up", "New conversations paste a ~7k-token file: turn 1 costs the same on both routers (nothing is cached yet).", 60, 1.0, 8),
     Phase("STEADY_AB", "Steady A/B", "Same conversations, one router at a time: KV-aware sends each follow-up to the replica holding its history.", 120, 1.5, 12),
-    Phase("HIGH_LOAD", "High load", "Round-robin re-prefills whole histories and its queue grows; KV-aware serves follow-ups from cache.", 90, 3.0, 24),
+    Phase("HIGH_LOAD", "High load", "Twice the load: round-robin re-prefills histories; KV-aware still hits cache but waits behind new conversations.", 90, 3.0, 24),
     Phase("COOL_DOWN", "Cool-down", "Load drops. The gap sits on turn 2: with 2 replicas round-robin finds the cache half the time.", 60, 0.5, 4),
 )
 log = logging.getLogger("loadgen.scenario")
@@ -202,7 +202,7 @@ class ScenarioController:
     def _record(self, pair: dict) -> None:
         """The twins' medians and ratios as Prometheus gauges (Grafana shows them beside the live histograms)."""
         for key, router in (("kv", "kv"), ("roundRobin", "round-robin")):
-            for turns, ms in pair[key]["ttftP50Ms"].items():
+            for turns, ms in pair[key]["ttftMeanMs"].items():
                 if ms is not None:
                     self.metrics.slice_ttft.labels(phase=pair["phase"], router=router, turns=turns).set(ms / 1000)
         for turns, ratio in pair["ratio"].items():

@@ -117,8 +117,9 @@ class AutoRun:
         self.metrics_url = (metrics_url or ui_url).rstrip("/") + "/metrics"  # the load generator's internal port
         self.phases: list[tuple[str, float]] = []  # (phase, wall time it was first seen)
 
-    def start(self) -> dict:
-        return self.http.post("/api/scenario/auto").raise_for_status().json()
+    def start(self, comparison: str = "sliced") -> dict:
+        """Auto mode: `sliced` (the default: one router at a time) or `side-by-side` (shared replicas)."""
+        return self.http.post("/api/scenario/auto", params={"comparison": comparison}).raise_for_status().json()
 
     def follow(self, seconds: float, poll_s: float = 1.0) -> None:
         """Wait `seconds`, noting when each phase begins."""
@@ -128,6 +129,22 @@ class AutoRun:
             if not self.phases or self.phases[-1][0] != phase:
                 self.phases.append((phase, time.time()))
             time.sleep(poll_s)
+
+    def slices(self, count: int, limit_s: float, poll_s: float = 2.0) -> list[dict]:
+        """Wait until `count` twin slices are compared (time-sliced auto mode); returns them oldest first."""
+        deadline = time.monotonic() + limit_s
+        while time.monotonic() < deadline:
+            status = self.http.get("/api/status").json()
+            phase = status["scenario"]["phase"]
+            if not self.phases or self.phases[-1][0] != phase:
+                self.phases.append((phase, time.time()))
+            if len(status["scenario"]["slices"]) >= count:
+                return list(reversed(status["scenario"]["slices"]))
+            time.sleep(poll_s)
+        raise TimeoutError(f"fewer than {count} twin slices after {limit_s:.0f}s")
+
+    def conversations(self) -> list[dict]:
+        return self.http.get("/api/conversations", params={"limit": 5000}).raise_for_status().json()["conversations"]
 
     def metrics(self) -> str:
         return self.http.get(self.metrics_url).raise_for_status().text

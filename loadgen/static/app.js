@@ -175,7 +175,7 @@ function renderSlices(sc, auto) {
   body.textContent = "";
   for (const p of pairs.slice(0, 8)) {
     const tr = document.createElement("tr");
-    const ms = (side, turns) => fmt(p[side].ttftP50Ms[turns], 0);
+    const ms = (side, turns) => fmt(p[side].ttftMeanMs[turns], 0);
     const ratio = (turns) => (p.ratio[turns] == null ? "–" : "×" + p.ratio[turns].toFixed(2));
     const phase = (sc.phases.find((x) => x.name === p.phase) || { label: p.phase }).label;
     for (const text of [`${phase} · cycle ${p.cycle}`, `${ms("kv", "1")} · ${ms("roundRobin", "1")}`,

@@ -230,6 +230,9 @@ def test_auto_mode_shows_the_live_slice_and_compares_completed_slices(make_stub,
     kv, rr = make_stub(ttft_ms=5, prefill_ms_per_1k=20), make_stub(ttft_ms=5, prefill_ms_per_1k=20, prefix_cache=False)
     lg = make_loadgen(kv.url, rr.url, scenario_speedup=15)
     context = browser.new_context(viewport=BOOTH_VIEWPORT, bypass_csp=True)
+    lg.post("/api/workload/start", {"totalRPS": 30, "thinkTimeMs": {"min": 0, "max": 5}, "turns": {"min": 3, "max": 3},
+                                    "maxTokens": 2, "maxConversations": 40})  # a full routing map first
+    wait_for(lambda: lg.status()["state"] == "finished", what="the warm-up run")
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -245,6 +248,11 @@ def test_auto_mode_shows_the_live_slice_and_compares_completed_slices(make_stub,
     rows = page.locator("#slices-body tr").all_inner_texts()
     assert any(row.startswith("Steady A/B") and "×0." in row for row in rows), rows  # KV's turn 2 beats round-robin's
     assert page.evaluate("[document.documentElement.scrollWidth, document.documentElement.scrollHeight]") == [1920, 1080]
+    # Nothing in the map panel runs over its own bottom edge (the legend and the controls stay readable).
+    panel = page.locator(".map-panel").bounding_box()
+    for selector in (".legend", "#map-note-kv", "#map-note-rr"):
+        box = page.locator(selector).bounding_box()
+        assert box["y"] + box["height"] <= panel["y"] + panel["height"] + 1, (selector, box, panel)
     lg.post("/api/scenario/stop")
     context.close()
     assert not errors, errors

@@ -1,21 +1,14 @@
 """The booth's claim, end to end, as a visitor would check it: the rehearsal at its defaults, auto mode.
 
 Starts the whole rehearsal on free ports exactly as `make demo` does (2 mocker workers timed from the
-measured H100 table, the booth's router settings, the load generator with its defaults: 7k-token
-openings, 2-4 turns, both routers on the same conversations), starts auto mode through the API and, after the
-first four minutes of the schedule (warm-up, steady A/B, the first minute of high load), reads
-`/metrics` (`loadgen_ttft_seconds` by router and turn) and the per-turn records. It gates what holds
-run after run: both routers have traffic, turn 1 within 15%, KV keeps >= 90% of the ideal prefix hits on
-turns 2+, and KV's turn 2 is clearly faster (KV / round-robin <= 0.75). Issue 11's tighter bounds
-(turn 2 <= 0.5, turns >= 2 <= 0.6) are printed and reported by `python -m bench.booth`: measured
-0.28-0.61 on turn 2 across full-length runs on this 2-core machine, and one run's own 90% bootstrap
-interval spans about 0.27-0.54 (docs/rehearsal.md, "What the audience will see"), so gating on 0.5 would fail
-about one run in four to one in three.
-
-The schedule runs at full length (~4.5 minutes in all): with two replicas round-robin finds the cache by
-chance on about half of its turn-2s, so the ratio over fewer conversations (the phases at double speed
-gave 0.42-0.67 across runs) is too noisy to gate on. The high-load phase's own bound (turn 2 <= 0.35)
-is reported by `python -m bench.booth` (README), not gated here.
+measured H100 table, the booth's router settings, the load generator with its defaults: 7k-token openings,
+2-4 turns) and starts auto mode through the API. Auto mode gives the replicas to one router at a time: each
+phase is a KV-aware slice and a round-robin slice from the same seed (same arrivals, documents, turn counts),
+drained between. After the first three phases (warm-up, steady, high load) it reads the compared twin slices
+and the per-turn records and gates what holds run after run (docs/rehearsal.md has the measured runs):
+no errors, turn 1 within 15%, KV's mean turn-2 TTFT at most GATE_TURN2 of round-robin's in steady and in
+high load, and turns >= 2 at most GATE_FOLLOWUPS. How each router's turn 2 moves from steady to high load
+is printed (measured x1.1-x1.5 for both: KV's hits wait behind other conversations' first turns too).
 The Stack context manager stops every process even when an assertion fails.
 """
 
@@ -23,43 +16,55 @@ from __future__ import annotations
 
 import pytest
 
-from bench import booth_analysis
-from rehearsal.acceptance import AutoRun, Verdict, failures, format_table, mean_ttft_from_metrics, ratios
+from rehearsal.acceptance import AutoRun
 from rehearsal.ports import pick_free
 from rehearsal.settings import BOOTH
+from rehearsal.slice_stats import analyse
 from rehearsal.stack import Stack, StackConfig
-from rehearsal.turn_stats import later_turns_hit_of_ideal
 
-SPEEDUP = 1
-FIRST_FOUR_MINUTES_S = 240 / SPEEDUP
-GATE = Verdict(turn2_max=0.75, followups_max=0.9, turn1_tolerance=0.15)
+FIRST_THREE_PHASES = ("WARM_UP", "STEADY_AB", "HIGH_LOAD")
+# What holds run after run (docs/rehearsal.md, "Time slices": at the booth defaults turn 2 0.25-0.38 and turns >= 2
+# 0.26-0.47 over the H100 runs; one run's 90% interval on turn 2 reaches 0.67 with ~25 conversations a slice). Issue 21's tighter
+# bounds (0.30 / 0.45) are printed and reported by `python -m bench.booth_slices`, not gated.
+GATE_TURN2 = 0.5
+GATE_FOLLOWUPS = 0.55
+TURN1_TOLERANCE = 0.15
+ISSUE_BOUNDS = {"2": 0.30, "2+": 0.45}
 
 
 @pytest.mark.e2e
-def test_booth_defaults_in_auto_mode_show_the_kv_win(tmp_path):
+def test_booth_time_slices_show_the_kv_win_in_steady_and_high_load(tmp_path):
     kv_port, rr_port, ui_port = pick_free(3)
-    config = StackConfig(kv_port=kv_port, rr_port=rr_port, ui_port=ui_port, router=BOOTH, loadgen_args=("--scenario-speedup", str(SPEEDUP)))
+    config = StackConfig(kv_port=kv_port, rr_port=rr_port, ui_port=ui_port, router=BOOTH)
     assert config.workers == 2  # the booth's replica count
     with Stack(config, work_dir=tmp_path) as stack:
         stack.wait_ready(timeout_s=180)
         run = AutoRun(config.ui_url, token=config.control_token, metrics_url=config.ui_metrics_url)
         try:
-            assert run.start()["scenario"]["phase"] == "WARM_UP"
-            run.follow(FIRST_FOUR_MINUTES_S)
-            metrics = run.metrics()
-            records = run.records()
-            phases = [p for p, _ in run.phases]
+            started = run.start()["scenario"]
+            assert (started["comparison"], started["live"]["router"]) == ("sliced", "kv")
+            pairs = run.slices(len(FIRST_THREE_PHASES), limit_s=900)
+            conversations = run.conversations()
             run.stop()
         finally:
             run.close()
 
-    result = ratios(mean_ttft_from_metrics(metrics))
-    report = format_table("first four minutes of auto mode", result)
+    result = analyse(pairs, conversations)
+    report = "\n".join(f"{phase}: " + ", ".join(
+        f"{g} KV {row[g]['kv_ms']:.0f} ms / RR {row[g]['rr_ms']:.0f} ms = {row[g].get('ratio', float('nan')):.2f}"
+        f" [{row[g].get('low', float('nan')):.2f}-{row[g].get('high', float('nan')):.2f}]" for g in ("1", "2", "2+"))
+        for phase, row in result.items())
     print(report)  # shown with -s / on failure
-    assert phases[:3] == ["WARM_UP", "STEADY_AB", "HIGH_LOAD"], phases
-    assert not [r for r in records if r["error"]], "failed turns"
-    print("issue-11 bounds (reported, not gated):", failures(result) or "all met")
-    print(booth_analysis.report(records))
-    assert failures(result, GATE) == [], report
-    kv = [r | {"conversation": r["conversation"]} for r in records if r["router"] == "kv"]
-    assert later_turns_hit_of_ideal(kv) >= 0.90, report
+    assert tuple(p["phase"] for p in pairs[:3]) == FIRST_THREE_PHASES, pairs
+    assert not [t for c in conversations for t in c["turns"] if t["error"]], "failed turns"
+    assert all(p[side]["cancelled"] == 0 for p in pairs for side in ("kv", "roundRobin")), "a drain ran out of time"
+    for phase in ("STEADY_AB", "HIGH_LOAD"):
+        row = result[phase]
+        assert abs(row["1"]["ratio"] - 1) <= TURN1_TOLERANCE, report
+        assert row["2"]["ratio"] <= GATE_TURN2, report
+        assert row["2+"]["ratio"] <= GATE_FOLLOWUPS, report
+    steady, high = result["STEADY_AB"]["2"], result["HIGH_LOAD"]["2"]
+    print(f"turn 2 steady -> high load: KV x{high['kv_ms'] / steady['kv_ms']:.2f}, round-robin x{high['rr_ms'] / steady['rr_ms']:.2f}")
+    missed = [f"{phase} {g} {result[phase][g]['ratio']:.2f} > {bound}" for phase in ("STEADY_AB", "HIGH_LOAD")
+              for g, bound in ISSUE_BOUNDS.items() if result[phase][g]["ratio"] > bound]
+    print("issue-21 bounds (reported, not gated):", missed or "all met")

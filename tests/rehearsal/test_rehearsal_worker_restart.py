@@ -57,13 +57,23 @@ def _ok(client: httpx.Client, url: str) -> bool:
         return False
 
 
-@pytest.mark.e2e
-def test_a_killed_worker_is_restarted_while_the_load_generator_keeps_serving(tmp_path):
+def _launch(tmp_path) -> tuple[Launcher, tuple[int, int, int]]:
+    """`python -m rehearsal` with two workers on free ports, ready (its "Press Ctrl-C" line printed)."""
     kv, rr, ui = pick_free(3)
     launcher = Launcher("--kv-port", str(kv), "--rr-port", str(rr), "--ui-port", str(ui), "--workers", "2",
                         "--ready-timeout", "90", logs_dir=tmp_path)
     try:
         launcher.wait_for(r"^Press Ctrl-C", timeout_s=120)
+    except BaseException:
+        launcher.stop()
+        raise
+    return launcher, (kv, rr, ui)
+
+
+@pytest.mark.e2e
+def test_a_killed_worker_is_restarted_while_the_load_generator_keeps_serving(tmp_path):
+    launcher, (kv, rr, ui) = _launch(tmp_path)
+    try:
         workers = launcher.worker_urls()
         assert set(workers) == {"mocker-0", "mocker-1"}, launcher.output
         with httpx.Client(timeout=5.0) as client:
@@ -116,11 +126,8 @@ def test_a_killed_worker_is_restarted_while_the_load_generator_keeps_serving(tmp
 @pytest.mark.e2e
 def test_a_killed_frontend_is_restarted_and_the_demo_keeps_running(tmp_path):
     """Re-audit: `kill -9` of a frontend ended the whole `make demo`. It is restarted like a worker."""
-    kv, rr, ui = pick_free(3)
-    launcher = Launcher("--kv-port", str(kv), "--rr-port", str(rr), "--ui-port", str(ui), "--workers", "2",
-                        "--ready-timeout", "90", logs_dir=tmp_path)
+    launcher, (_kv, rr, ui) = _launch(tmp_path)
     try:
-        launcher.wait_for(r"^Press Ctrl-C", timeout_s=120)
         baseline = f"http://127.0.0.1:{rr}"
         victim = pid_with_cmdline(f"--http-port\0{rr}\0", "dynamo.frontend")
         kill(victim)

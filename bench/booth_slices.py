@@ -1,0 +1,98 @@
+"""The booth's default story measured: auto mode's time slices on the local rehearsal, per phase.
+
+Starts the rehearsal (2 mocker workers timed from the measured table, the booth's router settings, the load
+generator at its defaults), starts auto mode (time slices: one router at a time on both replicas, twin slices
+from the same seed), waits for `--cycles` whole cycles, then prints per phase the mean TTFT of turn 1, turn 2
+and turns >= 2 for each router, KV / round-robin with a 90% bootstrap interval (conversations resampled within
+each slice), and how each router's turn-2 TTFT moves from the steady phase to high load.
+
+    python -m bench.booth_slices                      # one cycle, H100 timing (dev)
+    python -m bench.booth_slices --cycles 2 --calibration h200
+
+Prints numbers and writes out/bench/booth_slices.json; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from loadgen.scenario import PHASES
+from rehearsal.acceptance import AutoRun
+from rehearsal.ports import pick_free
+from rehearsal.settings import BOOTH, MockerTiming
+from rehearsal.slice_stats import analyse
+from rehearsal.stack import Stack, StackConfig
+
+REPO = Path(__file__).resolve().parent.parent
+OUT = REPO / "out" / "bench"
+
+
+def print_report(result: dict, title: str) -> None:
+    print(f"\n## {title}\n")
+    print("| phase | turn 1 KV · RR (ms) | turn 1 KV/RR | turn 2 KV · RR (ms) | turn 2 KV/RR [90%] | turns ≥ 2 KV/RR [90%] | conversations KV · RR |")
+    print("|---|---|---|---|---|---|---|")
+    for phase in (p.name for p in PHASES):
+        row = result.get(phase)
+        if not row:
+            continue
+        g1, g2, gf = row["1"], row["2"], row["2+"]
+
+        def ms(g):
+            return f"{g['kv_ms']:.0f} · {g['rr_ms']:.0f}" if g["kv_ms"] is not None and g["rr_ms"] is not None else "–"
+
+        def ratio(g, ci=True):
+            if "ratio" not in g:
+                return "–"
+            return f"{g['ratio']:.2f} [{g['low']:.2f}–{g['high']:.2f}]" if ci else f"{g['ratio']:.2f}"
+        print(f"| {phase} | {ms(g1)} | {ratio(g1, False)} | {ms(g2)} | {ratio(g2)} | {ratio(gf)} | "
+              f"{row['conversations']['kv']} · {row['conversations']['round-robin']} |")
+    steady, high = result.get("STEADY_AB"), result.get("HIGH_LOAD")
+    if steady and high:
+        for router, key in (("KV", "kv_ms"), ("round-robin", "rr_ms")):
+            if steady["2"][key] and high["2"][key]:
+                print(f"turn-2 mean {router}: steady {steady['2'][key]:.0f} ms -> high load {high['2'][key]:.0f} ms "
+                      f"(x{high['2'][key] / steady['2'][key]:.2f})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cycles", type=int, default=1)
+    parser.add_argument("--calibration", default="h100", choices=["h100", "h200"])
+    parser.add_argument("--limit", type=float, default=1800.0, help="seconds to wait for the cycles at most")
+    parser.add_argument("--out", default=str(OUT / "booth_slices.json"))
+    args = parser.parse_args()
+    kv_port, rr_port, ui_port = pick_free(3)
+    config = StackConfig(kv_port=kv_port, rr_port=rr_port, ui_port=ui_port, router=BOOTH,
+                         timing=replace(MockerTiming(), calibration=args.calibration))
+    load_before = os.getloadavg()
+    started = time.monotonic()
+    with Stack(config, work_dir=Path(os.environ.get("TMPDIR", "/tmp")) / f"booth-slices-{ui_port}") as stack:
+        stack.wait_ready(timeout_s=180)
+        run = AutoRun(config.ui_url, token=config.control_token, metrics_url=config.ui_metrics_url)
+        try:
+            run.start()
+            pairs = run.slices(args.cycles * len(PHASES), args.limit)
+            conversations = run.conversations()
+            run.stop()
+        finally:
+            run.close()
+    elapsed = time.monotonic() - started
+    result = analyse(pairs, conversations)
+    title = (f"auto mode, time slices, {args.cycles} cycle(s), {args.calibration} timing, 2 replicas; {elapsed:.0f} s; "
+             f"load average {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after")
+    print_report(result, title)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    turns = [{"slice": c["slice"], "conversation": c["id"], "turn": t["turn"], "ttft_ms": t["ttft_ms"], "error": t["error"]}
+             for c in conversations if c.get("slice") for t in c["turns"]]
+    out.write_text(json.dumps({"title": title, "result": result, "pairs": pairs, "turns": turns}, indent=1, default=str))
+    print(f"\nwritten: {out}")
+
+
+if __name__ == "__main__":
+    main()

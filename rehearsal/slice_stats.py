@@ -1,0 +1,63 @@
+"""Twin time slices of auto mode, per phase: mean TTFT by router and turn group, and KV / round-robin with a
+bootstrap interval. Shared by the acceptance e2e and `python -m bench.booth_slices`."""
+
+from __future__ import annotations
+
+import random
+import statistics
+from collections import defaultdict
+
+GROUPS = {"1": lambda t: t == 1, "2": lambda t: t == 2, "2+": lambda t: t >= 2}
+
+
+def by_slice(conversations: list[dict]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = defaultdict(list)
+    for conv in conversations:
+        if conv.get("slice") and conv["workload"] == "chat":
+            out[conv["slice"]].append(conv)
+    return out
+
+
+def ttfts(convs: list[dict], group: str) -> list[float]:
+    return [t["ttft_ms"] for c in convs for t in c["turns"] if not t["error"] and t["ttft_ms"] is not None and GROUPS[group](t["turn"])]
+
+
+def interval(kv: list[dict], rr: list[dict], group: str, rounds: int = 2000, seed: int = 1) -> tuple[float, float, float]:
+    """Mean ratio KV / RR and its 90% bootstrap interval, resampling whole conversations of each slice."""
+    rng = random.Random(seed)
+
+    def mean(convs):
+        values = ttfts(convs, group)
+        return statistics.fmean(values) if values else float("nan")
+
+    point = mean(kv) / mean(rr)
+    draws = []
+    for _ in range(rounds):
+        a = mean([rng.choice(kv) for _ in kv]) if kv else float("nan")
+        b = mean([rng.choice(rr) for _ in rr]) if rr else float("nan")
+        if b == b and b > 0 and a == a:
+            draws.append(a / b)
+    draws.sort()
+    if not draws:
+        return point, float("nan"), float("nan")
+    return point, draws[int(0.05 * len(draws))], draws[int(0.95 * len(draws)) - 1]
+
+
+def analyse(pairs: list[dict], conversations: list[dict]) -> dict:
+    """Per phase (pooled over cycles): mean TTFT per router and group, ratios with intervals."""
+    tagged = by_slice(conversations)
+    pooled: dict[str, dict[str, list[dict]]] = defaultdict(lambda: {"kv": [], "round-robin": []})
+    for pair in pairs:
+        pooled[pair["phase"]]["kv"] += tagged.get(pair["kv"]["tag"], [])
+        pooled[pair["phase"]]["round-robin"] += tagged.get(pair["roundRobin"]["tag"], [])
+    out = {}
+    for phase, convs in pooled.items():
+        row = {"conversations": {r: len(c) for r, c in convs.items()}}
+        for group in GROUPS:
+            kv, rr = ttfts(convs["kv"], group), ttfts(convs["round-robin"], group)
+            row[group] = {"kv_ms": statistics.fmean(kv) if kv else None, "rr_ms": statistics.fmean(rr) if rr else None,
+                          "n": (len(kv), len(rr))}
+            if kv and rr:
+                row[group]["ratio"], row[group]["low"], row[group]["high"] = interval(convs["kv"], convs["round-robin"], group)
+        out[phase] = row
+    return out
