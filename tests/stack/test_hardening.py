@@ -169,6 +169,22 @@ def test_only_prometheus_reaches_metrics_ports(stack_plan):
     assert graph["ingress"] == [{"from": [PROMETHEUS_PEER], "ports": [{"port": 8000, "protocol": "TCP"}, {"port": 9090, "protocol": "TCP"}]}]
 
 
+def test_the_policies_name_the_prometheus_the_real_chart_creates():
+    """`helm template` of the vendored kube-prometheus-stack: its Prometheus resource is named PROMETHEUS_NAME,
+    so the operator labels its pods operator.prometheus.io/name=<that name> (the selector the policies use)."""
+    from components.k8s_common import PROMETHEUS_NAME, PROMETHEUS_POD
+    from tools.helm import HelmError, template
+
+    chart = REPO / "vendor" / "charts" / "kube-prometheus-stack-79.5.0.tgz"
+    try:
+        objects = template(chart, "kube-prometheus-stack", "monitoring", {}, K8S_VERSION)
+    except HelmError as missing:  # a set-up fault, not a pass
+        pytest.fail(str(missing))
+    [prometheus] = [o for o in objects if o["kind"] == "Prometheus"]
+    assert prometheus["metadata"]["name"] == PROMETHEUS_NAME
+    assert PROMETHEUS_POD == {"operator.prometheus.io/name": PROMETHEUS_NAME}
+
+
 def test_monitoring_pods_but_prometheus_cannot_reach_the_metadata_address(stack_plan):
     egress = _policies(stack_plan, "monitoring")["egress-except-prometheus"]
     assert egress["policyTypes"] == ["Egress"]
