@@ -86,14 +86,13 @@ class Live:
 class ScenarioController:
     """Runs the phase table while auto mode is on: time slices by default, side by side on request."""
 
-    def __init__(self, engine: Engine, metrics: Metrics, speedup: float = 1.0, tick_s: float = 0.2, ab: bool = True,
+    def __init__(self, engine: Engine, metrics: Metrics, speedup: float = 1.0, ab: bool = True,
                  store: ConversationStore | None = None, drain_timeout_s: float = DRAIN_TIMEOUT_S,
                  rng: random.Random | None = None) -> None:
         self.engine = engine
         self.ab = ab
         self.metrics = metrics
         self.speedup = speedup
-        self.tick_s = tick_s
         self.store = store
         self.drain_timeout_s = drain_timeout_s
         self.side_by_side = False
