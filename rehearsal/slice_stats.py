@@ -7,7 +7,7 @@ import random
 import statistics
 from collections import defaultdict
 
-GROUPS = {"1": lambda t: t == 1, "2": lambda t: t == 2, "2+": lambda t: t >= 2}
+from loadgen.slices import GROUPS  # the turn groups the booth page compares, so bench and page agree
 
 
 def by_slice(conversations: list[dict]) -> dict[str, list[dict]]:
