@@ -34,8 +34,9 @@ OUT = REPO / "out" / "bench"
 
 def print_report(result: dict, title: str) -> None:
     print(f"\n## {title}\n")
-    print("| phase | turn 1 KV · RR (ms) | turn 1 KV/RR | turn 2 KV · RR (ms) | turn 2 KV/RR [90%] | turns ≥ 2 KV/RR [90%] | conversations KV · RR |")
-    print("|---|---|---|---|---|---|---|")
+    print("| phase | turn 1 KV · RR (ms) | turn 1 KV/RR | turn 2 KV · RR (ms) | turn 2 KV/RR [90%] | turns ≥ 2 KV/RR [90%] "
+          "| turn 2 served from cache KV · RR | conversations KV · RR |")
+    print("|---|---|---|---|---|---|---|---|")
     for phase in (p.name for p in PHASES):
         row = result.get(phase)
         if not row:
@@ -49,7 +50,10 @@ def print_report(result: dict, title: str) -> None:
             if "ratio" not in g:
                 return "–"
             return f"{g['ratio']:.2f} [{g['low']:.2f}–{g['high']:.2f}]" if ci else f"{g['ratio']:.2f}"
-        print(f"| {phase} | {ms(g1)} | {ratio(g1, False)} | {ms(g2)} | {ratio(g2)} | {ratio(gf)} | "
+        def hits(g):
+            kv, rr = g.get("hits") or (None, None)
+            return "–" if kv is None or rr is None else f"{kv:.0%} · {rr:.0%}"
+        print(f"| {phase} | {ms(g1)} | {ratio(g1, False)} | {ms(g2)} | {ratio(g2)} | {ratio(gf)} | {hits(g2)} | "
               f"{row['conversations']['kv']} · {row['conversations']['round-robin']} |")
     steady, high = result.get("STEADY_AB"), result.get("HIGH_LOAD")
     if steady and high:
@@ -65,9 +69,12 @@ def main() -> None:
     parser.add_argument("--calibration", default="h100", choices=["h100", "h200"])
     parser.add_argument("--limit", type=float, default=1800.0, help="seconds to wait for the cycles at most")
     parser.add_argument("--out", default=str(OUT / "booth_slices.json"))
+    parser.add_argument("--prefill-load-scale", type=float, default=None,
+                        help="the KV router's prefill_load_scale instead of the stacks' (a diagnostic)")
     args = parser.parse_args()
+    router = BOOTH if args.prefill_load_scale is None else replace(BOOTH, prefill_load_scale=args.prefill_load_scale)
     kv_port, rr_port, ui_port = pick_free(3)
-    config = StackConfig(kv_port=kv_port, rr_port=rr_port, ui_port=ui_port, router=BOOTH,
+    config = StackConfig(kv_port=kv_port, rr_port=rr_port, ui_port=ui_port, router=router,
                          timing=replace(MockerTiming(), calibration=args.calibration))
     load_before = os.getloadavg()
     started = time.monotonic()
@@ -88,7 +95,8 @@ def main() -> None:
     print_report(result, title)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    turns = [{"slice": c["slice"], "conversation": c["id"], "turn": t["turn"], "ttft_ms": t["ttft_ms"], "error": t["error"]}
+    turns = [{"slice": c["slice"], "conversation": c["id"], "turn": t["turn"], "ttft_ms": t["ttft_ms"], "error": t["error"],
+              "worker": t.get("worker"), "cached_tokens": t.get("cached_tokens"), "prompt_tokens": t.get("prompt_tokens")}
              for c in conversations if c.get("slice") for t in c["turns"]]
     out.write_text(json.dumps({"title": title, "result": result, "pairs": pairs, "turns": turns}, indent=1, default=str))
     print(f"\nwritten: {out}")

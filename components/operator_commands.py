@@ -43,6 +43,7 @@ def operator_commands(stack: str, dgd_name: str, frontend_url: str, baseline_url
     kv_service, kv_port = _service(frontend_url)
     rr_service, rr_port = _service(baseline_url)
     workers = f"{DGD_LABEL}={dgd_name},{COMPONENT_TYPE_LABEL}=worker"
+    frontends = f"{DGD_LABEL}={dgd_name},{COMPONENT_TYPE_LABEL}=frontend"
     ports = LOCAL_PORTS
     commands = {
         "kubeconfig": f"mkdir -p ~/.kube && pulumi stack output kubeconfig --show-secrets -s {stack} > {kubeconfig} "
@@ -56,6 +57,9 @@ def operator_commands(stack: str, dgd_name: str, frontend_url: str, baseline_url
                  f"--baseline-url http://127.0.0.1:{ports['frontendRoundRobin']}",
         "workerLogs": f"{kubectl} -n {WORKLOAD_NS} logs -f --prefix --max-log-requests 16 --tail 100 -l {workers}",
         "workerPods": f"{kubectl} -n {WORKLOAD_NS} get pods -o wide -l {workers}",
+        # Dynamo 1.6.1's frontends grow ~70-100 MB an hour at booth load (ai-dynamo/dynamo#11933; README,
+        # "An hour of auto mode"): on a multi-day event, recreate them before the doors open.
+        "restartFrontends": f"{kubectl} -n {WORKLOAD_NS} delete pod -l {frontends}",
     }
     if verification_job and verification_urn:
         commands["verificationLogs"] = f"{kubectl} -n {WORKLOAD_NS} logs job/{verification_job}"

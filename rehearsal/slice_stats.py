@@ -22,6 +22,19 @@ def ttfts(convs: list[dict], group: str) -> list[float]:
     return [t["ttft_ms"] for c in convs for t in c["turns"] if not t["error"] and t["ttft_ms"] is not None and GROUPS[group](t["turn"])]
 
 
+def hit_share(convs: list[dict], group: str) -> float | None:
+    """Share of the group's turns the serving replica had mostly cached (cached_tokens >= half the prompt).
+
+    Tells a KV follow-up served from its history apart from one the router moved to the other replica
+    (a miss: only the shared system prompt is cached) or one that waited behind another prefill (a slow hit).
+    """
+    turns = [t for c in convs for t in c["turns"] if not t["error"] and GROUPS[group](t["turn"])
+             and t.get("prompt_tokens") and t.get("cached_tokens") is not None]
+    if not turns:
+        return None
+    return sum(1 for t in turns if t["cached_tokens"] * 2 >= t["prompt_tokens"]) / len(turns)
+
+
 def interval(kv: list[dict], rr: list[dict], group: str, rounds: int = 2000, seed: int = 1) -> tuple[float, float, float]:
     """Mean ratio KV / RR and its 90% bootstrap interval, resampling whole conversations of each slice."""
     rng = random.Random(seed)
@@ -56,7 +69,8 @@ def analyse(pairs: list[dict], conversations: list[dict]) -> dict:
         for group in GROUPS:
             kv, rr = ttfts(convs["kv"], group), ttfts(convs["round-robin"], group)
             row[group] = {"kv_ms": statistics.fmean(kv) if kv else None, "rr_ms": statistics.fmean(rr) if rr else None,
-                          "n": (len(kv), len(rr))}
+                          "n": (len(kv), len(rr)),
+                          "hits": (hit_share(convs["kv"], group), hit_share(convs["round-robin"], group))}
             if kv and rr:
                 row[group]["ratio"], row[group]["low"], row[group]["high"] = interval(convs["kv"], convs["round-robin"], group)
         out[phase] = row

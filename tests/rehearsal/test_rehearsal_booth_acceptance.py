@@ -4,9 +4,13 @@ Starts the whole rehearsal on free ports exactly as `make demo` does (2 mocker w
 measured H100 table, the booth's router settings, the load generator with its defaults: 7k-token openings,
 2-4 turns) and starts auto mode through the API. Auto mode gives the replicas to one router at a time: each
 phase is a KV-aware slice and a round-robin slice from the same seed (same arrivals, documents, turn counts),
-drained between. After the first three phases (warm-up, steady, high load) it reads the compared twin slices
-and the per-turn records and gates what holds run after run (docs/rehearsal.md has the measured runs):
-no errors, turn 1 within 15%, KV's mean turn-2 TTFT at most GATE_TURN2 of round-robin's in steady and in
+drained between. It runs one whole cycle and the second cycle's first three phases (warm-up, steady, high load),
+so each gated phase pools two twin pairs (~50-100 conversations a router): one pair's turn-2 ratio moves by
+about +-0.1 (round-robin finds a history by chance half the time; KV's router moves 5-10% of follow-ups).
+It reads the compared twin slices and the per-turn records and gates what holds run after run (docs/rehearsal.md
+has the measured runs):
+no errors, turn 1 within 15%, KV serving at least 80% of turn 2 from the cached history and round-robin at most
+70%, KV's mean turn-2 TTFT at most GATE_TURN2 of round-robin's in steady and in
 high load, and turns >= 2 at most GATE_FOLLOWUPS. How each router's turn 2 moves from steady to high load
 is printed (measured x1.1-x1.5 for both: KV's hits wait behind other conversations' first turns too).
 The Stack context manager stops every process even when an assertion fails.
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import pytest
 
+from loadgen.scenario import PHASES
 from rehearsal.acceptance import AutoRun
 from rehearsal.ports import pick_free
 from rehearsal.settings import BOOTH
@@ -30,6 +35,10 @@ GATE_TURN2 = 0.5
 GATE_FOLLOWUPS = 0.55
 TURN1_TOLERANCE = 0.15
 ISSUE_BOUNDS = {"2": 0.30, "2+": 0.45}
+# Turn 2 served from its cached history (measured: KV 91-93%, the rest moved by the router off a replica busy
+# with another opening; round-robin 42-50%, chance with 2 replicas).
+KV_TURN2_FROM_CACHE_MIN = 0.8
+RR_TURN2_FROM_CACHE_MAX = 0.7
 
 
 @pytest.mark.e2e
@@ -43,19 +52,24 @@ def test_booth_time_slices_show_the_kv_win_in_steady_and_high_load(tmp_path):
         try:
             started = run.start()["scenario"]
             assert (started["comparison"], started["live"]["router"]) == ("sliced", "kv")
-            pairs = run.slices(len(FIRST_THREE_PHASES), limit_s=900)
+            pairs = run.slices(len(PHASES) + len(FIRST_THREE_PHASES), limit_s=1200)
             conversations = run.conversations()
             run.stop()
         finally:
             run.close()
 
-    result = analyse(pairs, conversations)
-    report = "\n".join(f"{phase}: " + ", ".join(
-        f"{g} KV {row[g]['kv_ms']:.0f} ms / RR {row[g]['rr_ms']:.0f} ms = {row[g].get('ratio', float('nan')):.2f}"
-        f" [{row[g].get('low', float('nan')):.2f}-{row[g].get('high', float('nan')):.2f}]" for g in ("1", "2", "2+"))
-        for phase, row in result.items())
+    gated = [p for p in pairs if p["phase"] in FIRST_THREE_PHASES]
+    result = analyse(gated, conversations)
+
+    def line(phase, row):
+        groups = ", ".join(f"{g} KV {row[g]['kv_ms']:.0f} ms / RR {row[g]['rr_ms']:.0f} ms = {row[g].get('ratio', float('nan')):.2f}"
+                           f" [{row[g].get('low', float('nan')):.2f}-{row[g].get('high', float('nan')):.2f}]" for g in ("1", "2", "2+"))
+        kv_hits, rr_hits = row["2"]["hits"]
+        cached = "" if None in (kv_hits, rr_hits) else f"; turn 2 served from cache KV {kv_hits:.0%}, RR {rr_hits:.0%}"
+        return f"{phase}: {groups}{cached}"
+    report = "\n".join(line(phase, row) for phase, row in result.items())
     print(report)  # shown with -s / on failure
-    assert tuple(p["phase"] for p in pairs[:3]) == FIRST_THREE_PHASES, pairs
+    assert [(p["cycle"], p["phase"]) for p in gated] == [(c, ph) for c in (1, 2) for ph in FIRST_THREE_PHASES], pairs
     assert not [t for c in conversations for t in c["turns"] if t["error"]], "failed turns"
     assert all(p[side]["cancelled"] == 0 for p in pairs for side in ("kv", "roundRobin")), "a drain ran out of time"
     for phase in ("STEADY_AB", "HIGH_LOAD"):
@@ -63,6 +77,8 @@ def test_booth_time_slices_show_the_kv_win_in_steady_and_high_load(tmp_path):
         assert abs(row["1"]["ratio"] - 1) <= TURN1_TOLERANCE, report
         assert row["2"]["ratio"] <= GATE_TURN2, report
         assert row["2+"]["ratio"] <= GATE_FOLLOWUPS, report
+        kv_hits, rr_hits = row["2"]["hits"]
+        assert kv_hits >= KV_TURN2_FROM_CACHE_MIN and rr_hits <= RR_TURN2_FROM_CACHE_MAX, report
     steady, high = result["STEADY_AB"]["2"], result["HIGH_LOAD"]["2"]
     print(f"turn 2 steady -> high load: KV x{high['kv_ms'] / steady['kv_ms']:.2f}, round-robin x{high['rr_ms'] / steady['rr_ms']:.2f}")
     missed = [f"{phase} {g} {result[phase][g]['ratio']:.2f} > {bound}" for phase in ("STEADY_AB", "HIGH_LOAD")

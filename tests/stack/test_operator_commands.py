@@ -13,10 +13,11 @@ import pytest
 import yaml
 
 from components.operator_commands import COMPONENT_TYPE_LABEL, DGD_LABEL, LOCAL_PORTS
+from components.platform import WORKLOAD_NS
 
 TOOLS_DIR = Path(os.environ.get("GTC_DEMO_TOOLS", Path.home() / ".cache" / "gtc-demo" / "bin"))
 NEEDS = {"kubeconfig", "ui", "grafana", "frontendKv", "frontendRoundRobin", "check", "workerLogs", "workerPods",
-         "verificationLogs", "rerunVerification"}
+         "restartFrontends", "verificationLogs", "rerunVerification"}
 
 
 def kubectl_binary() -> str:
@@ -62,6 +63,9 @@ def test_port_forwards_target_the_stacks_services(stack_plan):
     assert commands["check"].endswith("--frontend-url http://127.0.0.1:8000 --baseline-url http://127.0.0.1:8001")
     graph = [r for r in stack_plan.resources if r.type.endswith(":DynamoGraphDeployment")][0]
     assert f"-l {DGD_LABEL}={graph.plain['metadata']['name']},{COMPONENT_TYPE_LABEL}=worker" in commands["workerLogs"]
+    assert sorted(c["type"] for c in graph.plain["spec"]["components"]).count("frontend") == 2  # KV and round-robin
+    assert commands["restartFrontends"].endswith(
+        f"-n {WORKLOAD_NS} delete pod -l {DGD_LABEL}={graph.plain['metadata']['name']},{COMPONENT_TYPE_LABEL}=frontend")
     assert commands["verificationLogs"].endswith(f"logs job/{stack_plan.outputs['verificationJob']}")
 
 
