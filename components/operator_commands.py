@@ -12,6 +12,7 @@ from typing import Optional
 from urllib.parse import urlparse
 
 from components.gateway import GRAFANA_PORT, GRAFANA_SERVICE
+from components.k8s_common import GRAPH_ROLE
 from components.loadgen import APP as LOADGEN_SERVICE
 from components.loadgen import SERVICE_PORT as LOADGEN_PORT
 from components.platform import MONITORING_NS, WORKLOAD_NS
@@ -43,7 +44,7 @@ def operator_commands(stack: str, dgd_name: str, frontend_url: str, baseline_url
     kv_service, kv_port = _service(frontend_url)
     rr_service, rr_port = _service(baseline_url)
     workers = f"{DGD_LABEL}={dgd_name},{COMPONENT_TYPE_LABEL}=worker"
-    frontends = f"{DGD_LABEL}={dgd_name},{COMPONENT_TYPE_LABEL}=frontend"
+    frontends = f"{GRAPH_ROLE}=frontend"  # the program's own pod label (components/dgd.py), not an operator one
     ports = LOCAL_PORTS
     commands = {
         "kubeconfig": f"mkdir -p ~/.kube && pulumi stack output kubeconfig --show-secrets -s {stack} > {kubeconfig} "

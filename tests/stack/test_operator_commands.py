@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from components.operator_commands import COMPONENT_TYPE_LABEL, DGD_LABEL, LOCAL_PORTS
+from components.dgd import BASELINE_FRONTEND, KV_FRONTEND
 from components.platform import WORKLOAD_NS
 
 TOOLS_DIR = Path(os.environ.get("GTC_DEMO_TOOLS", Path.home() / ".cache" / "gtc-demo" / "bin"))
@@ -63,9 +64,12 @@ def test_port_forwards_target_the_stacks_services(stack_plan):
     assert commands["check"].endswith("--frontend-url http://127.0.0.1:8000 --baseline-url http://127.0.0.1:8001")
     graph = [r for r in stack_plan.resources if r.type.endswith(":DynamoGraphDeployment")][0]
     assert f"-l {DGD_LABEL}={graph.plain['metadata']['name']},{COMPONENT_TYPE_LABEL}=worker" in commands["workerLogs"]
-    assert sorted(c["type"] for c in graph.plain["spec"]["components"]).count("frontend") == 2  # KV and round-robin
-    assert commands["restartFrontends"].endswith(
-        f"-n {WORKLOAD_NS} delete pod -l {DGD_LABEL}={graph.plain['metadata']['name']},{COMPONENT_TYPE_LABEL}=frontend")
+    role = commands["restartFrontends"].split(" -l ")[1]
+    key, value = role.split("=")
+    assert commands["restartFrontends"].endswith(f"-n {WORKLOAD_NS} delete pod -l {role}")
+    selected = [c["name"] for c in graph.plain["spec"]["components"]
+                if c["podTemplate"]["metadata"]["labels"].get(key) == value]
+    assert sorted(selected) == sorted([KV_FRONTEND, BASELINE_FRONTEND]), selected  # KV and round-robin, no worker
     assert commands["verificationLogs"].endswith(f"logs job/{stack_plan.outputs['verificationJob']}")
 
 
