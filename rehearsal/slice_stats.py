@@ -25,8 +25,8 @@ def ttfts(convs: list[dict], group: str) -> list[float]:
 def hit_share(convs: list[dict], group: str) -> float | None:
     """Share of the group's turns the serving replica had mostly cached (cached_tokens >= half the prompt).
 
-    Tells a KV follow-up served from its history apart from one the router moved to the other replica
-    (a miss: only the shared system prompt is cached) or one that waited behind another prefill (a slow hit).
+    Tells a KV follow-up served from its history apart from one the router moved to the other replica (a
+    miss: only the shared system prompt is cached there). A hit that waited behind another prefill still counts.
     """
     turns = [t for c in convs for t in c["turns"] if not t["error"] and GROUPS[group](t["turn"])
              and t.get("prompt_tokens") and t.get("cached_tokens") is not None]
