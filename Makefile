@@ -90,10 +90,10 @@ clean:
 	rm -rf $(VENV)
 
 # Hashed locks for the loadgen image and the model Jobs (Python 3.11, linux x86_64), from the pins they lock.
-UV_VERSION := 0.13.8
+# uv itself is hash-pinned (tools/uv-requirements.lock): the tool that writes the locks is checked like them.
 LOCK_OPTS := --generate-hashes --python-version 3.11 --python-platform x86_64-unknown-linux-gnu --no-header --quiet
 locks:
-	python3 -m venv /tmp/gtc-demo-uv && /tmp/gtc-demo-uv/bin/pip install -q uv==$(UV_VERSION)
+	python3 -m venv /tmp/gtc-demo-uv && /tmp/gtc-demo-uv/bin/pip install -q --require-hashes -r tools/uv-requirements.lock
 	@for spec in "requirements.lock:requirements.txt" "policy/requirements.lock:policy/requirements.txt" \
 	    "requirements-dev.lock:requirements.txt requirements-test.txt loadgen/requirements.txt policy/requirements.txt rehearsal/requirements.txt"; do \
 	  lock=$${spec%%:*}; sources=$${spec#*:}; \

@@ -21,6 +21,7 @@ from pydantic.alias_generators import to_camel
 
 from components import models as catalog
 from components.charts import EXACT_VERSION, ChartSource
+from components.isolation import check_isolation
 
 PROJECT = "gtc-demo"
 
@@ -128,6 +129,8 @@ class ManagementPool(_Model):
         return self
 
 
+KUBECONFIG_AUTH = ("doctl-exec",)
+
 # The broadest control-plane allowlist entry, per IP version (the policy pack's cluster_access.MIN_PREFIX).
 ALLOWLIST_MIN_PREFIX = {4: 16, 6: 48}
 
@@ -139,8 +142,18 @@ class Cluster(_Model):
     control_plane_allowlist: list[str] = Field(default_factory=list)
     maintenance: Maintenance = Maintenance()
     management_pool: ManagementPool = ManagementPool()
-    # How the Kubernetes provider authenticates; see README "Kubeconfig and the 7-day token".
-    kubeconfig_auth: Literal["api-token", "doctl-exec"] = "api-token"
+    # How the Kubernetes provider authenticates (docs/architecture.md, "Kubeconfig"): doctl asks for a
+    # fresh, short-lived cluster credential on every call, so neither the state nor the kubeconfig output
+    # holds a credential. `api-token` (the account token written into the kubeconfig) is refused.
+    kubeconfig_auth: str = "doctl-exec"
+
+    @field_validator("kubeconfig_auth")
+    @classmethod
+    def _kubeconfig_auth(cls, value: str) -> str:
+        if value == "api-token":
+            raise ValueError("would write the account-wide DigitalOcean token into the kubeconfig output and the "
+                             "state; allowed: doctl-exec (a fresh cluster credential from doctl on every call)")
+        return _one_of(value, KUBECONFIG_AUTH, "kubeconfig authentication")
 
     @field_validator("control_plane_allowlist")
     @classmethod
@@ -543,10 +556,9 @@ class StackConfig(_Model):
 class Secrets:
     """Secret config values, each a Pulumi secret Output; never plain strings."""
 
-    def __init__(self, do_token: pulumi.Output, hf_token: Optional[pulumi.Output], gradient_api_key: pulumi.Output,
+    def __init__(self, hf_token: Optional[pulumi.Output], gradient_api_key: pulumi.Output,
                  spaces_access_key_id: Optional[pulumi.Output], spaces_secret_access_key: Optional[pulumi.Output],
                  dns_token: pulumi.Output):
-        self.do_token = do_token
         # cert-manager and external-dns get only this DNS-scoped token; the account-wide one never enters the cluster.
         self.dns_token = dns_token
         self.hf_token = hf_token
@@ -614,6 +626,10 @@ def parse_config(raw: dict[str, Any], stack: Optional[str] = None) -> StackConfi
             f"  {PROJECT}:cluster.controlPlaneAllowlist=[]: stack {stack!r} must not leave the Kubernetes API open to the internet; "
             f"allowed: one or more CIDRs (operators, deploy runner), set with "
             f"`pulumi config set --path '{PROJECT}:cluster.controlPlaneAllowlist[0]' <address>/32`")
+    if stack in PRODUCTION_STACKS:
+        shared = check_isolation(stack, config, parse_config)
+        if shared:
+            raise ConfigError("invalid stack configuration:\n" + "\n".join(shared))
     return config
 
 
@@ -627,21 +643,36 @@ def _secret(cfg: pulumi.Config, key: str, namespace: str, required: bool, why: s
     return value
 
 
-# The DigitalOcean provider's Spaces credentials (its own config keys, or the environment variables it reads);
-# the model-cache bucket look-up at preview needs them ("Spaces credentials not configured" otherwise).
-PROVIDER_SPACES_KEYS = (("spacesAccessId", "SPACES_ACCESS_KEY_ID"), ("spacesSecretKey", "SPACES_SECRET_ACCESS_KEY"))
+# The DigitalOcean provider's account credentials, and the environment variables it reads them from
+# (upstream/digitalocean/provider.go). They come from the job's environment only: a stack's config is
+# decrypted by anyone holding its passphrase, which every preview job holds.
+ACCOUNT_CREDENTIALS = {
+    "digitalocean:token": ("DIGITALOCEAN_TOKEN", "DIGITALOCEAN_ACCESS_TOKEN"),
+    "digitalocean:spacesAccessId": ("SPACES_ACCESS_KEY_ID",),
+    "digitalocean:spacesSecretKey": ("SPACES_SECRET_ACCESS_KEY",),
+}
 
 
-def _require_provider_spaces_keys(do_cfg: pulumi.Config) -> None:
-    missing = [f"digitalocean:{key} (or the environment variable {env})" for key, env in PROVIDER_SPACES_KEYS
-               if do_cfg.get_secret(key) is None and not os.environ.get(env)]
+def _refuse_account_credentials_in_config(present: Iterable[str]) -> None:
+    found = sorted(key for key in ACCOUNT_CREDENTIALS if key in present)
+    if found:
+        raise ConfigError(
+            "invalid stack configuration:\n" + "\n".join(
+                f"  {key}: an account credential in the stack's config, which every holder of the stack's "
+                f"passphrase (PR preview jobs included) can decrypt; allowed: none here - remove it with "
+                f"`pulumi config rm {key}` and set {' or '.join(ACCOUNT_CREDENTIALS[key])} in the deploy "
+                f"environment (docs/security.md, \"Credentials by environment\")" for key in found))
+
+
+def _require_account_credentials_in_env() -> None:
+    """Without them the provider's first look-up fails with a message that names neither variable."""
+    missing = [f"{' or '.join(envs)} (for {key})" for key, envs in ACCOUNT_CREDENTIALS.items()
+               if not any(os.environ.get(env) for env in envs)]
     if missing:
         raise ConfigError(
-            "missing Spaces credentials for the DigitalOcean provider: " + ", ".join(missing)
-            + "; the model-cache bucket is looked up at preview with them. Set them with "
-            "`pulumi config set --secret digitalocean:spacesAccessId <key id>` and "
-            "`pulumi config set --secret digitalocean:spacesSecretKey <secret>` (a Spaces key with read access "
-            "to gtc-demo:spaces.bucket)")
+            "missing DigitalOcean credentials in the environment: " + ", ".join(missing)
+            + "; the deploy job sets them from its environment's secrets (a PR preview's read-scoped ones), "
+            "a laptop exports them (docs/operations.md). They are never stack config.")
 
 
 def _decode(value: str) -> Any:
@@ -655,7 +686,9 @@ def _decode(value: str) -> Any:
 def load_settings() -> Settings:
     """Read and validate the current stack's config once; raises ConfigError before any resource is created."""
     # The language host hands the stack's whole config over as PULUMI_CONFIG; it is the only listing there is.
-    _check_no_unknown_keys(get_config_env())
+    present = get_config_env()
+    _check_no_unknown_keys(present)
+    _refuse_account_credentials_in_config(present)
     cfg = pulumi.Config(PROJECT)
     raw = {}
     for key in _KEYS:
@@ -672,11 +705,9 @@ def load_settings() -> Settings:
         from components.kubeconfig import read_local_kubeconfig
         kubeconfig = pulumi.Output.secret(read_local_kubeconfig(config.cluster_source.kubeconfig))
 
-    do_cfg = pulumi.Config("digitalocean")
     if not local:
-        _require_provider_spaces_keys(do_cfg)
+        _require_account_credentials_in_env()
     secrets = Secrets(
-        do_token=_secret(do_cfg, "token", "digitalocean", not local, "the DigitalOcean API token the providers use"),
         hf_token=_secret(cfg, "hfToken", PROJECT, config.uses_gpus, "Hugging Face token for the gated model download"),
         gradient_api_key=_secret(cfg, "gradientApiKey", PROJECT, True, "DO Serverless Inference key for follow-up questions"),
         spaces_access_key_id=_secret(cfg, "spacesAccessKeyId", PROJECT, not config.spaces.scoped_key,
@@ -685,6 +716,6 @@ def load_settings() -> Settings:
                                          "Spaces secret when spaces.scopedKey is false"),
         dns_token=_secret(cfg, "dnsToken", PROJECT, True,
                           "a DigitalOcean token with only the domain (DNS) scopes, for cert-manager and external-dns; "
-                          "the account-wide digitalocean:token is never written into the cluster; on a local stack any value"),
+                          "the deploy's account token is never written into the cluster; on a local stack any value"),
     )
     return Settings(pulumi.get_stack(), config, secrets, kubeconfig)

@@ -29,23 +29,21 @@ class InfrastructureArgs:
     secrets: Secrets
 
 
-def kubeconfig_document(cluster_name: str, endpoint: str, ca_data: str, cluster_id: str,
-                        auth: str, token: Optional[str]) -> str:
-    """A kubeconfig that outlives DOKS's 7-day kubeconfig tokens.
+def kubeconfig_document(cluster_name: str, endpoint: str, ca_data: str, cluster_id: str) -> str:
+    """A kubeconfig that holds no credential and outlives DOKS's 7-day kubeconfig tokens.
 
-    `api-token` authenticates with the DigitalOcean API token Pulumi already uses (the workaround the
-    pulumi-digitalocean maintainers give in issue 312); `doctl-exec` asks doctl for a fresh token on
-    every call and keeps no credential in the state at all.
+    Its user is an `exec` entry: `doctl` asks the DigitalOcean API for a fresh, short-lived cluster
+    credential on every call, with whatever token the caller's environment holds (DIGITALOCEAN_ACCESS_TOKEN,
+    or `doctl auth`). So neither the state nor the `kubeconfig` output carries a credential, and the
+    document never changes when a token expires (the provider is never replaced). The account token the
+    older `api-token` mode wrote here is refused (components/config.py).
     """
-    if auth == "doctl-exec":
-        user = {"exec": {
-            "apiVersion": "client.authentication.k8s.io/v1beta1",
-            "command": "doctl",
-            "args": ["kubernetes", "cluster", "kubeconfig", "exec-credential", "--version=v1beta1", cluster_id],
-            "interactiveMode": "Never",
-        }}
-    else:
-        user = {"token": token}
+    user = {"exec": {
+        "apiVersion": "client.authentication.k8s.io/v1beta1",
+        "command": "doctl",
+        "args": ["kubernetes", "cluster", "kubeconfig", "exec-credential", "--version=v1beta1", cluster_id],
+        "interactiveMode": "Never",
+    }}
     context = f"do-{cluster_name}"
     document = {
         "apiVersion": "v1",
@@ -167,9 +165,10 @@ class Infrastructure(pulumi.ComponentResource):
                 )
 
         ca_data = self.cluster.kube_configs.apply(lambda cfgs: cfgs[0].cluster_ca_certificate)
+        # No credential inside, but kept a secret: the endpoint and CA of a cluster are nobody's business.
         self.kubeconfig = pulumi.Output.secret(pulumi.Output.all(
-            self.cluster.name, self.cluster.endpoint, ca_data, self.cluster.id, args.secrets.do_token,
-        ).apply(lambda v: kubeconfig_document(v[0], v[1], v[2], v[3], cfg.cluster.kubeconfig_auth, v[4])))
+            self.cluster.name, self.cluster.endpoint, ca_data, self.cluster.id,
+        ).apply(lambda v: kubeconfig_document(v[0], v[1], v[2], v[3])))
 
         self.k8s_provider = k8s.Provider(
             f"{name}-k8s",

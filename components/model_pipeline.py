@@ -123,14 +123,20 @@ class ModelPipeline(pulumi.ComponentResource):
             depends_on=upload_needs,
         )
         read_secret = platform.secrets[SPACES_READ_SECRET]
+        download_needs = [upload, platform.model_pvc, read_secret, self.scripts]
+        if HF_TOKEN_SECRET in platform.secrets:
+            download_needs.append(platform.secrets[HF_TOKEN_SECRET])
         download = self._job(
             f"{name}-download", f"model-download-nfs-{suffix}", namespace, "download", checkpoint, slug,
-            env=self._spaces_env(SPACES_READ_SECRET),  # only reads the bucket: the read-only key
+            # Only reads the bucket (the read-only key), and checks every file against the hashes Hugging Face
+            # publishes (the token reads them for a gated model), so whatever else can write the bucket
+            # cannot get a file served.
+            env=self._spaces_env(SPACES_READ_SECRET) + self._hf_env(),
             volumes=[k8s.core.v1.VolumeArgs(
                 name="models",
                 persistent_volume_claim=k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(claim_name=MODEL_PVC))],
             mounts=[k8s.core.v1.VolumeMountArgs(name="models", mount_path=MODELS_MOUNT)],
-            depends_on=[upload, platform.model_pvc, read_secret, self.scripts],
+            depends_on=download_needs,
         )
         return upload, download
 

@@ -47,8 +47,10 @@ def operator_commands(stack: str, dgd_name: str, frontend_url: str, baseline_url
     frontends = f"{GRAPH_ROLE}=frontend"  # the program's own pod label (components/dgd.py), not an operator one
     ports = LOCAL_PORTS
     commands = {
-        "kubeconfig": f"mkdir -p ~/.kube && pulumi stack output kubeconfig --show-secrets -s {stack} > {kubeconfig} "
-                      f"&& chmod 600 {kubeconfig}",
+        # umask first, so the file is never readable by others, not even between its creation and a chmod.
+        # It holds no credential: its exec entry asks `doctl` (authenticated as the operator) for one.
+        "kubeconfig": f"(umask 077 && mkdir -p ~/.kube && pulumi stack output kubeconfig --show-secrets -s {stack} "
+                      f"> {kubeconfig})",
         "ui": f"{kubectl} -n {WORKLOAD_NS} port-forward svc/{LOADGEN_SERVICE} {ports['ui']}:{LOADGEN_PORT}",
         "grafana": f"{kubectl} -n {MONITORING_NS} port-forward svc/{GRAFANA_SERVICE} {ports['grafana']}:{GRAFANA_PORT}",
         "frontendKv": f"{kubectl} -n {WORKLOAD_NS} port-forward svc/{kv_service} {ports['frontendKv']}:{kv_port}",

@@ -24,28 +24,38 @@ from localcluster.e2e.summary import SUMMARY
 from localcluster.fake_digitalocean import FakeDigitalOcean
 
 DOCUMENTATION_RANGE = "192.0.2.0/24"  # RFC 5737 TEST-NET-1: an allowlist that is valid and admits no one
-DOMAIN = "digitalocean.solutions"
-BUCKET, BUCKET_REGION = "do-gtc2026-doks-demo", "atl1"
-PLACEHOLDER = {  # secret-typed config; never real credentials
-    "digitalocean:token": "dop_v1_placeholder-api-token",
-    "digitalocean:spacesAccessId": "DO00PLACEHOLDERKEYID",
-    "digitalocean:spacesSecretKey": "placeholder-spaces-secret",
+# Each stack's own names (its own DigitalOcean team): the zone and the model-cache bucket it looks up.
+NAMES = {"dev": ("dev.digitalocean.solutions", "do-gtc2026-doks-demo-dev", "ams3"),
+         "prod": ("digitalocean.solutions", "do-gtc2026-doks-demo", "atl1")}
+PLACEHOLDER = {  # the application's secret-typed config; never real credentials
     "gtc-demo:hfToken": "hf_placeholder",
     "gtc-demo:gradientApiKey": "placeholder-gradient-key",
     "gtc-demo:dnsToken": "dop_v1_placeholder-dns-token",
 }
-EXPECTED_CALLS = {  # what the program's preview asks the API, and nothing else
-    "GET http://127.0.0.1/v2/kubernetes/options",
-    f"GET http://127.0.0.1/v2/domains/{DOMAIN}",
-    f"HEAD http://{BUCKET}.{BUCKET_REGION}.spaces.invalid/",
+# What a `<stack>-preview` job's environment holds: a read-scoped token and read-only Spaces keys. The
+# account credentials are never stack config (components/config.py refuses them).
+PREVIEW_ENV = {
+    "DIGITALOCEAN_TOKEN": "dop_v1_placeholder-read-scoped-preview-token",
+    "SPACES_ACCESS_KEY_ID": "DO00PLACEHOLDERREADKEY",
+    "SPACES_SECRET_ACCESS_KEY": "placeholder-read-only-spaces-secret",
 }
+
+
+def expected_calls(stack: str) -> set[str]:
+    """What the program's preview asks the API, and nothing else."""
+    domain, bucket, region = NAMES[stack]
+    return {"GET http://127.0.0.1/v2/kubernetes/options", f"GET http://127.0.0.1/v2/domains/{domain}",
+            f"HEAD http://{bucket}.{region}.spaces.invalid/"}
 
 
 @pytest.fixture(scope="module")
 def fake_api():
-    with FakeDigitalOcean(token=PLACEHOLDER["digitalocean:token"],
-                          spaces_access_id=PLACEHOLDER["digitalocean:spacesAccessId"],
-                          domains=(DOMAIN,), buckets={BUCKET: BUCKET_REGION}) as fake:
+    """The fake knows only the read-scoped token: a preview that succeeds used it, and it cannot write
+    (the fake refuses every call but the look-ups, as the token's scopes would)."""
+    with FakeDigitalOcean(token=PREVIEW_ENV["DIGITALOCEAN_TOKEN"],
+                          spaces_access_id=PREVIEW_ENV["SPACES_ACCESS_KEY_ID"],
+                          domains=tuple(n[0] for n in NAMES.values()),
+                          buckets={bucket: region for _d, bucket, region in NAMES.values()}) as fake:
         yield fake
 
 
@@ -73,12 +83,17 @@ def cloud_stack(stack: str, fake: FakeDigitalOcean, name: str | None = None,
     return ws
 
 
-def preview(ws: Workspace, fake: FakeDigitalOcean, *extra: str, check: bool = True):
+def preview(ws: Workspace, fake: FakeDigitalOcean, *extra: str, check: bool = True,
+            credentials: dict[str, str] | None = None):
+    """`pulumi preview --diff --policy-pack policy` with the preview job's environment (`credentials`)."""
     # The Spaces endpoint's host names resolve nowhere: the S3 client reaches the fake as its HTTP proxy.
     # Loopback is exempt (Go never proxies it; Python's gRPC between the CLI and its plugins would).
     direct = "127.0.0.1,localhost"
     env = ws.env(HTTP_PROXY=fake.proxy, HTTPS_PROXY=fake.proxy, http_proxy=fake.proxy, https_proxy=fake.proxy,
-                 NO_PROXY=direct, no_proxy=direct)
+                 NO_PROXY=direct, no_proxy=direct, **(PREVIEW_ENV if credentials is None else credentials))
+    for name in ("DIGITALOCEAN_TOKEN", "DIGITALOCEAN_ACCESS_TOKEN", "SPACES_ACCESS_KEY_ID", "SPACES_SECRET_ACCESS_KEY"):
+        if name not in (PREVIEW_ENV if credentials is None else credentials):
+            env.pop(name, None)
     return ws.run("preview", "--diff", "--policy-pack", "policy", *extra, env=env, check=check, timeout=300)
 
 
@@ -96,7 +111,7 @@ def test_real_preview_with_policy_pack(stack: str, fake_api: FakeDigitalOcean):
     refused = fake_api.refused()
     assert not refused, f"the preview made DigitalOcean calls the fake does not know: {refused}"
     made = {f"{c.method} {c.url}" for c in fake_api.calls}
-    assert EXPECTED_CALLS <= made, f"expected look-ups not made: {sorted(EXPECTED_CALLS - made)}"
+    assert expected_calls(stack) <= made, f"expected look-ups not made: {sorted(expected_calls(stack) - made)}"
     # Every resource of the graph is listed: the JSON preview's creates cover each type the program registers.
     steps = json.loads(preview(ws, fake_api, "--json").stdout)["steps"]
     types = {s["urn"].split("::")[2].rsplit("$", 1)[-1] for s in steps if s["op"] == "create"}
@@ -122,23 +137,32 @@ def test_real_preview_with_policy_pack(stack: str, fake_api: FakeDigitalOcean):
 
 
 BAD_CONFIG = [
-    # (stack, plain config, secrets left out, what the error must name)
-    ("dev", {"gtc-demo:region": "mars1"}, (), "gtc-demo:region='mars1'"),
-    ("prod", {"gtc-demo:gpuPool.slug": "gpu-h100x9"}, (), "gtc-demo:gpuPool.slug='gpu-h100x9'"),
-    ("dev", {}, ("digitalocean:spacesAccessId",), "digitalocean:spacesAccessId"),
-    ("prod", {}, ("digitalocean:spacesSecretKey",), "digitalocean:spacesSecretKey"),
+    # (stack, plain config, extra secret config, environment variables left out, what the error must name)
+    ("dev", {"gtc-demo:region": "mars1"}, {}, (), "gtc-demo:region='mars1'"),
+    ("prod", {"gtc-demo:gpuPool.slug": "gpu-h100x9"}, {}, (), "gtc-demo:gpuPool.slug='gpu-h100x9'"),
+    ("dev", {}, {}, ("SPACES_ACCESS_KEY_ID",), "SPACES_ACCESS_KEY_ID (for digitalocean:spacesAccessId)"),
+    ("prod", {}, {}, ("DIGITALOCEAN_TOKEN",), "DIGITALOCEAN_TOKEN or DIGITALOCEAN_ACCESS_TOKEN (for digitalocean:token)"),
+    # The audit's high: the account token in the stack config (encrypted with the passphrase every preview holds).
+    ("prod", {}, {"digitalocean:token": "dop_v1_placeholder-account-token"}, (),
+     "digitalocean:token: an account credential in the stack's config"),
+    ("dev", {}, {"digitalocean:spacesSecretKey": "placeholder-account-spaces-secret"}, (),
+     "digitalocean:spacesSecretKey: an account credential in the stack's config"),
+    # Dev's bucket, zone or registry named by prod.
+    ("prod", {"gtc-demo:spaces.bucket": "do-gtc2026-doks-demo-dev"}, {}, (), "gtc-demo:spaces.bucket='do-gtc2026-doks-demo-dev'"),
+    ("prod", {"gtc-demo:containerRegistry": "do-solutions-dev"}, {}, (), "gtc-demo:containerRegistry='do-solutions-dev'"),
 ]
 
 
-@pytest.mark.parametrize("stack,plain,left_out,named", BAD_CONFIG, ids=[c[3] for c in BAD_CONFIG])
-def test_bad_config_fails_the_real_preview_naming_the_key(stack, plain, left_out, named, fake_api):
-    secrets = {k: v for k, v in PLACEHOLDER.items() if k not in left_out}
-    ws = cloud_stack(stack, fake_api, name=f"bad-{abs(hash(named))}", secrets=secrets, plain=plain)
-    proc = preview(ws, fake_api, check=False)
+@pytest.mark.parametrize("stack,plain,extra,left_out,named", BAD_CONFIG, ids=[c[4] for c in BAD_CONFIG])
+def test_bad_config_fails_the_real_preview_naming_the_key(stack, plain, extra, left_out, named, fake_api):
+    ws = cloud_stack(stack, fake_api, name=f"bad-{abs(hash(named))}", secrets={**PLACEHOLDER, **extra}, plain=plain)
+    proc = preview(ws, fake_api, check=False,
+                   credentials={k: v for k, v in PREVIEW_ENV.items() if k not in left_out})
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0, out[-2000:]
     assert named in out, out[-3000:]
     assert not ws.resources(), "a refused preview leaves the stack empty"
+    assert "placeholder-account" not in out, "the refusal never prints the credential"
 
 
 def test_empty_prod_allowlist_fails_the_real_preview(fake_api):

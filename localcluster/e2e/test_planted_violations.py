@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from localcluster.e2e.pulumi_cli import REPO, Workspace
-from localcluster.e2e.test_cloud_previews import PLACEHOLDER, preview
+from localcluster.e2e.test_cloud_previews import PREVIEW_ENV, preview
 from localcluster.fake_digitalocean import FakeDigitalOcean
 
 PLANTED = Path(__file__).resolve().parent / "planted"
@@ -60,10 +60,9 @@ def planted_preview() -> str:
     (root / "passphrase").write_text(secrets.token_hex(16))
     ws = Workspace(root, None, "prod")  # prod: the allowlist rule applies to production stacks
     ws.run("stack", "init", "--secrets-provider", "passphrase")
-    with FakeDigitalOcean(token=PLACEHOLDER["digitalocean:token"], spaces_access_id="unused",
+    with FakeDigitalOcean(token=PREVIEW_ENV["DIGITALOCEAN_TOKEN"], spaces_access_id="unused",
                           domains=(), buckets={}) as fake:
-        ws.run("config", "set-all", "--plaintext", f"digitalocean:apiEndpoint={fake.api_endpoint}",
-               "--secret", f"digitalocean:token={PLACEHOLDER['digitalocean:token']}", log=False)
+        ws.run("config", "set-all", "--plaintext", f"digitalocean:apiEndpoint={fake.api_endpoint}", log=False)
         proc = preview(ws, fake, check=False)
         assert not fake.refused(), fake.refused()
     out = proc.stdout + proc.stderr

@@ -5,11 +5,17 @@ records that commit: the marker is what makes the copy content-addressed), files
 with the right size are not copied again (a retried Job resumes), and the marker is written last,
 so a marker always means "every file is there". The upload streams from the Hub straight into
 multipart uploads, so the management node never needs 70 GB of local disk.
+
+The download trusts nothing the bucket says about content: every file it places on the share was first
+checked against the hash Hugging Face publishes for it at that revision (SHA-256 for LFS files, the git
+blob SHA-1 for the rest), and only the files Hugging Face lists are copied. Whoever else can write the
+bucket (another stack's key, a leaked one) cannot get a file of their own served.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -60,6 +66,45 @@ def _marker_revision(body: bytes) -> str | None:
         return None
 
 
+class HashMismatch(Exception):
+    """A copied file is not the one Hugging Face published."""
+
+
+def source_hashes(model: str, revision: str, token: str | None) -> dict[str, tuple[str, str, int]]:
+    """name -> (algorithm, hex digest, size) as Hugging Face publishes them for `model` at `revision`."""
+    from huggingface_hub import HfApi
+
+    info = HfApi(token=token).model_info(model, revision=revision, files_metadata=True)
+    hashes = {}
+    for sibling in info.siblings:
+        lfs = sibling.lfs
+        if lfs:
+            sha256 = lfs["sha256"] if isinstance(lfs, dict) else lfs.sha256
+            hashes[sibling.rfilename] = ("sha256", sha256, int(sibling.size or 0))
+        else:
+            hashes[sibling.rfilename] = ("git-blob-sha1", sibling.blob_id, int(sibling.size or 0))
+    return hashes
+
+
+def file_digest(path: Path, algorithm: str) -> str:
+    """The file's SHA-256, or its git blob id (SHA-1 over `blob <size>\\0` and the bytes)."""
+    if algorithm == "sha256":
+        digest = hashlib.sha256()
+    else:
+        digest = hashlib.sha1(f"blob {path.stat().st_size}\0".encode())
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify(path: Path, name: str, expected: tuple[str, str, int]) -> None:
+    algorithm, want, _size = expected
+    got = file_digest(path, algorithm)
+    if got != want:
+        raise HashMismatch(f"{name}: {algorithm} {got} is not the {want} Hugging Face publishes for it")
+
+
 def upload(args: argparse.Namespace) -> int:
     """Hugging Face -> s3://bucket/models/<model>/, then the upload marker."""
     from huggingface_hub import HfApi, HfFileSystem
@@ -108,18 +153,31 @@ def download(args: argparse.Namespace) -> int:
         print(f"error: s3://{args.bucket}/{prefix} holds revision {manifest.get('revision')}, not {args.revision}; "
               "the upload Job has not finished", file=sys.stderr)
         return 2
-    for name, size in manifest["files"].items():
+    revision = args.revision or manifest.get("revision")
+    expected = source_hashes(args.model, revision, os.environ.get("HF_TOKEN") or None)
+    ignored = sorted(set(manifest.get("files", {})) - set(expected))
+    if ignored:
+        print(f"not copied (Hugging Face does not list them at {revision}): {', '.join(ignored)}")
+    for name, want in expected.items():
         dest = root / name
-        if dest.exists() and dest.stat().st_size == size:
+        # A file only ever reaches its final name after its hash matched (below), so size is enough here.
+        if dest.exists() and dest.stat().st_size == want[2]:
             print(f"have {name}")
             continue
         dest.parent.mkdir(parents=True, exist_ok=True)
         partial = dest.with_name(dest.name + ".partial")
-        print(f"copy {name} ({size / 1e9:.2f} GB)", flush=True)
+        print(f"copy {name} ({want[2] / 1e9:.2f} GB)", flush=True)
         s3.download_file(args.bucket, prefix + name, str(partial), Config=_transfer())
+        try:
+            verify(partial, name, want)
+        except HashMismatch as exc:
+            partial.unlink()
+            print(f"error: s3://{args.bucket}/{prefix}{exc}; removed, nothing placed", file=sys.stderr)
+            return 3
         partial.replace(dest)
-    marker.write_text(json.dumps(manifest, indent=1))
-    print(f"done: {len(manifest['files'])} files in {root}")
+    marker.write_text(json.dumps({"model": args.model, "revision": revision,
+                                  "files": {name: {"size": w[2], w[0]: w[1]} for name, w in expected.items()}}, indent=1))
+    print(f"done: {len(expected)} files in {root}, each verified against Hugging Face's hashes")
     return 0
 
 

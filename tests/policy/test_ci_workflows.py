@@ -53,14 +53,22 @@ def test_preview_covers_both_stacks_after_the_tests(preview):
     assert any(s.get("run") == "make test" for s in steps_of(preview["jobs"]["test"]))
 
 
-def test_preview_step_diffs_comments_and_enforces_the_pack(preview):
-    step = pulumi_step(preview["jobs"]["preview"])
+def test_preview_step_diffs_enforces_the_pack_and_posts_only_the_filtered_summary(preview):
+    job = preview["jobs"]["preview"]
+    step = pulumi_step(job)
     assert re.fullmatch(r"pulumi/actions@[0-9a-f]{40}", step["uses"]), "pin the action to a commit SHA (issue 16)"
-    w = step["with"]
-    assert (w["command"], w["diff"], w["comment-on-pr"], w["policyPacks"]) == ("preview", True, True, "policy")
-    assert w["stack-name"] == "${{ matrix.stack }}"
-    assert STATE_URL.match(w["cloud-url"]), w["cloud-url"]
-    assert preview["permissions"]["pull-requests"] == "write"
+    assert set(step["with"]) == {"pulumi-version"}, "install only: the job runs the CLI itself, and never comments"
+    runs = "\n".join(s.get("run", "") for s in steps_of(job))
+    assert re.search(r"pulumi preview --stack \$\{\{ matrix\.stack \}\} --diff --policy-pack policy .*--json", runs)
+    assert "python -m tools.preview_comment" in runs and "--config" in runs
+    assert STATE_URL.match(job["env"]["STATE_URL"]), job["env"]["STATE_URL"]
+    assert steps_of(job)[-1]["run"] == "exit ${{ steps.preview.outputs.exit-code }}", "a mandatory violation fails the job"
+    # The PR sees only what the filter wrote, posted by a job that runs no PR code and holds no secret.
+    comment = preview["jobs"]["preview-comment"]
+    assert comment["permissions"] == {"pull-requests": "write"}
+    assert not any("checkout" in str(s.get("uses", "")) for s in steps_of(comment))
+    assert "secrets." not in yaml.safe_dump(comment)
+    assert "preview-comment-" in yaml.safe_dump(comment) and "gh pr comment" in yaml.safe_dump(comment)
 
 
 def test_deploy_is_started_by_hand_for_a_chosen_stack(deploy):
@@ -97,7 +105,7 @@ def test_no_secret_literals_and_every_action_pinned(name):
     text = (WORKFLOWS / name).read_text()
     assert credential_found(text) == ("", ""), "a credential literal is in the workflow"
     for expression in EXPRESSION.findall(text):
-        assert re.match(r"(secrets|vars|matrix|inputs|github)\.", expression), expression
+        assert re.match(r"(secrets|vars|matrix|inputs|github|steps|runner|needs)\.", expression), expression
     for uses in re.findall(r"uses:\s*(\S+)", text):
         assert re.search(r"@[0-9a-f]{40}$", uses), f"{uses} is not pinned to a commit SHA (a tag can move)"
     # Sensitive-looking env keys hold expressions, not values.
@@ -179,7 +187,67 @@ def test_prod_deploy_refuses_images_without_digest(deploy):
 def test_pulumi_legs_give_the_provider_every_credential_a_preview_needs(workflow, job):
     """The provider reads its Spaces keys from SPACES_ACCESS_KEY_ID / SPACES_SECRET_ACCESS_KEY (or its own
     config), not AWS_*: with only AWS_* the bucket look-up stops every preview and deploy."""
-    from components.config import PROVIDER_SPACES_KEYS
+    from components.config import ACCOUNT_CREDENTIALS
     env = load(workflow)["jobs"][job]["env"]
-    for variable in ["DIGITALOCEAN_TOKEN"] + [var for _key, var in PROVIDER_SPACES_KEYS]:
+    for variable in [names[0] for names in ACCOUNT_CREDENTIALS.values()]:
         assert EXPRESSION.fullmatch(env.get(variable, "")), f"{workflow} {job}: {variable} is not set from a secret"
+
+
+# -- least privilege (issue 27) -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["preview.yml", "deploy.yml"])
+def test_every_job_names_its_permissions_and_jobs_running_code_cannot_write(name):
+    workflow = load(name)
+    assert workflow["permissions"] in ({}, {"contents": "read"}), "no workflow-wide write permission"
+    for job_name, job in workflow["jobs"].items():
+        permissions = job.get("permissions", workflow["permissions"])
+        checks_out = any("actions/checkout@" in str(s.get("uses", "")) for s in steps_of(job))
+        if checks_out:
+            assert permissions == {"contents": "read"}, f"{name} {job_name} runs repository code with {permissions}"
+        assert all(v in ("read", "none") for k, v in permissions.items() if k != "pull-requests"), (job_name, permissions)
+        if permissions.get("pull-requests") == "write":
+            assert not checks_out, f"{name} {job_name} can write to the PR and runs PR code"
+
+
+@pytest.mark.parametrize("name", ["preview.yml", "deploy.yml"])
+def test_no_checkout_keeps_the_token_in_the_git_config(name):
+    for job_name, job in load(name)["jobs"].items():
+        for step in steps_of(job):
+            if "actions/checkout@" in str(step.get("uses", "")):
+                assert step.get("with", {}).get("persist-credentials") is False, f"{name} {job_name}"
+
+
+def test_previews_and_deploys_never_share_a_concurrency_group(preview, deploy):
+    """GitHub keeps one pending job per group: a preview sharing the deploy's group could cancel a queued deploy."""
+    preview_group = preview["jobs"]["preview"]["concurrency"]["group"]
+    deploy_group = deploy["jobs"]["up"]["concurrency"]["group"]
+    assert preview_group.startswith("pulumi-preview-") and deploy_group.startswith("pulumi-deploy-")
+    assert "pull_request.number" in preview_group, "one group per PR: another PR's push cannot cancel it"
+    assert deploy["jobs"]["up"]["concurrency"]["cancel-in-progress"] is False
+    for job in preview["jobs"].values():
+        assert "pulumi-deploy" not in yaml.safe_dump(job.get("concurrency", {}))
+
+
+def test_no_comment_is_attempted_on_fork_pull_requests(preview):
+    for job_name, job in preview["jobs"].items():
+        if "gh pr comment" in yaml.safe_dump(job):
+            assert "head.repo.full_name == github.repository" in job["if"], job_name
+
+
+def test_every_environment_that_can_write_is_deployed_from_main_only(deploy):
+    assert deploy["jobs"]["up"]["if"].startswith("github.ref == 'refs/heads/main'")
+
+
+def test_the_deploy_gives_doctl_its_token_and_a_verified_binary(deploy):
+    job = deploy["jobs"]["up"]
+    assert job["env"]["DIGITALOCEAN_ACCESS_TOKEN"] == job["env"]["DIGITALOCEAN_TOKEN"]
+    runs = [s.get("run", "") for s in steps_of(job)]
+    assert any(re.search(r"go install github\.com/digitalocean/doctl/cmd/doctl@v\d+\.\d+\.\d+\b", r) for r in runs)
+
+
+def test_make_locks_installs_uv_from_a_hash():
+    makefile = (REPO / "Makefile").read_text()
+    [install] = [line for line in makefile.splitlines() if "gtc-demo-uv/bin/pip install" in line]
+    assert "--require-hashes -r tools/uv-requirements.lock" in install
+    lock = (REPO / "tools" / "uv-requirements.lock").read_text()
+    assert re.search(r"^uv==\d+\.\d+\.\d+ \\$", lock, flags=re.M) and len(re.findall(r"--hash=sha256:[0-9a-f]{64}", lock)) >= 1

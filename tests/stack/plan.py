@@ -32,11 +32,14 @@ SECRET_SIG = "4dabf18193072939515e22adb298388d"
 SECRET_MARK = "1b47061264138c4ac30d75fd1eb44270"
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
+# Stand-ins for the account credentials the deploy job's environment holds (never stack config).
+FAKE_ENVIRONMENT = {
+    "DIGITALOCEAN_TOKEN": "dop_v1_fake_token_for_tests",
+    "SPACES_ACCESS_KEY_ID": "DO00FAKEKEYIDFORTESTS",
+    "SPACES_SECRET_ACCESS_KEY": "fake_spaces_secret_for_tests",
+}
 # Stand-ins for the secrets a real stack sets with `pulumi config set --secret`.
 FAKE_SECRETS = {
-    "digitalocean:token": "dop_v1_fake_token_for_tests",
-    "digitalocean:spacesAccessId": "DO00FAKEKEYIDFORTESTS",
-    "digitalocean:spacesSecretKey": "fake_spaces_secret_for_tests",
     f"{PROJECT}:hfToken": "hf_fake_token_for_tests",
     f"{PROJECT}:gradientApiKey": "fake_gradient_key_for_tests",
     f"{PROJECT}:dnsToken": "dop_v1_fake_dns_scoped_token_for_tests",
@@ -190,7 +193,7 @@ def _as_config_text(value: Any) -> str:
     return json.dumps(value)
 
 
-def _environment(stack: str, overrides: dict, secrets: dict) -> dict[str, str]:
+def _environment(stack: str, overrides: dict, secrets: dict, variables: dict) -> dict[str, str]:
     config = stack_config(stack)
     for key, value in OPERATOR_SETTINGS.get(stack, {}).items():
         config[key] = {**config.get(key, {}), **value}
@@ -204,21 +207,23 @@ def _environment(stack: str, overrides: dict, secrets: dict) -> dict[str, str]:
             config.pop(key, None)
         else:
             config[key] = value
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if k not in FAKE_ENVIRONMENT and k != "DIGITALOCEAN_ACCESS_TOKEN"}
+    env.update({k: v for k, v in variables.items() if v is not None})
     env["PULUMI_CONFIG"] = json.dumps({k: _as_config_text(v) for k, v in config.items()})
     env["PULUMI_CONFIG_SECRET_KEYS"] = json.dumps([k for k, v in secrets.items() if v is not None])
     return env
 
 
 def evaluate(stack: str, overrides: Optional[dict] = None, secrets: Optional[dict] = None,
-             preview: bool = False, timeout: float = 120) -> Plan:
+             preview: bool = False, timeout: float = 120, environment: Optional[dict] = None) -> Plan:
     """Run the program for `stack` with config `overrides` (full keys; None deletes a key).
 
-    `secrets` replaces entries of FAKE_SECRETS (None removes one, to test a missing secret).
+    `secrets` replaces entries of FAKE_SECRETS (None removes one, to test a missing secret);
+    `environment` likewise for FAKE_ENVIRONMENT, the deploy job's variables.
     `preview=True` evaluates as `pulumi preview` does (unknown outputs stay unknown).
     """
     merged = {**FAKE_SECRETS, **(secrets or {})}
-    env = _environment(stack, overrides or {}, merged)
+    env = _environment(stack, overrides or {}, merged, {**FAKE_ENVIRONMENT, **(environment or {})})
     proc = subprocess.run(
         [sys.executable, str(Path(__file__).with_name("mock_runner.py")), stack, "preview" if preview else "up"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout,

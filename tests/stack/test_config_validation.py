@@ -36,7 +36,7 @@ def error_for(stack: str, **changes) -> str:
 def test_stack_files_are_valid_and_match_the_seeds(stack):
     config = parse_config(raw_config(stack))
     expected = {
-        "dev": ("ams3", "gpu-h100x8-640gb", "gtc-2026-dev.digitalocean.solutions"),
+        "dev": ("ams3", "gpu-h100x8-640gb", "gtc-2026.dev.digitalocean.solutions"),
         "prod": ("atl1", "gpu-h200x8-1128gb-contracted", "gtc-2026.digitalocean.solutions"),
     }[stack]
     assert (config.region, config.gpu_pool.slug, config.hostname) == expected
@@ -177,7 +177,7 @@ def test_bad_config_fails_the_program_before_any_resource():
     assert info.value.registered == 0
 
 
-@pytest.mark.parametrize("key", ["gtc-demo:hfToken", "gtc-demo:gradientApiKey", "digitalocean:token"])
+@pytest.mark.parametrize("key", ["gtc-demo:hfToken", "gtc-demo:gradientApiKey"])
 def test_missing_required_secret(key):
     with pytest.raises(PlanError) as info:
         evaluate("dev", secrets={key: None})
@@ -186,16 +186,33 @@ def test_missing_required_secret(key):
     assert info.value.registered == 0
 
 
-@pytest.mark.parametrize("key", ["digitalocean:spacesAccessId", "digitalocean:spacesSecretKey"])
-def test_missing_provider_spaces_key_is_named(key, monkeypatch):
-    """The bucket look-up needs the provider's Spaces keys; without them the provider says only "Spaces
-    credentials not configured". The program names the key, and the environment variable it may come from."""
-    monkeypatch.delenv("SPACES_ACCESS_KEY_ID", raising=False)
-    monkeypatch.delenv("SPACES_SECRET_ACCESS_KEY", raising=False)
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("key", ["digitalocean:token", "digitalocean:spacesAccessId", "digitalocean:spacesSecretKey"])
+def test_account_credentials_in_the_stack_config_are_refused(stack, key):
+    """The audit's high: a token in the config is decrypted by every holder of the passphrase, a PR
+    preview's included, and a branch program printed it. Refused before anything is registered, even when
+    the environment holds the same credential."""
     with pytest.raises(PlanError) as info:
-        evaluate("prod", secrets={key: None})
-    assert key in info.value.message and "pulumi config set --secret" in info.value.message
+        evaluate(stack, secrets={key: "dop_v1_" + "f" * 64})
+    assert f"{key}: an account credential in the stack's config" in info.value.message
+    assert f"pulumi config rm {key}" in info.value.message
+    assert "f" * 64 not in info.value.message
     assert info.value.registered == 0
+
+
+@pytest.mark.parametrize("variable", ["DIGITALOCEAN_TOKEN", "SPACES_ACCESS_KEY_ID", "SPACES_SECRET_ACCESS_KEY"])
+def test_missing_account_credential_in_the_environment_is_named(variable):
+    with pytest.raises(PlanError) as info:
+        evaluate("prod", environment={variable: None})
+    assert variable in info.value.message and "never stack config" in info.value.message
+    assert info.value.registered == 0
+
+
+def test_the_providers_other_token_variable_is_enough():
+    """The provider reads DIGITALOCEAN_ACCESS_TOKEN as well (upstream/digitalocean/provider.go)."""
+    plan = evaluate("dev", environment={"DIGITALOCEAN_TOKEN": None, "DIGITALOCEAN_ACCESS_TOKEN": "dop_v1_x"})
+    assert plan.resources
+
 
 
 def test_misspelt_top_level_key_is_not_silently_ignored():
@@ -214,3 +231,50 @@ def test_stack_file_names_every_secret_a_preview_needs(stack):
     header = (REPO / f"Pulumi.{stack}.yaml").read_text().split("\nconfig:", 1)[0]
     for key in FAKE_SECRETS:
         assert f"pulumi config set --secret {key} " in header, f"Pulumi.{stack}.yaml does not say how to set {key}"
+
+
+# -- dev cannot touch prod: prod names nothing dev's credentials reach (issue 27) -------------------
+
+@pytest.mark.parametrize("override,key,value", [
+    ({"gtc-demo:spaces": {"bucket": "do-gtc2026-doks-demo-dev", "region": "ams3"}}, "spaces.bucket", "do-gtc2026-doks-demo-dev"),
+    ({"gtc-demo:containerRegistry": "do-solutions-dev"}, "containerRegistry", "do-solutions-dev"),
+    ({"gtc-demo:domain": "dev.digitalocean.solutions", "gtc-demo:hostname": "gtc-2026.dev.digitalocean.solutions"},
+     "domain", "dev.digitalocean.solutions"),
+    # the same zone spelt otherwise: upper case and a trailing dot
+    ({"gtc-demo:domain": "DEV.digitalocean.solutions.", "gtc-demo:hostname": "gtc-2026.DEV.digitalocean.solutions"},
+     "domain", "DEV.digitalocean.solutions."),
+    # prod's own zone, but its hostname inside dev's delegated zone
+    ({"gtc-demo:hostname": "booth.dev.digitalocean.solutions"}, "hostname", "booth.dev.digitalocean.solutions"),
+])
+def test_prod_refuses_a_name_that_devs_credentials_reach(override, key, value):
+    with pytest.raises(PlanError) as info:
+        evaluate("prod", overrides=override)
+    message = info.value.message
+    assert f"gtc-demo:{key}={value!r} is within reach of stack 'dev'" in message, message
+    assert "allowed: a name of this stack's own DigitalOcean team" in message
+    assert info.value.registered == 0
+
+
+def test_prod_refuses_a_name_another_stack_inherits_by_default():
+    """A dev file that leaves `spaces.bucket` out gets the default bucket, which is prod's: refused too."""
+    from components.isolation import check_isolation
+    prod = parse_config(stack_config_values("prod"))
+    dev = stack_config_values("dev")
+    dev.pop("spaces")
+    errors = check_isolation("prod", prod, parse_config, others={"dev": dev})
+    assert any("gtc-demo:spaces.bucket='do-gtc2026-doks-demo'" in e for e in errors), errors
+    # the local stack's control plane holds no DigitalOcean credential: never a reason to refuse
+    assert check_isolation("prod", prod, parse_config, others={"local": stack_config_values("local")}) == []
+
+
+def test_the_stack_files_share_nothing_today():
+    from components.isolation import check_isolation
+    assert check_isolation("prod", parse_config(stack_config_values("prod")), parse_config) == []
+
+
+def stack_config_values(stack: str) -> dict:
+    """A stack file's `gtc-demo:` values (prefix stripped), with the operator's prod allowlist."""
+    values = {k.split(":", 1)[1]: copy.deepcopy(v) for k, v in stack_config(stack).items() if k.startswith("gtc-demo:")}
+    if stack == "prod":
+        values["cluster"]["controlPlaneAllowlist"] = ["198.51.100.7/32"]
+    return values

@@ -42,12 +42,12 @@ def test_dns_secrets_hold_the_dns_token_never_the_account_token(dev_plan):
 
 def test_download_job_reads_with_a_read_only_key_upload_writes(dev_plan):
     grants = {k.name: k.plain["grants"] for k in dev_plan.by_type("digitalocean:index/spacesKey:SpacesKey")}
-    assert grants == {"infra-spaces-key": [{"bucket": "do-gtc2026-doks-demo", "permission": "readwrite"}],
-                      "infra-spaces-key-read": [{"bucket": "do-gtc2026-doks-demo", "permission": "read"}]}
+    assert grants == {"infra-spaces-key": [{"bucket": "do-gtc2026-doks-demo-dev", "permission": "readwrite"}],
+                      "infra-spaces-key-read": [{"bucket": "do-gtc2026-doks-demo-dev", "permission": "read"}]}
     download = dev_plan.get("kubernetes:batch/v1:Job", "model-download").plain
     refs = {e["valueFrom"]["secretKeyRef"]["name"] for e in download["spec"]["template"]["spec"]["containers"][0]["env"]
             if "valueFrom" in e}
-    assert refs == {"spaces-credentials-read"}
+    assert refs == {"spaces-credentials-read", "hf-token"}  # the token only reads the published hashes
 
 
 # --- control plane -------------------------------------------------------------------------------------

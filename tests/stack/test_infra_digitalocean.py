@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from plan import evaluate, is_secret
+from plan import FAKE_ENVIRONMENT, PlanError, evaluate, is_secret, stack_config, unwrap
 
 VPC = "digitalocean:index/vpc:Vpc"
 CLUSTER = "digitalocean:index/kubernetesCluster:KubernetesCluster"
@@ -88,10 +88,10 @@ def test_nfs_share_sits_in_the_vpc(stack_plan):
 
 def test_spaces_key_is_scoped_to_the_model_bucket(dev_plan):
     key = dev_plan.get(SPACES_KEY, "infra-spaces-key").plain
-    assert key["grants"] == [{"bucket": "do-gtc2026-doks-demo", "permission": "readwrite"}]
+    assert key["grants"] == [{"bucket": "do-gtc2026-doks-demo-dev", "permission": "readwrite"}]
     # The download Job only reads: its key can only read (issue 16).
     read = dev_plan.get(SPACES_KEY, "infra-spaces-key-read").plain
-    assert read["grants"] == [{"bucket": "do-gtc2026-doks-demo", "permission": "read"}]
+    assert read["grants"] == [{"bucket": "do-gtc2026-doks-demo-dev", "permission": "read"}]
 
 
 def test_pre_existing_resources_are_only_looked_up(stack_plan):
@@ -99,35 +99,41 @@ def test_pre_existing_resources_are_only_looked_up(stack_plan):
     for kind in ("spacesBucket:SpacesBucket", "containerRegistry:ContainerRegistry", "domain:Domain"):
         assert f"digitalocean:index/{kind}" not in managed
     bucket = stack_plan.invoked("digitalocean:index/getSpacesBucket:getSpacesBucket")
-    assert [c["args"] for c in bucket] == [{"name": "do-gtc2026-doks-demo", "region": "atl1"}]
+    spaces = stack_config(stack_plan.stack)["gtc-demo:spaces"]
+    assert [c["args"] for c in bucket] == [{"name": spaces["bucket"], "region": spaces["region"]}]
     # No registry look-up: the provider's answers a missing registry with success (issue 1535), so it
     # could check nothing; the registry is checked at `up` by the push credentials.
     assert not stack_plan.invoked("digitalocean:index/getContainerRegistry:getContainerRegistry")
     assert not stack_plan.invoked("digitalocean:index/getContainerRegistries:getContainerRegistries")
     domain = stack_plan.invoked("digitalocean:index/getDomain:getDomain")
-    assert [c["args"]["name"] for c in domain] == ["digitalocean.solutions"]
+    assert [c["args"]["name"] for c in domain] == [stack_config(stack_plan.stack)["gtc-demo:domain"]]
 
 
 def _kubeconfig(plan) -> dict:
     provider = plan.get(K8S_PROVIDER)
-    assert is_secret(provider.inputs["kubeconfig"]), "the kubeconfig holds a credential: it must be a secret"
+    assert is_secret(provider.inputs["kubeconfig"]), "the cluster's endpoint and CA stay out of plain outputs"
     return json.loads(provider.plain["kubeconfig"])
 
 
-def test_kubeconfig_uses_the_long_lived_api_token_not_the_7_day_one(dev_plan):
-    kubeconfig = _kubeconfig(dev_plan)
+def test_kubeconfig_holds_no_credential_and_asks_doctl_for_a_fresh_one(stack_plan):
+    """Issue 27: neither the state nor the `kubeconfig` output carries the account token (or any token)."""
+    kubeconfig = _kubeconfig(stack_plan)
     user = kubeconfig["users"][0]["user"]
-    assert user == {"token": "dop_v1_fake_token_for_tests"}
-    assert "short-lived-token" not in json.dumps(kubeconfig)
-    assert kubeconfig["clusters"][0]["cluster"]["server"].startswith("https://")
-
-
-def test_kubeconfig_can_ask_doctl_for_fresh_tokens_instead():
-    plan = evaluate("dev", overrides={"gtc-demo:cluster": {"name": "gtc-demo-dev", "kubeconfigAuth": "doctl-exec"}})
-    user = _kubeconfig(plan)["users"][0]["user"]
-    assert "token" not in user
+    assert set(user) == {"exec"}, user
     assert user["exec"]["command"] == "doctl"
     assert user["exec"]["args"][:4] == ["kubernetes", "cluster", "kubeconfig", "exec-credential"]
+    text = json.dumps(kubeconfig)
+    assert FAKE_ENVIRONMENT["DIGITALOCEAN_TOKEN"] not in text and "short-lived-token" not in text
+    assert kubeconfig["clusters"][0]["cluster"]["server"].startswith("https://")
+    assert unwrap(stack_plan.outputs["kubeconfig"]) == stack_plan.get(K8S_PROVIDER).plain["kubeconfig"]
+
+
+@pytest.mark.parametrize("auth", ["api-token", "token", "API-TOKEN"])
+def test_kubeconfig_modes_that_would_store_a_credential_are_refused(auth):
+    with pytest.raises(PlanError) as info:
+        evaluate("dev", overrides={"gtc-demo:cluster": {"name": "gtc-demo-dev", "kubeconfigAuth": auth}})
+    assert f"gtc-demo:cluster.kubeconfigAuth={auth!r}" in info.value.message
+    assert "allowed: doctl-exec" in info.value.message
 
 
 def test_kubernetes_provider_tolerates_a_deleted_cluster_on_destroy(dev_plan):

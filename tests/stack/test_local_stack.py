@@ -10,7 +10,7 @@ from components.config import ConfigError, parse_config
 from components.kubeconfig import read_local_kubeconfig
 from test_config_validation import error_for, raw_config
 
-LOCAL_SECRETS = {"digitalocean:token": None, "gtc-demo:hfToken": None, "gtc-demo:dnsToken": "dns-fake",
+LOCAL_SECRETS = {"gtc-demo:hfToken": None, "gtc-demo:dnsToken": "dns-fake",
                  "gtc-demo:spacesAccessKeyId": "id-fake", "gtc-demo:spacesSecretAccessKey": "key-fake"}
 
 
@@ -79,6 +79,15 @@ def local_plan(tmp_path, monkeypatch, listening_port):
     path.write_text(kubeconfig_text(f"https://127.0.0.1:{listening_port}"))
     monkeypatch.setenv("KUBECONFIG", str(path))
     return evaluate("local", secrets=LOCAL_SECRETS)
+
+
+def test_local_stack_needs_no_account_credential(tmp_path, monkeypatch, listening_port):
+    path = tmp_path / "kubeconfig"
+    path.write_text(kubeconfig_text(f"https://127.0.0.1:{listening_port}"))
+    monkeypatch.setenv("KUBECONFIG", str(path))
+    plan = evaluate("local", secrets=LOCAL_SECRETS, environment={
+        "DIGITALOCEAN_TOKEN": None, "SPACES_ACCESS_KEY_ID": None, "SPACES_SECRET_ACCESS_KEY": None})
+    assert plan.by_type("kubernetes:apps/v1:Deployment")
 
 
 def test_local_stack_has_no_digitalocean_layer(local_plan):

@@ -48,7 +48,9 @@ def test_one_command_per_need(stack_plan):
     commands = stack_plan.outputs["operatorCommands"]
     assert set(commands) == NEEDS
     stack = stack_plan.stack
-    assert commands["kubeconfig"].startswith(f"mkdir -p ~/.kube && pulumi stack output kubeconfig --show-secrets -s {stack} ")
+    # The file is private from its first byte (umask in a subshell, not a chmod after the write).
+    assert commands["kubeconfig"] == (f"(umask 077 && mkdir -p ~/.kube && pulumi stack output kubeconfig --show-secrets "
+                                      f"-s {stack} > ~/.kube/gtc-demo-{stack}.yaml)")
     for need in NEEDS - {"kubeconfig", "check", "rerunVerification"}:
         assert commands[need].startswith(f"kubectl --kubeconfig ~/.kube/gtc-demo-{stack}.yaml "), need
 

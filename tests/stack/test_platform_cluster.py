@@ -186,7 +186,7 @@ def test_cert_manager_installs_its_crds_and_watches_gateways(stack_plan):
 def test_external_dns_is_limited_to_the_stack_domain(stack_plan):
     values = release(stack_plan, "external-dns").plain["values"]
     assert values["provider"] == {"name": "digitalocean"}
-    assert values["domainFilters"] == ["digitalocean.solutions"]
+    assert values["domainFilters"] == [stack_config(stack_plan.stack)["gtc-demo:domain"]]
     assert values["sources"] == ["gateway-httproute"]
     assert values["env"][0]["valueFrom"]["secretKeyRef"]["name"] == "digitalocean-dns"
 

@@ -21,13 +21,13 @@ def base_render(tmp_path_factory, dev_plan):
 
 
 def test_a_values_change_shows_as_a_rendered_object_diff(tmp_path, base_render):
-    renamed = evaluate("dev", overrides={"gtc-demo:hostname": "booth.digitalocean.solutions"})
+    renamed = evaluate("dev", overrides={"gtc-demo:hostname": "booth.dev.digitalocean.solutions"})
     render_plan(renamed, tmp_path / "pr")
     diffs = rendered_diff.release_diffs(base_render, tmp_path / "pr")
     # Grafana's root_url moves: the values and the rendered grafana.ini both show it, nothing else does.
     assert set(diffs) == {"kube-prometheus-stack.values.yaml", "kube-prometheus-stack.yaml"}
     rendered = diffs["kube-prometheus-stack.yaml"]
-    assert "+    root_url = https://booth.digitalocean.solutions/grafana" in rendered
+    assert "+    root_url = https://booth.dev.digitalocean.solutions/grafana" in rendered
     assert "+        checksum/config: " in rendered  # and the Grafana Deployment rolls
     text = rendered_diff.comment("dev", diffs)
     assert "| `kube-prometheus-stack.yaml` |" in text and "```diff" in text
@@ -51,4 +51,8 @@ def test_the_preview_workflow_posts_the_rendered_diff_for_both_stacks():
     assert "tools/get-helm.sh" in runs
     assert runs.count("-m tools.render_charts --stack ${{ matrix.stack }}") == 2  # the PR and the base branch
     assert "github.event.pull_request.base.sha" in runs
-    assert "-m tools.rendered_diff" in runs and 'gh pr comment "${{ github.event.pull_request.number }}"' in runs
+    assert "-m tools.rendered_diff" in runs
+    # Posted by a job of its own that runs no PR code and may write to the PR (issue 27), never on forks.
+    poster = yaml.safe_load(WORKFLOW.read_text())["jobs"]["rendered-diff-comment"]
+    assert poster["needs"] == "rendered-diff" and poster["permissions"] == {"pull-requests": "write"}
+    assert 'gh pr comment "${{ github.event.pull_request.number }}"' in "\n".join(s.get("run", "") for s in poster["steps"])

@@ -8,7 +8,7 @@ ISSUER = "kubernetes:cert-manager.io/v1:ClusterIssuer"
 GATEWAY = "kubernetes:gateway.networking.k8s.io/v1:Gateway"
 ROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"
 RELEASE = "kubernetes:helm.sh/v3:Release"
-HOSTS = {"dev": "gtc-2026-dev.digitalocean.solutions", "prod": "gtc-2026.digitalocean.solutions"}
+HOSTS = {"dev": "gtc-2026.dev.digitalocean.solutions", "prod": "gtc-2026.digitalocean.solutions"}
 
 
 def route(plan, name):
@@ -28,7 +28,7 @@ def test_cluster_issuer_uses_dns01_on_digitalocean(dev_plan, prod_plan, stack, n
     assert acme["email"] == "solutions-engineering@digitalocean.com"
     assert acme["privateKeySecretRef"]["name"] == f"{name}-account-key"
     assert acme["solvers"] == [{
-        "selector": {"dnsZones": ["digitalocean.solutions"]},
+        "selector": {"dnsZones": [{"dev": "dev.digitalocean.solutions", "prod": "digitalocean.solutions"}[stack]]},
         "dns01": {"digitalocean": {"tokenSecretRef": {"name": "digitalocean-dns", "key": "access-token"}}},
     }]
 

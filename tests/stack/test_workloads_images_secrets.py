@@ -3,7 +3,7 @@
 import json
 import re
 
-from plan import is_secret
+from plan import is_secret, stack_config
 
 DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 
@@ -41,7 +41,8 @@ def test_every_image_is_pinned(stack_plan, mocker_plan):
 
 def test_images_come_from_the_stack_config(stack_plan):
     built = stack_plan.outputs["loadgenImage"]  # the load generator's, built by the program (tag@digest)
-    assert built.startswith("registry.digitalocean.com/do-solutions-sfo3/gtc-demo-loadgen:")
+    registry = stack_config(stack_plan.stack)["gtc-demo:containerRegistry"]
+    assert built.startswith(f"registry.digitalocean.com/{registry}/gtc-demo-loadgen:")
     assert all_images(stack_plan) == {
         "nvcr.io/nvidia/ai-dynamo/dynamo-frontend:1.6.1",
         "nvcr.io/nvidia/ai-dynamo/tensorrtllm-runtime:1.6.1",

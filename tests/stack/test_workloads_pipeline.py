@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from kubernetes_validate import validate as k8s_validate
+from plan import stack_config
 
 JOB = "kubernetes:batch/v1:Job"
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -53,8 +54,9 @@ def test_jobs_run_the_scripts_from_a_config_map(stack_plan):
         command = container(job)["command"]
         assert command[:3] == ["sh", "/scripts/run.sh", step]
         assert command[command.index("--model") + 1] == MODEL
-        assert command[command.index("--bucket") + 1] == "do-gtc2026-doks-demo"
-        assert command[command.index("--endpoint") + 1] == "https://atl1.digitaloceanspaces.com"
+        spaces = stack_config(stack_plan.stack)["gtc-demo:spaces"]
+        assert command[command.index("--bucket") + 1] == spaces["bucket"]
+        assert command[command.index("--endpoint") + 1] == f"https://{spaces['region']}.digitaloceanspaces.com"
         volumes = {v["name"]: v for v in job.plain["spec"]["template"]["spec"]["volumes"]}
         assert volumes["scripts"]["configMap"]["name"] == "model-pipeline-scripts"
 
@@ -77,10 +79,12 @@ def test_secrets_come_from_the_platform_secrets(stack_plan):
         "SPACES_SECRET_ACCESS_KEY": {"name": "spaces-credentials", "key": "SPACES_SECRET_ACCESS_KEY"},
         "HF_TOKEN": {"name": "hf-token", "key": "HF_TOKEN", "optional": True},
     }
-    # The download only reads the bucket: the read-only key's Secret (issue 16).
+    # The download only reads the bucket: the read-only key's Secret (issue 16); the (read-only) HF token
+    # reads the hashes every file is checked against (issue 27).
     assert env_refs(download) == {
         "SPACES_ACCESS_KEY_ID": {"name": "spaces-credentials-read", "key": "SPACES_ACCESS_KEY_ID"},
         "SPACES_SECRET_ACCESS_KEY": {"name": "spaces-credentials-read", "key": "SPACES_SECRET_ACCESS_KEY"},
+        "HF_TOKEN": {"name": "hf-token", "key": "HF_TOKEN", "optional": True},
     }
     for job in (upload, download):
         assert not any("value" in e and "TOKEN" in e["name"] for e in container(job)["env"])
@@ -207,3 +211,103 @@ def test_sync_script_copies_again_when_the_marker_holds_another_revision(tmp_pat
     assert module.main(argv + ["--revision", "a" * 40]) == 0
     with pytest.raises(Reached):
         module.main(argv + ["--revision", "b" * 40])
+
+
+# -- the download Job serves only what Hugging Face published (issue 27) -----------------------------
+
+class FakeBucket:
+    """The S3 calls the download step makes (sizes go through module._size), on a dict of key -> bytes."""
+
+    def __init__(self, objects: dict[str, bytes]):
+        self.objects = objects
+
+    def get_object(self, Bucket, Key):
+        import io
+        return {"Body": io.BytesIO(self.objects[Key])}
+
+    def download_file(self, bucket, key, filename, Config=None):
+        Path(filename).write_bytes(self.objects[key])
+
+
+PUBLISHED = {"config.json": b'{"architectures": ["LlamaForCausalLM"]}',
+             "model-00001-of-00002.safetensors": b"\x01" * 4096,
+             "model-00002-of-00002.safetensors": b"\x02" * 2048}
+LFS = {"model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"}
+REVISION = "c" * 40
+
+
+def published_info():
+    """What HfApi.model_info(files_metadata=True) returns: LFS files with SHA-256, the rest with a git blob id."""
+    from huggingface_hub.hf_api import BlobLfsInfo, RepoSibling
+    siblings = []
+    for name, data in PUBLISHED.items():
+        blob = hashlib.sha1(f"blob {len(data)}\0".encode() + data).hexdigest()
+        lfs = BlobLfsInfo(size=len(data), sha256=hashlib.sha256(data).hexdigest(), pointer_size=134) if name in LFS else None
+        siblings.append(RepoSibling(rfilename=name, size=len(data), blob_id=blob, lfs=lfs))
+
+    class Info:
+        sha = REVISION
+    Info.siblings = siblings
+    return Info
+
+
+def run_download(tmp_path, monkeypatch, bucket_files: dict[str, bytes]):
+    import importlib.util
+    import json
+    import huggingface_hub
+    spec = importlib.util.spec_from_file_location("model_sync", SCRIPTS / "model_sync.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    prefix = f"models/{MODEL}/"
+    manifest = {"model": MODEL, "revision": REVISION, "files": {n: len(d) for n, d in bucket_files.items()}}
+    objects = {prefix + n: d for n, d in bucket_files.items()}
+    objects[prefix + module.UPLOAD_MARKER] = json.dumps(manifest).encode()
+    asked = []
+
+    class FakeHfApi:
+        def __init__(self, token=None):
+            pass
+
+        def model_info(self, repo_id, revision=None, files_metadata=False):
+            asked.append((repo_id, revision, files_metadata))
+            return published_info()
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeHfApi)
+    monkeypatch.setattr(module, "_s3", lambda *a: FakeBucket(objects))
+    monkeypatch.setattr(module, "_transfer", lambda: None)
+    monkeypatch.setattr(module, "_size", lambda s3, bucket, key: len(objects[key]) if key in objects else None)
+    code = module.main(["download", "--model", MODEL, "--bucket", "b", "--endpoint", "https://x", "--region", "atl1",
+                        "--target", str(tmp_path)])
+    assert asked == [(MODEL, REVISION, True)], "the hashes come from Hugging Face at the manifest's revision"
+    return code, tmp_path / MODEL, module
+
+
+def test_download_places_files_only_after_their_published_hash_matched(tmp_path, monkeypatch, capsys):
+    code, root, module = run_download(tmp_path, monkeypatch, dict(PUBLISHED))
+    assert code == 0
+    assert {p.name: p.read_bytes() for p in root.iterdir() if p.name != module.DOWNLOAD_MARKER} == PUBLISHED
+    marker = (root / module.DOWNLOAD_MARKER).read_text()
+    assert hashlib.sha256(PUBLISHED["model-00001-of-00002.safetensors"]).hexdigest() in marker
+
+
+@pytest.mark.parametrize("name,planted", [
+    ("model-00002-of-00002.safetensors", b"\x03" * 2048),   # an LFS file, same size (the old size check passed it)
+    ("model-00001-of-00002.safetensors", b"\x01" * 4095 + b"\x00"),  # one byte changed
+    ("config.json", b'{"architectures": ["EvilaForCausalLM"]}'),  # a small, non-LFS file, same size
+])
+def test_download_refuses_a_file_that_is_not_the_published_one(tmp_path, monkeypatch, capsys, name, planted):
+    files = dict(PUBLISHED)
+    files[name] = planted
+    code, root, module = run_download(tmp_path, monkeypatch, files)
+    err = capsys.readouterr().err
+    assert code == 3
+    assert name in err and "is not the" in err and "Hugging Face publishes" in err, err
+    assert not (root / name).exists() and not list(root.glob("*.partial")), "nothing of the planted file stays"
+    assert not (root / module.DOWNLOAD_MARKER).exists(), "no marker: the next run checks again"
+
+
+def test_download_ignores_files_hugging_face_does_not_list(tmp_path, monkeypatch, capsys):
+    """A planted extra file (custom code for trust_remote_code, say) is never copied to the share."""
+    code, root, _module = run_download(tmp_path, monkeypatch, {**PUBLISHED, "modeling_llama.py": b"import os"})
+    assert code == 0
+    assert not (root / "modeling_llama.py").exists()
+    assert "not copied" in capsys.readouterr().out
