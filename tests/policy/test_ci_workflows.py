@@ -175,6 +175,12 @@ def test_the_docs_say_which_environment_holds_which_credential():
         assert row in operations, row
     preview_rows = [line for line in operations.splitlines() if line.startswith(("| `dev-preview`", "| `prod-preview`"))]
     assert all("readwrite" not in row and "full access" not in row for row in preview_rows), preview_rows
+    # Issue 27: a reviewer on every environment (previews run branch code; deploys can write), deploys from main.
+    rows = [line for line in operations.splitlines() if re.match(r"\| `(dev|prod)(-preview)?` \| (preview|deploy)\.yml", line)]
+    assert len(rows) == 4 and all("required reviewers" in row for row in rows), rows
+    assert all("`main`" in row for row in rows if row.startswith(("| `dev` ", "| `prod` ")))
+    assert "### PR previews: a reviewer first, then a filtered comment" in security
+    assert "### Credentials by environment" in security and "| `dev-preview`, `prod-preview` |" in security
 
 
 def test_prod_deploy_refuses_images_without_digest(deploy):
