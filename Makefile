@@ -57,8 +57,9 @@ setup-prometheus:
 	@command -v prometheus >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 
 # Unit and integration tests, then the real-`pulumi` e2e on a local control plane (first run builds its tools).
+# Each run under tools/guard.py: nothing it started outlives it, whatever signal stops it.
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m tools.guard -- $(BIN)/python -m pytest
 	$(MAKE) e2e
 
 # Go-built tools (pulumi CLI, providers, etcd, kube-*, kwok) into $$HOME/.cache/gtc-demo; first run only.
@@ -69,7 +70,7 @@ go-tools: $(STAMP)
 # `pulumi preview --policy-pack policy` of dev and prod against a loopback DigitalOcean API fake (README, "Tests").
 e2e: $(STAMP) $(POLICY_STAMP)
 	@command -v ip >/dev/null 2>&1 && command -v openssl >/dev/null 2>&1 && command -v patch >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq iproute2 openssl patch >/dev/null; }
-	$(BIN)/python -m localcluster e2e
+	$(BIN)/python -m tools.guard --grace 60 -- $(BIN)/python -m localcluster e2e
 
 e2e-up: $(STAMP)
 	$(BIN)/python -m localcluster up

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -31,14 +32,25 @@ def check_stack_is_local() -> None:
                            "whose cluster is the local control plane (allowed: 'local')")
 
 
+def _interrupt(_signum, _frame):
+    raise KeyboardInterrupt
+
+
 def main() -> int:
+    """Build, start, test, stop; a SIGTERM or SIGINT at any phase still stops the cluster it started."""
+    signal.signal(signal.SIGTERM, _interrupt)
     keep = os.environ.get("E2E_KEEP") == "1"
     started = time.monotonic()
     try:
         check_stack_is_local()
         tools.ensure(tools.CLUSTER_BINARIES + tools.PULUMI_BINARIES)
         built = time.monotonic()
-        cluster = up(Cluster.for_this_clone())
+        cluster = Cluster.for_this_clone()
+        try:
+            up(cluster)
+        except KeyboardInterrupt:
+            down(cluster)  # stopped half-way up: what did start goes too
+            raise
     except (ClusterError, tools.ToolBuildError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -48,9 +60,19 @@ def main() -> int:
     shutil.rmtree(workdir, ignore_errors=True)
     env = dict(os.environ, KUBECONFIG=str(cluster.kubeconfig), E2E_WORKDIR=str(workdir),
                PYTHONPATH=str(REPO))
+    # GTC_E2E_PYTEST_ARGS narrows the run (test_interrupted_e2e.py starts a second, short e2e to stop it).
     argv = cluster.in_netns([sys.executable, "-m", "pytest", str(REPO / "localcluster" / "e2e"),
-                             "-p", "no:cacheprovider", "-q"])
-    rc = subprocess.run(argv, cwd=REPO, env=env).returncode
+                             "-p", "no:cacheprovider", "-q", *os.environ.get("GTC_E2E_PYTEST_ARGS", "").split()])
+    tests = subprocess.Popen(argv, cwd=REPO, env=env)
+    try:
+        rc = tests.wait()
+    except KeyboardInterrupt:
+        try:  # the tests got the same signal (same process group): their fixtures reap their CLI runs
+            tests.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            tests.kill()
+        down(cluster)
+        raise
     print(f"[e2e] tools {built - started:.0f} s, control plane up {cluster_up - built:.0f} s, "
           f"pulumi e2e {time.monotonic() - cluster_up:.0f} s", file=sys.stderr)
     if keep:

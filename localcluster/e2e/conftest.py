@@ -17,6 +17,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from localcluster.e2e.pulumi_cli import Workspace  # noqa: E402
 from localcluster.e2e.summary import SUMMARY  # noqa: E402
+from tools.guard import sigterm_as_interrupt  # noqa: E402
+
+
+def pytest_configure(config):
+    sigterm_as_interrupt()  # a SIGTERM unwinds like Ctrl-C: every CLI run is reaped by its fixture/finally
 
 
 def _start_ticks(pid: int | str) -> int:
