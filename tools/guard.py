@@ -33,15 +33,16 @@ PR_SET_PDEATHSIG = 1
 KILL_AFTER = 5.0
 
 
-def _environ_chain(pid: str) -> list[str] | None:
+def run_ids_of(pid: int | str) -> list[str]:
+    """The ids of the guards a process runs under ([] for none, or a process that cannot be read)."""
     try:
         raw = Path(f"/proc/{pid}/environ").read_bytes()
     except OSError:
-        return None
+        return []
     for entry in raw.split(b"\0"):
         if entry.startswith(RUN_IDS.encode() + b"="):
             return entry.split(b"=", 1)[1].decode(errors="replace").split(":")
-    return None
+    return []
 
 
 def _alive(pid: str) -> bool:
@@ -57,8 +58,7 @@ def marked(run_id: str) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and int(entry.name) != me:
-            chain = _environ_chain(entry.name)
-            if chain and run_id in chain and _alive(entry.name):
+            if run_id in run_ids_of(entry.name) and _alive(entry.name):
                 found.append(int(entry.name))
     return found
 
@@ -73,24 +73,16 @@ def _describe(pid: int) -> str:
 
 def stop_marked(run_id: str, kill_after: float = KILL_AFTER) -> list[str]:
     """SIGTERM every process carrying `run_id`, SIGKILL what is left after `kill_after` s; who was stopped."""
-    found = marked(run_id)
-    described = [_describe(pid) for pid in found]
-    for pid in found:
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-    deadline = time.monotonic() + kill_after
-    while time.monotonic() < deadline and marked(run_id):
-        time.sleep(0.1)
-    for pid in marked(run_id):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    deadline = time.monotonic() + kill_after
-    while time.monotonic() < deadline and marked(run_id):
-        time.sleep(0.1)
+    described = [_describe(pid) for pid in marked(run_id)]
+    for signum in (signal.SIGTERM, signal.SIGKILL):
+        for pid in marked(run_id):
+            try:
+                os.kill(pid, signum)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + kill_after
+        while time.monotonic() < deadline and marked(run_id):
+            time.sleep(0.1)
     return described
 
 

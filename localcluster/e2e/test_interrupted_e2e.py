@@ -20,7 +20,7 @@ import pytest
 from localcluster import tools
 from localcluster.cluster import Cluster
 from localcluster.e2e.pulumi_cli import REPO
-from tools.guard import RUN_IDS, marked
+from tools.guard import marked, run_ids_of as _chain
 
 
 def _cmdline(pid: int) -> str:
@@ -47,14 +47,6 @@ def _parent(pid: int) -> int:
         return -1
 
 
-def _chain(pid: int) -> list[str]:
-    try:
-        raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    except OSError:
-        return []
-    return next((e.split(b"=", 1)[1].decode().split(":") for e in raw if e.startswith(RUN_IDS.encode() + b"=")), [])
-
-
 def marked_any() -> list[int]:
     return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _chain(int(p.name))]
 
@@ -71,7 +63,7 @@ PHASES = {
 def test_a_signal_to_make_e2e_leaves_nothing_running(phase, signum, tmp_path):
     root = tmp_path / "cluster"
     cluster = Cluster(root)
-    env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "E2E_WORKDIR", RUN_IDS)}
+    env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "E2E_WORKDIR")}
     env.update(GTC_LOCALCLUSTER_DIR=str(root), GTC_E2E_PYTEST_ARGS="-k test_a_branch_preview -x")
     guard = subprocess.Popen([sys.executable, "-m", "tools.guard", "--grace", "60", "--",
                               sys.executable, "-m", "localcluster", "e2e"],

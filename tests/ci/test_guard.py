@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.guard import RUN_IDS, marked
+from tools.guard import marked, run_ids_of as chain_of
 
 REPO = Path(__file__).resolve().parents[2]
 # A tree like the suite's: a daemon in its own session (etcd), one that ignores SIGTERM in its own session
@@ -28,15 +28,6 @@ TREE = textwrap.dedent("""
     open(sys.argv[1], "w").write("ready")
     time.sleep(300)
 """)
-
-
-def chain_of(pid: int) -> list[str]:
-    """The guard ids a process carries ([] when it carries none or cannot be read)."""
-    try:
-        raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    except OSError:
-        return []
-    return next((e.split(b"=", 1)[1].decode().split(":") for e in raw if e.startswith(RUN_IDS.encode() + b"=")), [])
 
 
 def children_of(pid: int) -> list[int]:
