@@ -18,7 +18,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 TOOLS_BIN ?= $(HOME)/.cache/gtc-demo/bin
 export GTC_DEMO_TOOLS := $(TOOLS_BIN)
 
-.PHONY: setup test demo bench clean setup-browser locks setup-tools vendor-charts setup-prometheus go-tools e2e e2e-up e2e-down
+.PHONY: setup test test-serial demo bench clean setup-browser locks setup-tools vendor-charts setup-prometheus go-tools e2e e2e-up e2e-down
 
 setup: $(STAMP) $(POLICY_STAMP) setup-browser setup-tools setup-prometheus
 
@@ -56,9 +56,15 @@ vendor-charts: setup-tools
 setup-prometheus:
 	@command -v prometheus >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 
-# Unit and integration tests, then the real-`pulumi` e2e on a local control plane (first run builds its tools).
-# Each run under tools/guard.py: nothing it started outlives it, whatever signal stops it.
+# The whole suite as lanes that run at once (tools/test_lanes.py): the booth acceptance and the other
+# real-time tests at full priority, the unit tests, the Go-built tools and the real-`pulumi` e2e beside
+# them at lower priority. Under tools/guard.py: nothing it started outlives it, whatever signal stops it.
 test: setup
+	@command -v ip >/dev/null 2>&1 && command -v openssl >/dev/null 2>&1 && command -v patch >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq iproute2 openssl patch >/dev/null; }
+	$(BIN)/python -m tools.guard --grace 90 -- $(BIN)/python -m tools.test_lanes
+
+# The same lanes one after the other, as before (for comparing figures on a quiet machine).
+test-serial: setup
 	$(BIN)/python -m tools.guard -- $(BIN)/python -m pytest
 	$(MAKE) e2e
 

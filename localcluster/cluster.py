@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from localcluster import tools
+from tools.priority import inherit_priority
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -175,6 +176,7 @@ def _start(cluster: Cluster, name: str, argv: list[str]) -> int:
     log = open(cluster.root / f"{name}.log", "ab")
     proc = subprocess.Popen(cluster.in_netns(argv), stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
                             stdin=subprocess.DEVNULL, start_new_session=True)
+    inherit_priority(proc.pid)  # a session of its own: keep the e2e lane's weight (tools/test_lanes.py)
     return proc.pid
 
 

@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tools.priority import inherit_priority
+
 
 class ProcessDied(RuntimeError):
     """A supervised process exited while the stack was supposed to be running."""
@@ -80,7 +82,7 @@ class Supervisor:
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None) -> subprocess.Popen:
         with open(self.log_dir / f"{name}.log", "ab") as log:
-            return subprocess.Popen(
+            proc = subprocess.Popen(
                 argv,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -88,6 +90,8 @@ class Supervisor:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # own process group, immune to the terminal's Ctrl-C
             )
+        inherit_priority(proc.pid)  # its own session: keep the starter's CPU weight (tools/priority.py)
+        return proc
 
     def arm_restarts(self) -> None:
         """From now on a restartable child that dies is restarted instead of reported as fatal."""

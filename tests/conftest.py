@@ -7,5 +7,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tools.guard import sigterm_as_interrupt  # noqa: E402
 
 
+# Besides every test marked `e2e` (the rehearsal's real processes): the load generator's tests that
+# measure rates, deadlines or time slices against the wall clock.
+REALTIME_MODULES = {
+    "test_loadgen_lockout.py", "test_loadgen_workload.py", "test_loadgen_scenario.py", "test_loadgen_edge.py",
+    "test_loadgen_feed.py", "test_loadgen_upstream_trouble.py", "test_loadgen_control.py", "test_loadgen_booth.py",
+}
+BOOTH_MODULES = {"test_rehearsal_booth_acceptance.py"}
+
+
 def pytest_configure(config):
     sigterm_as_interrupt()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Which lane of tools/test_lanes.py runs a test: `realtime` (protected CPU share) or not."""
+    import pytest
+    for item in items:
+        name = item.path.name
+        if name in BOOTH_MODULES:
+            item.add_marker(pytest.mark.booth)
+        if item.get_closest_marker("e2e") or name in REALTIME_MODULES or name in BOOTH_MODULES:
+            item.add_marker(pytest.mark.realtime)

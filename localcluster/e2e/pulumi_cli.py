@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from localcluster import tools
+from tools.priority import inherit_priority
 
 REPO = Path(__file__).resolve().parents[2]
 STACK = "local"
@@ -115,6 +116,7 @@ class Workspace:
         argv = self.argv(*args)
         child = subprocess.Popen(argv, cwd=self.project, env=env or self.env(), stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, text=True, start_new_session=True)
+        inherit_priority(child.pid)  # a session of its own: keep the e2e lane's weight (tools/test_lanes.py)
         try:
             stdout, stderr = child.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:

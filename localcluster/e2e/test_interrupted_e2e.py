@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from localcluster import tools
 from localcluster.cluster import Cluster
 from localcluster.e2e.pulumi_cli import REPO
 from tools.guard import marked, run_ids_of as _chain
@@ -54,7 +53,7 @@ def marked_any() -> list[int]:
 PHASES = {
     # phase -> what shows it is under way
     "control plane starting": lambda cmd: "kube-apiserver" in cmd,
-    "pulumi CLI running": lambda cmd: f"{tools.BIN_DIR}/pulumi " in cmd and " preview" in cmd,
+    "pulumi CLI running": lambda cmd: cmd.split(" ", 1)[0].rsplit("/", 1)[-1] == "pulumi" and " preview " in cmd,
 }
 
 

@@ -105,7 +105,7 @@ def test_no_secret_literals_and_every_action_pinned(name):
     text = (WORKFLOWS / name).read_text()
     assert credential_found(text) == ("", ""), "a credential literal is in the workflow"
     for expression in EXPRESSION.findall(text):
-        assert re.match(r"(secrets|vars|matrix|inputs|github|steps|runner|needs)\.", expression), expression
+        assert re.match(r"(secrets|vars|matrix|inputs|github|steps|runner|needs)\.|hashFiles\(", expression), expression
     for uses in re.findall(r"uses:\s*(\S+)", text):
         assert re.search(r"@[0-9a-f]{40}$", uses), f"{uses} is not pinned to a commit SHA (a tag can move)"
     # Sensitive-looking env keys hold expressions, not values.
@@ -257,3 +257,14 @@ def test_make_locks_installs_uv_from_a_hash():
     assert "--require-hashes -r tools/uv-requirements.lock" in install
     lock = (REPO / "tools" / "uv-requirements.lock").read_text()
     assert re.search(r"^uv==\d+\.\d+\.\d+ \\$", lock, flags=re.M) and len(re.findall(r"--hash=sha256:[0-9a-f]{64}", lock)) >= 1
+
+
+def test_the_pr_workflow_caches_the_tool_builds_by_their_inputs(preview):
+    """Issue 30: the ~40 CPU-minute Go build is restored from the cache keyed by what it is built from."""
+    [cache] = [s for s in steps_of(preview["jobs"]["test"]) if str(s.get("uses", "")).startswith("actions/cache@")]
+    assert re.fullmatch(r"actions/cache@[0-9a-f]{40}", cache["uses"])
+    assert "~/.cache/gtc-demo/tools" in cache["with"]["path"]
+    for source in ("localcluster/modules/**", "localcluster/tools.py", "vendor/go-src/**"):
+        assert source in cache["with"]["key"], source
+    names = [s.get("uses", s.get("run", "")) for s in steps_of(preview["jobs"]["test"])]
+    assert names.index(cache["uses"]) < names.index("make test")

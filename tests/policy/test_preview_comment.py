@@ -50,8 +50,8 @@ def test_a_plain_preview_reads_as_a_reviewer_needs_it():
     lambda s: base64.urlsafe_b64encode(s.encode()).decode().rstrip("="),
     lambda s: s.encode().hex(),
     lambda s: s[:20] + "-x-" + s[20:],            # split in two with a separator
-])
-@pytest.mark.parametrize("secret", [DNS_TOKEN, GRADIENT])
+], ids=["plain", "reversed", "base64", "base64url", "hex", "split"])
+@pytest.mark.parametrize("secret", [DNS_TOKEN, GRADIENT], ids=["dns-token", "gradient-key"])
 def test_a_secret_in_a_resource_name_does_not_reach_the_pr(secret, spelling):
     planted = spelling(secret)
     text = comment([step("create", "random:index/randomId:RandomId", planted)])

