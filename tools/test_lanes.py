@@ -11,8 +11,9 @@ of an hour and then the real-time tests wait for the builds. Here they overlap:
   getting the CPU when they need it (the rehearsal's KV/round-robin ratios, the load generator's
   deadlines and rates);
 - lane `unit` (nice 10): `pytest -m "not realtime"`;
-- lane `tools` (nice 19): the Go-built tools (seconds when cached); then lane `e2e` (nice 10): the
-  real-`pulumi` e2e, once they are there.
+- lane `tools` (nice 10): the Go-built tools (seconds when cached; on a cold machine ~40 CPU-minutes, the
+  run's critical path, so as heavy as `unit`); then lane `e2e` (nice 10): the real-`pulumi` e2e, once
+  they are there.
 
 With kernel.sched_autogroup on (it is, here and on CI), the kernel weighs sessions against each other, and
 a process's nice only counts inside its own session. So each lane is a session of its own whose autogroup
@@ -63,7 +64,7 @@ def lanes(python: str) -> list[Lane]:
     return [Lane("booth", 0, [[*pytest, "-m", "booth", "-rP"]]),
             Lane("realtime", 0, [[*pytest, "-m", f"{REALTIME} and not booth"]]),
             Lane("unit", 10, [[*pytest, "-m", f"not {REALTIME}"]]),
-            Lane("tools", 19, [[python, "-m", "localcluster", "tools"]]),
+            Lane("tools", 10, [[python, "-m", "localcluster", "tools"]]),
             Lane("e2e", 10, [[python, "-m", "localcluster", "e2e"]], after="tools")]
 
 
