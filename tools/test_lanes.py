@@ -64,7 +64,7 @@ class Lane:
 
 def lanes(python: str) -> list[Lane]:
     """The five lanes; `tools` takes seconds when the cache has every tool."""
-    pytest = [python, "-m", "pytest"]
+    pytest = [python, "-m", "pytest", "--durations=15"]  # each run prints its profile: where the time goes
     return [Lane("booth", 0, [[*pytest, "-m", "booth", "-rP"]]),
             Lane("realtime", 5, [[*pytest, "-m", f"{REALTIME} and not booth"]]),
             Lane("unit", 15, [[*pytest, "-m", f"not {REALTIME}"]]),

@@ -25,8 +25,8 @@ def py(code: str) -> list[str]:
 def test_make_test_lanes_cover_the_suite_once():
     plan = {lane.name: lane for lane in lanes("python")}
     assert [c[-2:] for c in plan["booth"].commands] == [["booth", "-rP"]]
-    assert plan["realtime"].commands == [["python", "-m", "pytest", "-m", "realtime and not booth"]]
-    assert plan["unit"].commands == [["python", "-m", "pytest", "-m", "not realtime"]]
+    assert plan["realtime"].commands == [["python", "-m", "pytest", "--durations=15", "-m", "realtime and not booth"]]
+    assert plan["unit"].commands == [["python", "-m", "pytest", "--durations=15", "-m", "not realtime"]]
     assert plan["e2e"].after == "tools"
     assert plan["booth"].nice == 0 < plan["realtime"].nice < min(plan[name].nice for name in ("unit", "tools", "e2e"))
     collected = {}

@@ -22,6 +22,12 @@ def prod_plan() -> Plan:
 
 
 @pytest.fixture(scope="session")
+def dev_preview_plan() -> Plan:
+    """The dev stack as `pulumi preview` of a fresh stack sees it (unknown outputs stay unknown)."""
+    return evaluate("dev", preview=True)
+
+
+@pytest.fixture(scope="session")
 def mocker_plan() -> Plan:
     """The dev stack switched to Dynamo's mocker engine: same graph, no GPUs, no model download."""
     return evaluate("dev", overrides={"gtc-demo:workerBackend": "mocker"}, secrets={"gtc-demo:hfToken": None})

@@ -6,14 +6,12 @@ a port that exists, and must itself be selected by the Prometheus that kube-prom
 
 from __future__ import annotations
 
-import functools
-
 import pytest
 import yaml
 
 from components.charts import CHARTS, REPO_ROOT
 from components.infra import GPU_NODE_LABEL
-from plan import evaluate, unwrap
+from plan import unwrap
 from tools.helm import template
 from tools.render_charts import API_VERSIONS, RELEASE, kube_version
 METRICS = yaml.safe_load((REPO_ROOT / "manifests" / "metrics.yaml").read_text())
@@ -34,10 +32,14 @@ def selects(selector: dict | None, labels: dict) -> bool:
     return True
 
 
-@functools.lru_cache(maxsize=None)
-def rendered(stack: str) -> dict[str, list[dict]]:
-    """Release name -> every object `helm template` renders for it with the program's values."""
-    plan = evaluate(stack)
+_RENDERED: dict[str, dict[str, list[dict]]] = {}
+
+
+def rendered(plan) -> dict[str, list[dict]]:
+    """Release name -> every object `helm template` renders for it with the program's values (once a stack)."""
+    if plan.stack in _RENDERED:
+        return _RENDERED[plan.stack]
+    stack = plan.stack
     kube = kube_version(stack)
     out = {}
     for release in plan.by_type(RELEASE):
@@ -45,6 +47,7 @@ def rendered(stack: str) -> dict[str, list[dict]]:
         name = inputs["name"]
         out[name] = template(CHARTS[name].vendored_path, name, inputs["namespace"], inputs.get("values") or {}, kube,
                              API_VERSIONS)
+    _RENDERED[stack] = out
     return out
 
 
@@ -57,9 +60,10 @@ def named(objects: list[dict], kind: str, name: str) -> dict:
     return found
 
 
-@pytest.fixture(params=["dev", "prod"])
-def charts(request) -> dict[str, list[dict]]:
-    return rendered(request.param)
+@pytest.fixture
+def charts(stack_plan) -> dict[str, list[dict]]:
+    """The session's plan of each stack (conftest.stack_plan), rendered: no second evaluation of the program."""
+    return rendered(stack_plan)
 
 
 def prometheus(charts) -> dict:

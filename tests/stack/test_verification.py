@@ -88,8 +88,8 @@ def test_verdict_and_numbers_are_stack_outputs_read_back_after_the_job(stack_pla
     assert stack_plan.outputs["verificationJob"] == job(stack_plan).plain["metadata"]["name"]
 
 
-def test_preview_does_not_read_a_report_the_job_has_not_written():
-    preview = evaluate("dev", preview=True)
+def test_preview_does_not_read_a_report_the_job_has_not_written(dev_preview_plan):
+    preview = dev_preview_plan
     assert not [r for r in preview.reads if r["name"] == "verification-result"]
     assert preview.outputs["verification"] == {"verdict": "known after `pulumi up`"}
 
