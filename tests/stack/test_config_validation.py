@@ -278,3 +278,12 @@ def stack_config_values(stack: str) -> dict:
     if stack == "prod":
         values["cluster"]["controlPlaneAllowlist"] = ["198.51.100.7/32"]
     return values
+
+
+@pytest.mark.parametrize("key", ["digitalocean:token", "digitalocean:spacesSecretKey"])
+def test_an_account_credential_as_plain_config_is_refused_too(key):
+    """Plain text (`pulumi config set` without --secret) is the worse spelling of the same mistake."""
+    with pytest.raises(PlanError) as info:
+        evaluate("dev", overrides={key: "dop_v1_" + "0" * 64})
+    assert f"{key}: an account credential in the stack's config" in info.value.message
+    assert "0" * 64 not in info.value.message and info.value.registered == 0
