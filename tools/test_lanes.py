@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -136,6 +137,7 @@ def run(plan: list[Lane], out=sys.stdout) -> int:
     print("[lanes] " + ", ".join(f"{lane.name} {lane.seconds:.0f} s (exit {lane.code})" for lane in plan), file=out)
     passed, failed = totals(plan)
     print(f"total: {passed} passed, {failed} failed", file=out)
+    shutil.rmtree(logs, ignore_errors=True)  # every log was printed whole above
     return next((lane.code for lane in plan if lane.code), 0)
 
 
