@@ -73,18 +73,35 @@ def lanes(python: str) -> list[Lane]:
             Lane("e2e", 15, [[python, "-m", "localcluster", "e2e"]], after="tools")]
 
 
+class _Signals:
+    """A signal that lands while a lane is being started waits until its process is known: the lane may
+    already run (and hold its own children) before Popen has returned to us."""
+
+    starting = False
+    pending: int | None = None
+
+
 def _start(lane: Lane) -> None:
     command = lane.commands[lane.step]
-    lane.proc = subprocess.Popen(command, cwd=REPO, stdout=lane.log.open("ab"), stderr=subprocess.STDOUT,
-                                 stdin=subprocess.DEVNULL, start_new_session=True,
-                                 preexec_fn=lambda: os.nice(lane.nice))
+    _Signals.starting = True
+    try:
+        lane.proc = subprocess.Popen(command, cwd=REPO, stdout=lane.log.open("ab"), stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, start_new_session=True,
+                                     preexec_fn=lambda: os.nice(lane.nice))
+    finally:
+        _Signals.starting = False
     set_autogroup_nice(lane.proc.pid, lane.nice)
     if not lane.started:
         lane.started = time.monotonic()
+    if _Signals.pending is not None:
+        os.kill(os.getpid(), _Signals.pending)
 
 
 def _forward(plan: list[Lane]):
     def handler(signum, _frame):
+        if _Signals.starting:
+            _Signals.pending = signum
+            return
         for lane in plan:
             if lane.proc is not None and lane.proc.poll() is None:
                 try:

@@ -109,14 +109,14 @@ def test_a_signal_reaches_every_lane_and_their_teardown_runs(tmp_path):
         sys.exit(run([Lane("a", 0, [[sys.executable, "-c", teardown, "a"]]),
                       Lane("b", 10, [[sys.executable, "-c", teardown, "b"]])]))
     """))
-    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=(tmp_path / "lanes.out").open("w"), stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 30
     while not ((tmp_path / "up-a").exists() and (tmp_path / "up-b").exists()):
         assert time.monotonic() < deadline
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 128 + signal.SIGTERM
-    assert (tmp_path / "a").exists() and (tmp_path / "b").exists(), "each lane cleaned up"
+    assert (tmp_path / "a").exists() and (tmp_path / "b").exists(), (tmp_path / "lanes.out").read_text()
 
 
 def test_one_closing_line_sums_every_lanes_pytest_summary(tmp_path):
