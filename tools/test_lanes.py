@@ -11,9 +11,9 @@ of an hour and then the real-time tests wait for the builds. Here they overlap:
   getting the CPU when they need it (the rehearsal's KV/round-robin ratios, the load generator's
   deadlines and rates);
 - lane `unit` (nice 15, weight 36): `pytest -m "not realtime"`;
-- lane `tools` (nice 15): the Go-built tools (seconds when cached; on a cold machine ~40 CPU-minutes, the
-  run's critical path, so as heavy as `unit`); then lane `e2e` (nice 15): the real-`pulumi` e2e, once
-  they are there.
+- lane `tools` (nice 10, weight 110): the Go-built tools (seconds when cached; on a cold machine ~42
+  CPU-minutes and the run's critical path, so ahead of `unit`); then lane `e2e` (nice 15): the
+  real-`pulumi` e2e, once they are there.
 
 The weights were set from measurement: with `realtime` at 0 and the CPU-bound lanes at 10, the booth's
 pooled turn-2 ratios came out ~0.1 above a quiet run's (steady 0.31 vs 0.22, high load 0.44 vs 0.33);
@@ -69,7 +69,7 @@ def lanes(python: str) -> list[Lane]:
     return [Lane("booth", 0, [[*pytest, "-m", "booth", "-rP"]]),
             Lane("realtime", 5, [[*pytest, "-m", f"{REALTIME} and not booth"]]),
             Lane("unit", 15, [[*pytest, "-m", f"not {REALTIME}"]]),
-            Lane("tools", 15, [[python, "-m", "localcluster", "tools"]]),
+            Lane("tools", 10, [[python, "-m", "localcluster", "tools"]]),
             Lane("e2e", 15, [[python, "-m", "localcluster", "e2e"]], after="tools")]
 
 
