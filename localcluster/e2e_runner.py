@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import yaml
 
 from localcluster import tools
 from localcluster.cluster import Cluster, ClusterError, down, up
+from tools.guard import sigterm_as_interrupt
 
 REPO = Path(__file__).resolve().parents[1]
 STACK_FILE = REPO / "Pulumi.local.yaml"
@@ -32,13 +32,9 @@ def check_stack_is_local() -> None:
                            "whose cluster is the local control plane (allowed: 'local')")
 
 
-def _interrupt(_signum, _frame):
-    raise KeyboardInterrupt
-
-
 def main() -> int:
     """Build, start, test, stop; a SIGTERM or SIGINT at any phase still stops the cluster it started."""
-    signal.signal(signal.SIGTERM, _interrupt)
+    sigterm_as_interrupt()
     keep = os.environ.get("E2E_KEEP") == "1"
     started = time.monotonic()
     try:
