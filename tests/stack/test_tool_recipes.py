@@ -47,3 +47,31 @@ def test_a_changed_source_file_changes_the_tool_folder(tmp_path, monkeypatch):
     (tree / "main.go").write_text("package main // changed\n")
     assert tool.folder != before
 
+
+
+def test_cold_builds_run_two_at_a_time_longest_first_and_a_failure_still_names_its_module(monkeypatch):
+    """A cold run's critical path is the Go builds: two go builds overlap one's link with the other's compile."""
+    import threading
+    import time as _time
+    running, peak, started = [0], [0], []
+    lock = threading.Lock()
+
+    def fake_build(tool, binaries):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+            started.append(tool.name)
+        _time.sleep(0.05)
+        with lock:
+            running[0] -= 1
+        if tool.name == "etcd":
+            raise tools.ToolBuildError("building etcd from Go module go.etcd.io/etcd/server/v3 v3.6.16 failed")
+
+    monkeypatch.setattr(tools, "_build", fake_build)
+    work = [(t, list(t.binaries)) for t in tools.TOOLS]
+    with pytest.raises(tools.ToolBuildError, match="go.etcd.io/etcd/server/v3"):
+        tools._build_all(work)
+    assert peak[0] == tools.BUILD_WORKERS == 2
+    assert sorted(started) == sorted(t.name for t in tools.TOOLS)  # one failure does not cancel the rest
+    assert set(started[:2]) == {"pulumi-resource-kubernetes", "kubernetes"}  # the two longest start first
+    assert set(tools._BUILD_ORDER) == {t.name for t in tools.TOOLS}  # every tool has its place
