@@ -85,7 +85,7 @@ class LoadGenerator(pulumi.ComponentResource):
                 # Host headers the public port answers: the Gateway's hostname and the in-cluster Service names.
                 "LOADGEN_ALLOWED_HOSTS": ",".join(allowed_hosts(cfg.hostname)),
                 # The Gateway's Envoy connects from the pod network and appends the visitor's address to
-                # X-Forwarded-For: the per-address caps use that address (loadgen.admission).
+                # X-Forwarded-For: the per-address caps use that address (loadgen.edge.admission).
                 "LOADGEN_TRUSTED_PROXIES": cfg.network.cluster_subnet,
                 "LOADGEN_FOLLOWUP_MODEL": cfg.loadgen.followup_model,
                 "LOADGEN_FOLLOWUP_URL": cfg.loadgen.followup_url,

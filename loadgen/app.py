@@ -17,8 +17,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from . import itl_runs
 from .scenario import PRESETS, preset_patch
 from .schemas import WorkloadConfig, WorkloadPatch
-from .admission import ANONYMOUS_REQUESTS, REQUESTS_PER_ADDRESS, Admission, networks
-from .security import EdgeGuard, EdgePolicy, bearer_ok
+from .edge.admission import ANONYMOUS_REQUESTS, REQUESTS_PER_ADDRESS, Admission, networks
+from .edge.guard import EdgeGuard, EdgePolicy, bearer_ok
 from .service import Service
 from .settings import Settings
 from .stats import summarize
@@ -198,7 +198,7 @@ def create_app(settings: Settings, *, seed: int | None = None) -> FastAPI:
 
     @app.websocket("/ws")
     async def ws(websocket: WebSocket) -> None:
-        """Pushes {"type": "snapshot", status, live} once a second (loadgen.broadcast) and one {"type": "turn"} per finished request."""
+        """Pushes {"type": "snapshot", status, live} once a second (loadgen.edge.feed) and one {"type": "turn"} per finished request."""
         await websocket.app.state.service.broadcaster.serve(websocket)
 
     @app.get("/", include_in_schema=False)

@@ -1,6 +1,6 @@
 """Per-request completion events for WebSocket clients (the booth page and external benchmark scripts).
 
-Besides the once-a-second snapshot, the broadcaster (loadgen.broadcast) sends every finished request as
+Besides the once-a-second snapshot, the broadcaster (loadgen.edge.feed) sends every finished request as
 one `{"type": "turn", ...}` message with the conversation, turn, router, serving worker, client TTFT/ITL,
 server-side timing and cached tokens. The log kept here is bounded (newest `maxlen`), for status and tests.
 """

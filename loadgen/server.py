@@ -6,7 +6,7 @@ internal port (/metrics for Prometheus), served by the same app and state.
   is never drained: a client announcing 1 GB and trickling a byte every few seconds kept its socket for good);
 - caps on open connections, in total and per client address, checked on accept (trusted proxies exempt);
 - uvicorn's own limit_concurrency is off: it counted every open socket, so anonymous sockets could take the
-  presenter's capacity too. Request slots are handed out by loadgen.admission instead, with slots reserved
+  presenter's capacity too. Request slots are handed out by loadgen.edge.admission instead, with slots reserved
   for the control-token holder;
 - websocket pings every 5 s: a client that never reads never answers one and is dropped within 10 s.
 """
@@ -18,7 +18,7 @@ import socket
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from .admission import CONNECTIONS, CONNECTIONS_PER_ADDRESS, in_networks, networks
+from .edge.admission import CONNECTIONS, CONNECTIONS_PER_ADDRESS, in_networks, networks
 from .app import create_app
 from .settings import Settings
 
@@ -111,7 +111,7 @@ def make_server(settings: Settings, *, seed: int | None = None, log_level: str |
         access_log=False,
         lifespan="on",
         timeout_keep_alive=KEEP_ALIVE_S,
-        limit_concurrency=None,  # see the module docstring: loadgen.admission hands out the slots
+        limit_concurrency=None,  # see the module docstring: loadgen.edge.admission hands out the slots
         ws_max_size=64 * 1024,
         ws_ping_interval=WS_PING_S,
         ws_ping_timeout=WS_PING_S,

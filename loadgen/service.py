@@ -6,8 +6,8 @@ import asyncio
 import random
 import time
 
-from .admission import networks
-from .broadcast import Broadcaster
+from .edge.admission import networks
+from .edge.feed import Broadcaster
 from .control import ControlPlane
 from .conversations import ConversationStore
 from .corpus import default_corpus

@@ -171,16 +171,16 @@ def test_one_address_gets_only_its_share_of_the_feed(served):
                 held.append(stack.enter_context(_ws(port, source=ATTACKER)))
             except InvalidStatus:
                 break
-        assert len(held) == 50  # loadgen.admission.WEBSOCKETS_PER_ADDRESS
+        assert len(held) == 50  # loadgen.edge.admission.WEBSOCKETS_PER_ADDRESS
         with _ws(port, source=VISITOR) as visitor:
             assert json.loads(visitor.recv(timeout=10))["type"] == "snapshot"
 
 
 def test_behind_the_gateway_the_cap_follows_the_forwarded_address():
-    from loadgen.admission import Admission
+    from loadgen.edge.admission import Admission
 
     proxy = ("10.112.0.0/16",)
-    from loadgen.admission import networks
+    from loadgen.edge.admission import networks
 
     admission = Admission(anonymous=100, per_address=2, trusted=networks(proxy))
     # Public addresses (as strings only: nothing is sent anywhere).

@@ -1,7 +1,7 @@
 """The public edge of the service, as one ASGI middleware that runs before any route reads a byte of the body.
 
 Order per HTTP request: which port (public or internal) may serve the path -> Host allowed -> a slot
-(loadgen.admission: anonymous clients share a capped pool, the token holder has reserved slots; 503) -> for
+(loadgen.edge.admission: anonymous clients share a capped pool, the token holder has reserved slots; 503) -> for
 anything but GET/HEAD: Origin is ours, the bearer token is right (401 before the body is touched),
 Content-Length under the cap (413), body read with a deadline (408) and a running byte count (413). Every early
 reply closes the connection, so an unread body is never drained. Every response gets the security headers.

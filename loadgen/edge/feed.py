@@ -3,7 +3,7 @@
 Before this, each client's handler rebuilt the whole snapshot (status + the 60 s window of samples) every
 second: the cost grew with clients x samples (200 clients took 73% of a core at 3,000 samples). Now one task
 builds it once per tick whatever the number of clients; a client that cannot take a message within the send
-timeout is dropped, and connections beyond the caps are refused at the handshake (loadgen.admission: an
+timeout is dropped, and connections beyond the caps are refused at the handshake (loadgen.edge.admission: an
 anonymous pool, a share per client address, and slots only the control-token holder's screen can take).
 A client that never reads is dropped by the server's websocket pings (loadgen.server).
 """
@@ -18,9 +18,9 @@ from collections.abc import Callable
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .admission import WEBSOCKETS_PER_ADDRESS, Admission
-from .security import WS_SUBPROTOCOL
+from .guard import WS_SUBPROTOCOL
 
-log = logging.getLogger("loadgen.broadcast")
+log = logging.getLogger("loadgen.edge.feed")
 
 TRY_AGAIN_LATER = 1013  # WebSocket close code: server overloaded
 UNSUPPORTED_DATA = 1003  # WebSocket close code: a data type the endpoint does not accept
