@@ -10,14 +10,15 @@ from typing import Annotated, Literal
 from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request, WebSocket
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response
-from fastapi.staticfiles import StaticFiles
+from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from . import itl_runs
 from .scenario import PRESETS, preset_patch
 from .schemas import WorkloadConfig, WorkloadPatch
 from .edge.admission import ANONYMOUS_REQUESTS, REQUESTS_PER_ADDRESS, Admission, networks
+from .edge.assets import StaticAssets
+from .edge.views import TICK_S, dumps
 from .edge.guard import EdgeGuard, EdgePolicy, bearer_ok
 from .service import Service
 from .settings import Settings
@@ -79,7 +80,8 @@ def create_app(settings: Settings, *, seed: int | None = None) -> FastAPI:
         internal_port=settings.internal_port,
         max_body_bytes=settings.max_body_bytes,
         body_timeout_s=settings.body_timeout_s,
-    ), admission=Admission(anonymous=ANONYMOUS_REQUESTS, per_address=REQUESTS_PER_ADDRESS, trusted=networks(settings.trusted_proxies)))
+        trusted=networks(settings.trusted_proxies),
+    ), admission=Admission(anonymous=ANONYMOUS_REQUESTS, per_address=REQUESTS_PER_ADDRESS))
 
     def require_control(request: Request) -> None:
         """Second check behind EdgeGuard (which already refused tokenless non-GET requests before their body)."""
@@ -155,23 +157,39 @@ def create_app(settings: Settings, *, seed: int | None = None) -> FastAPI:
         await svc.control.start(merged(svc, WorkloadPatch.model_validate(preset_patch(preset, "ab" in svc.routers()))))
         return svc.status()
 
+    def privileged(request: Request) -> bool:
+        """The internal port or the token holder (or a loopback service without a token): reads the live store."""
+        internal = settings.internal_port is not None and request.scope.get("server", (None, None))[1] == settings.internal_port
+        return internal or bearer_ok(request.headers.get("authorization"), settings.control_token)
+
+    def public_json(body: bytes) -> Response:
+        return Response(body, media_type="application/json", headers={"Cache-Control": f"public, max-age={TICK_S:g}"})
+
     @app.get("/api/live")
-    async def live(svc: Svc) -> dict:
-        return svc.stats.snapshot()
+    async def live(svc: Svc, request: Request):
+        if privileged(request):
+            return svc.stats.snapshot()
+        return public_json(svc.views.live())
 
     @app.get("/api/conversations")
     async def conversations(
         svc: Svc,
+        request: Request,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
-        router: str | None = None,
-        status: str | None = None,
-        workload: str | None = None,
+        offset: Annotated[int, Query(ge=0, le=MAX_LIMIT)] = 0,
+        router: Annotated[str | None, Query(max_length=40)] = None,
+        status: Annotated[str | None, Query(max_length=40)] = None,
+        workload: Annotated[str | None, Query(max_length=40)] = None,
         run: int | None = None,
-    ) -> dict:
+    ):
+        """Newest first. Anonymous viewers get pages of at most PUBLIC_LIMIT, built once per tick."""
+        if not privileged(request):
+            return public_json(svc.views.conversations(router=router, status=status, run=run, workload=workload,
+                                                       offset=offset, limit=limit))
         found = svc.store.query(router=router, status=status, run=run, workload=workload)
         page = found[offset : offset + limit]
-        return {"total": len(found), "offset": offset, "limit": limit, "conversations": [c.summary() for c in page]}
+        return Response(dumps({"total": len(found), "offset": offset, "limit": limit,
+                               "conversations": [c.summary() for c in page]}), media_type="application/json")
 
     @app.get("/api/conversations/{conversation_id}")
     async def conversation(svc: Svc, conversation_id: str, request: Request) -> dict:
@@ -185,8 +203,11 @@ def create_app(settings: Settings, *, seed: int | None = None) -> FastAPI:
         return {**conv.summary(), "messages": [], "messagesHidden": True}
 
     @app.get("/api/summary")
-    async def summary(svc: Svc, run: int | None = None, workload: str | None = "chat") -> dict:
-        return {"run": run, "workload": workload, **summarize(svc.store.query(run=run, workload=workload))}
+    async def summary(svc: Svc, request: Request, run: int | None = None,
+                      workload: Annotated[str | None, Query(max_length=40)] = "chat"):
+        if privileged(request):
+            return {"run": run, "workload": workload, **summarize(svc.store.query(run=run, workload=workload))}
+        return public_json(svc.views.summary(run, workload))
 
     @app.get("/metrics")
     async def metrics(svc: Svc) -> Response:
@@ -201,9 +222,7 @@ def create_app(settings: Settings, *, seed: int | None = None) -> FastAPI:
         """Pushes {"type": "snapshot", status, live} once a second (loadgen.edge.feed) and one {"type": "turn"} per finished request."""
         await websocket.app.state.service.broadcaster.serve(websocket)
 
-    @app.get("/", include_in_schema=False)
-    async def index() -> FileResponse:
-        return FileResponse(str(STATIC_DIR.joinpath("index.html")), headers={"Cache-Control": "no-cache"})
-
-    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    assets = StaticAssets(STATIC_DIR)
+    app.mount("/static", assets, name="static")
+    app.add_route("/", assets, include_in_schema=False)
     return app

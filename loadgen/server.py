@@ -1,85 +1,38 @@
 """Runs the app under uvicorn with the limits a public endpoint needs, and one extra listening socket for the
-internal port (/metrics for Prometheus), served by the same app and state.
+internal port (/metrics for Prometheus, the kubelet's probes), served by the same app and state.
 
-- a deadline for request headers (uvicorn has none: a client trickling headers held its connection forever);
-- a connection whose request body was not fully received is closed once its response is sent (an unread body
-  is never drained: a client announcing 1 GB and trickling a byte every few seconds kept its socket for good);
-- caps on open connections, in total and per client address, checked on accept (trusted proxies exempt);
+- the socket-level deadlines and caps (idle, headers, writes, open connections): loadgen.edge.protocol;
 - uvicorn's own limit_concurrency is off: it counted every open socket, so anonymous sockets could take the
-  presenter's capacity too. Request slots are handed out by loadgen.edge.admission instead, with slots reserved
-  for the control-token holder;
+  presenter's capacity too. Request slots are handed out by loadgen.edge.admission instead, with slots
+  reserved for the control-token holder;
+- X-Forwarded-For is read by loadgen.edge.guard (uvicorn's proxy headers are off: they took any forwarded
+  value, and an IPv6 /64 or a non-address string then multiplied one client);
 - websocket pings every 5 s: a client that never reads never answers one and is dropped within 10 s.
 """
 
 from __future__ import annotations
 
+import logging
 import socket
 
 import uvicorn
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from .edge.admission import CONNECTIONS, CONNECTIONS_PER_ADDRESS, in_networks, networks
 from .app import create_app
+from .edge.protocol import KEEP_ALIVE_S, EdgeProtocol
 from .settings import Settings
 
-KEEP_ALIVE_S = 5
 WS_PING_S = 5.0
 
 
-class HeaderDeadlineProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, closing a connection whose request headers are not complete in time."""
+class QuietHandshakes(logging.Filter):
+    """uvicorn logs every websocket handshake at info: a handshake flood would become a log flood."""
 
-    header_timeout_s = 10.0
-    max_connections = CONNECTIONS
-    max_per_address = CONNECTIONS_PER_ADDRESS
-    trusted: tuple = ()
-
-    def connection_made(self, transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._header_deadline = None
-        if self._over_connection_caps():
-            transport.close()
-            return
-        self._header_deadline = self.loop.call_later(self.header_timeout_s, self._headers_too_slow)
-
-    def _over_connection_caps(self) -> bool:
-        """Counted over the server's connection set (it includes upgraded websockets)."""
-        if len(self.connections) > self.max_connections:
-            return True
-        address = self.client[0] if self.client else None
-        if address is None or in_networks(address, self.trusted):
-            return False
-        same = sum(1 for c in self.connections if (getattr(c, "client", None) or (None,))[0] == address)
-        return same > self.max_per_address
-
-    def on_response_complete(self) -> None:
-        if self.cycle is not None and self.cycle.more_body and not self.transport.is_closing():
-            self.transport.close()  # the request body was not read to its end: do not wait for the rest
-        super().on_response_complete()
-
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        if getattr(self, "_header_deadline", None) is None:
-            self._header_deadline = self.loop.call_later(self.header_timeout_s, self._headers_too_slow)
-
-    def on_headers_complete(self) -> None:
-        self._cancel_header_deadline()
-        super().on_headers_complete()
-
-    def connection_lost(self, exc) -> None:
-        self._cancel_header_deadline()
-        super().connection_lost(exc)
-
-    def _cancel_header_deadline(self) -> None:
-        handle = getattr(self, "_header_deadline", None)
-        if handle is not None:
-            handle.cancel()
-            self._header_deadline = None
-
-    def _headers_too_slow(self) -> None:
-        self._header_deadline = None
-        if not self.transport.is_closing():
-            self.transport.close()
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.INFO and (str(record.msg).startswith('%s - "WebSocket')
+                                               or record.msg in ("connection open", "connection closed")):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -102,8 +55,7 @@ def sockets_for(settings: Settings) -> list[socket.socket]:
 
 
 def make_server(settings: Settings, *, seed: int | None = None, log_level: str | None = None) -> uvicorn.Server:
-    trusted = networks(settings.trusted_proxies)
-    protocol = type("HeaderDeadline", (HeaderDeadlineProtocol,), {"header_timeout_s": settings.header_timeout_s, "trusted": trusted})
+    protocol = type("Edge", (EdgeProtocol,), {"header_timeout_s": settings.header_timeout_s})
     config = uvicorn.Config(
         create_app(settings, seed=seed),
         http=protocol,
@@ -115,13 +67,15 @@ def make_server(settings: Settings, *, seed: int | None = None, log_level: str |
         ws_max_size=64 * 1024,
         ws_ping_interval=WS_PING_S,
         ws_ping_timeout=WS_PING_S,
-        # X-Forwarded-For counts only from these (uvicorn trusts 127.0.0.1 by default: anyone on loopback
-        # could then pose as any address and dodge the per-address caps).
-        proxy_headers=bool(trusted),
-        forwarded_allow_ips=",".join(str(n) for n in trusted) or "",
+        proxy_headers=False,  # loadgen.edge.guard reads X-Forwarded-For from the trusted proxies
         server_header=False,
     )
-    return uvicorn.Server(config)
+    server = uvicorn.Server(config)
+    quiet = QuietHandshakes()
+    for name in ("uvicorn.error", "websockets.server"):
+        if not any(isinstance(f, QuietHandshakes) for f in logging.getLogger(name).filters):
+            logging.getLogger(name).addFilter(quiet)
+    return server
 
 
 def serve(settings: Settings) -> None:

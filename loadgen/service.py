@@ -6,8 +6,8 @@ import asyncio
 import random
 import time
 
-from .edge.admission import networks
 from .edge.feed import Broadcaster
+from .edge.views import PublicViews
 from .control import ControlPlane
 from .conversations import ConversationStore
 from .corpus import default_corpus
@@ -19,7 +19,7 @@ from .scenario import ScenarioController
 from .schemas import WorkloadConfig
 from .sessions import SessionRunner
 from .settings import Settings
-from .stats import LiveStats
+from .stats import LiveStats, summarize
 from .upstream import ClientPool
 from .upstream_health import UpstreamHealth
 
@@ -65,9 +65,9 @@ class Service:
         self.scenario = ScenarioController(self.engine, self.metrics, speedup=settings.scenario_speedup, ab="round-robin" in self.clients,
                                            store=self.store, rng=random.Random(self.rng.random()))
         self.control = ControlPlane(self.engine, self.scenario, self.reset)
-        self.broadcaster = Broadcaster(lambda: {"status": self.status(), "live": self.stats.snapshot()}, max_clients=settings.max_ws_clients,
-                                       trusted=networks(settings.trusted_proxies))
+        self.broadcaster = Broadcaster(lambda: {"status": self.status(), "live": self.stats.snapshot()}, max_clients=settings.max_ws_clients)
         self.broadcaster.start()
+        self.views = PublicViews(self.store, summarize, self.stats.snapshot)
         self._publishing: set[asyncio.Task] = set()
 
     def _on_turn(self, record, conversation) -> None:

@@ -3,10 +3,11 @@
 Anonymous clients share a bounded pool, and no single client address may take more than its share of it;
 the control-token holder has slots of its own on top that no anonymous client can take.
 
-Behind the Gateway every visitor arrives from Envoy, so there the per-address cap uses the address Envoy
-appends to X-Forwarded-For (uvicorn's proxy-header handling, for the trusted proxy CIDRs only). When that
-address is itself private, a load balancer or node has hidden the visitor behind its own address; capping it
-would cap the whole booth, so such addresses share only the anonymous pool (the reserved slots still hold).
+An address is what a client can't multiply cheaply: an IPv4 address, or an IPv6 /64 (one host gets a whole
+/64). Behind the Gateway every visitor arrives from Envoy, so there the caps use the address Envoy appends to
+X-Forwarded-For (`client_address`, for the trusted proxy CIDRs only); a forwarded value that is no address
+counts as the proxy itself. Every address is capped, private ones and proxies included: the Gateway's load
+balancer speaks PROXY protocol, so a private address is one client, not the whole booth.
 """
 
 from __future__ import annotations
@@ -39,14 +40,35 @@ def in_networks(address: str | None, nets) -> bool:
     return any(ip in net for net in nets)
 
 
-def shared_address(address: str | None, trusted) -> bool:
-    """A proxy's own address, or (behind a proxy) a private one standing for many visitors: not capped."""
-    if address is None or in_networks(address, trusted):
-        return True
+def address_key(address: str | None) -> str | None:
+    """The unit a cap counts: IPv4 as is, IPv6 by its /64 (an IPv4-mapped one as IPv4); None if not an address."""
     try:
-        return bool(trusted) and ipaddress.ip_address(address).is_private
+        ip = ipaddress.ip_address((address or "").strip())
     except ValueError:
-        return False
+        return None
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def client_address(peer: str | None, forwarded_for: list[str], trusted) -> str | None:
+    """Who a request counts as: the peer, or behind a trusted proxy the nearest untrusted X-Forwarded-For hop.
+
+    Walks X-Forwarded-For from the right (each proxy appends the address it saw); a value that is not an
+    address (`unknown`, a name, garbage) ends the walk at the proxy that passed it on."""
+    if not trusted or not in_networks(peer, trusted):
+        return peer
+    current = peer
+    hops = [hop.strip() for value in forwarded_for for hop in value.split(",")]
+    for hop in reversed(hops):
+        if address_key(hop) is None:
+            return current
+        current = hop
+        if not in_networks(hop, trusted):
+            return hop
+    return current
 
 
 @dataclass
@@ -56,7 +78,6 @@ class Admission:
     anonymous: int
     per_address: int
     reserved: int = RESERVED_FOR_TOKEN
-    trusted: tuple = ()
     in_use: int = 0
     anonymous_in_use: int = 0
     by_address: Counter = field(default_factory=Counter)
@@ -69,14 +90,14 @@ class Admission:
                 return False
             self.in_use += 1
             return True
-        capped = not shared_address(address, self.trusted)
-        if self.anonymous_in_use >= self.anonymous or (capped and self.by_address[address] >= self.per_address):
+        key = address_key(address)
+        if self.anonymous_in_use >= self.anonymous or (key is not None and self.by_address[key] >= self.per_address):
             self.refused += 1
             return False
         self.in_use += 1
         self.anonymous_in_use += 1
-        if capped:
-            self.by_address[address] += 1
+        if key is not None:
+            self.by_address[key] += 1
         return True
 
     def leave(self, address: str | None, token_holder: bool) -> None:
@@ -84,7 +105,8 @@ class Admission:
         if token_holder:
             return
         self.anonymous_in_use -= 1
-        if address in self.by_address:
-            self.by_address[address] -= 1
-            if self.by_address[address] <= 0:
-                del self.by_address[address]
+        key = address_key(address)
+        if key in self.by_address:
+            self.by_address[key] -= 1
+            if self.by_address[key] <= 0:
+                del self.by_address[key]

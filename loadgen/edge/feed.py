@@ -1,11 +1,11 @@
-"""One live snapshot per tick, serialised once and sent to every WebSocket client.
+"""One live snapshot per tick, serialised once and handed to every WebSocket client's own queue.
 
-Before this, each client's handler rebuilt the whole snapshot (status + the 60 s window of samples) every
-second: the cost grew with clients x samples (200 clients took 73% of a core at 3,000 samples). Now one task
-builds it once per tick whatever the number of clients; a client that cannot take a message within the send
-timeout is dropped, and connections beyond the caps are refused at the handshake (loadgen.edge.admission: an
-anonymous pool, a share per client address, and slots only the control-token holder's screen can take).
-A client that never reads is dropped by the server's websocket pings (loadgen.server).
+Each client has a bounded queue and its own writer task: the tick never waits for a client. A client whose
+queue is full (it has not taken the last QUEUE_DEPTH messages) or whose writer cannot send one within the
+send timeout is dropped; everyone else's feed goes on at the tick. Connections beyond the caps are refused at
+the handshake (loadgen.edge.admission: an anonymous pool, a share per client address, and slots only the
+control-token holder's screen can take). A client that never reads is also dropped by the server's websocket
+pings (loadgen.server).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from .guard import WS_SUBPROTOCOL
 
 log = logging.getLogger("loadgen.edge.feed")
 
+QUEUE_DEPTH = 4  # messages a client may be behind before it is dropped (~4 s of snapshots)
 TRY_AGAIN_LATER = 1013  # WebSocket close code: server overloaded
 UNSUPPORTED_DATA = 1003  # WebSocket close code: a data type the endpoint does not accept
 
@@ -30,12 +31,13 @@ class Broadcaster:
     """Holds the connected clients and the single tick task that feeds them."""
 
     def __init__(self, snapshot: Callable[[], dict], *, interval_s: float = 1.0, max_clients: int = 250, send_timeout_s: float = 5.0,
-                 per_address: int = WEBSOCKETS_PER_ADDRESS, trusted: tuple = ()) -> None:
+                 per_address: int = WEBSOCKETS_PER_ADDRESS) -> None:
         self._snapshot = snapshot
         self.interval_s = interval_s
         self.send_timeout_s = send_timeout_s
-        self.admission = Admission(anonymous=max_clients, per_address=per_address, trusted=trusted)
-        self.clients: set[WebSocket] = set()
+        self.admission = Admission(anonymous=max_clients, per_address=per_address)
+        self.clients: dict[WebSocket, asyncio.Queue[str]] = {}
+        self.dropped_slow = 0
         self.snapshots_built = 0  # how many times the snapshot was computed (tests, benchmark)
         self.binary_closed = 0
         self._task: asyncio.Task | None = None
@@ -50,7 +52,7 @@ class Broadcaster:
             await asyncio.wait({self._task}, timeout=5.0)
             self._task = None
         for ws in list(self.clients):
-            await self._drop(ws)
+            await self._close(ws)
 
     def message(self) -> str:
         """The snapshot as the text every client receives."""
@@ -76,28 +78,54 @@ class Broadcaster:
     async def _subscribed(self, websocket: WebSocket) -> None:
         offered = websocket.scope.get("subprotocols") or []
         await websocket.accept(subprotocol=WS_SUBPROTOCOL if WS_SUBPROTOCOL in offered else None)
-        self.clients.add(websocket)
+        queue: asyncio.Queue[str] = asyncio.Queue(maxsize=QUEUE_DEPTH)
+        queue.put_nowait(self.message())
+        self.clients[websocket] = queue
+        writer = asyncio.create_task(self._write(websocket, queue), name="loadgen-feed-writer")
+        reader = asyncio.create_task(self._read(websocket), name="loadgen-feed-reader")
         try:
-            await self._send(websocket, self.message())
-            while True:  # the client sends nothing we use; reading notices it leaving
+            await asyncio.wait({writer, reader}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self.clients.pop(websocket, None)
+            for task in (writer, reader):
+                task.cancel()
+            await asyncio.gather(writer, reader, return_exceptions=True)
+            await self._close(websocket)
+
+    async def _read(self, websocket: WebSocket) -> None:
+        """The client sends nothing we use; reading notices it leaving (or sending what the feed refuses)."""
+        try:
+            while True:
                 message = await websocket.receive()
                 if message["type"] == "websocket.disconnect":
-                    break
+                    return
                 if message.get("bytes") is not None:  # the feed is text only: close, and say so once
                     self.binary_closed += 1
                     if self.binary_closed == 1:
                         log.warning("closed a live-feed client that sent a binary frame (logged once)")
                     await websocket.close(code=UNSUPPORTED_DATA)
-                    break
-        except (WebSocketDisconnect, RuntimeError, OSError, TimeoutError):
-            pass
-        finally:
-            self.clients.discard(websocket)
+                    return
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            return
+
+    async def _write(self, websocket: WebSocket, queue: asyncio.Queue[str]) -> None:
+        """This client's own writer: one message at a time, each within the send timeout, or the client goes."""
+        try:
+            while True:
+                text = await queue.get()
+                if text is _GONE:
+                    return
+                async with asyncio.timeout(self.send_timeout_s):
+                    await websocket.send_text(text)
+        except TimeoutError:
+            self.dropped_slow += 1
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            return
 
     async def publish(self, payload: dict) -> None:
         """Send one extra message (e.g. a per-request event) to every client, serialised once."""
         if self.clients:
-            await self._send_all(json.dumps(payload, separators=(",", ":")))
+            self._send_all(json.dumps(payload, separators=(",", ":")))
 
     async def _run(self) -> None:
         while True:
@@ -105,24 +133,32 @@ class Broadcaster:
             if not self.clients:
                 continue
             try:
-                await self._send_all(self.message())
+                self._send_all(self.message())
             except Exception:  # a bad snapshot must not end the feed for everyone
                 log.exception("live snapshot failed")
 
-    async def _send_all(self, text: str) -> None:
-        clients = list(self.clients)
-        results = await asyncio.gather(*(self._send(ws, text) for ws in clients), return_exceptions=True)
-        for ws, result in zip(clients, results):
-            if isinstance(result, BaseException):
-                await self._drop(ws)
+    def _send_all(self, text: str) -> None:
+        """Queue `text` for every client without waiting for any; a client that is QUEUE_DEPTH behind goes."""
+        for websocket, queue in list(self.clients.items()):
+            try:
+                queue.put_nowait(text)
+            except asyncio.QueueFull:
+                self.dropped_slow += 1
+                self.clients.pop(websocket, None)
+                _replace_with_gone(queue)
 
-    async def _send(self, websocket: WebSocket, text: str) -> None:
-        async with asyncio.timeout(self.send_timeout_s):
-            await websocket.send_text(text)
-
-    async def _drop(self, websocket: WebSocket) -> None:
-        self.clients.discard(websocket)
+    async def _close(self, websocket: WebSocket) -> None:
+        self.clients.pop(websocket, None)
         try:
             await websocket.close(code=1001)
-        except (RuntimeError, OSError):
+        except (WebSocketDisconnect, RuntimeError, OSError):
             pass
+
+
+_GONE = "\x00gone"  # put in a dropped client's queue: its writer stops, and _subscribed closes the socket
+
+
+def _replace_with_gone(queue: asyncio.Queue[str]) -> None:
+    while not queue.empty():
+        queue.get_nowait()
+    queue.put_nowait(_GONE)

@@ -1,11 +1,15 @@
 """The public edge of the service, as one ASGI middleware that runs before any route reads a byte of the body.
 
-Order per HTTP request: which port (public or internal) may serve the path -> Host allowed -> a slot
+Order per HTTP request: who the client is (X-Forwarded-For only from trusted proxies) -> no duplicate Host,
+Authorization or Origin -> which port (public or internal) may serve the path -> Host allowed -> a slot
 (loadgen.edge.admission: anonymous clients share a capped pool, the token holder has reserved slots; 503) -> for
 anything but GET/HEAD: Origin is ours, the bearer token is right (401 before the body is touched),
 Content-Length under the cap (413), body read with a deadline (408) and a running byte count (413). Every early
 reply closes the connection, so an unread body is never drained. Every response gets the security headers.
-WebSocket handshakes get the same Host and Origin checks, and a token offered as the subprotocol
+A request gives its slot back once its handler has produced the last byte, not once the client has read it
+(slow readers are the protocol's write deadline's business); the static assets, the probes and the internal
+port take no slot at all.
+WebSocket handshakes get the same Host and Origin checks, a rate per address, and a token offered as the subprotocol
 `bearer.<token>` marks the token holder's live feed (browsers cannot set Authorization on a websocket).
 """
 
@@ -19,7 +23,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from .admission import ANONYMOUS_REQUESTS, REQUESTS_PER_ADDRESS, Admission
+from .admission import ANONYMOUS_REQUESTS, REQUESTS_PER_ADDRESS, Admission, address_key, client_address
+from .ratelimit import HandshakeRate
 
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 WS_SUBPROTOCOL = "loadgen"  # what the server accepts; the token rides beside it as "bearer.<token>"
@@ -30,6 +35,11 @@ INTERNAL_ONLY = ("/metrics", "/api/openapi.json")
 INTERNAL_PATHS = (*INTERNAL_ONLY, "/healthz", "/api/conversations/")
 # Kubelet probes call the pod IP, whatever our Host list says.
 ANY_HOST_PATHS = ("/healthz",)
+# Served from memory with cache headers, outside the request pool (loadgen.edge.assets).
+STATIC_PATHS = ("/static/",)
+STATIC_EXACT = ("/", "/favicon.ico")
+# A request carrying two of these is refused: which one wins differs between proxies and us.
+SINGLE_HEADERS = (b"host", b"authorization", b"origin")
 
 CSP = "; ".join((
     "default-src 'self'",
@@ -90,6 +100,7 @@ class EdgePolicy:
     max_body_bytes: int = 64 * 1024
     body_timeout_s: float = 10.0
     extra_origins: frozenset[str] = field(default_factory=frozenset)
+    trusted: tuple = ()  # proxy networks whose X-Forwarded-For is believed
 
     def host_allowed(self, host: str) -> bool:
         return "*" in self.allowed_hosts or host_of(host) in self.allowed_hosts
@@ -118,6 +129,17 @@ def _headers(scope) -> dict[str, str]:
     return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
 
 
+def _duplicated(scope) -> str | None:
+    """The first of SINGLE_HEADERS that appears more than once."""
+    seen: set[bytes] = set()
+    for name, _ in scope.get("headers", []):
+        if name in SINGLE_HEADERS:
+            if name in seen:
+                return name.decode()
+            seen.add(name)
+    return None
+
+
 async def _reply(send, status: int, message: str, extra: Iterable[tuple[bytes, bytes]] = ()) -> None:
     """An early reply; `connection: close` makes uvicorn close the socket once it is sent, so a client that
     announced a body it never sends cannot keep the connection (and its slot) by trickling bytes."""
@@ -131,10 +153,11 @@ async def _reply(send, status: int, message: str, extra: Iterable[tuple[bytes, b
 class EdgeGuard:
     """ASGI middleware enforcing EdgePolicy (see module docstring)."""
 
-    def __init__(self, app, policy: EdgePolicy, admission: Admission | None = None) -> None:
+    def __init__(self, app, policy: EdgePolicy, admission: Admission | None = None, handshakes: HandshakeRate | None = None) -> None:
         self.app = app
         self.policy = policy
         self.admission = admission or Admission(anonymous=ANONYMOUS_REQUESTS, per_address=REQUESTS_PER_ADDRESS)
+        self.handshakes = handshakes or HandshakeRate()
 
     def token_holder(self, headers: dict[str, str]) -> bool:
         return self.policy.token is not None and bearer_ok(headers.get("authorization"), self.policy.token)
@@ -144,12 +167,23 @@ class EdgeGuard:
         return self.policy.internal_port is not None and bool(server) and server[1] == self.policy.internal_port
 
     async def __call__(self, scope, receive, send):
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        peer, port = scope.get("client") or (None, 0)
+        if self.policy.trusted:
+            forwarded = [v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"x-forwarded-for"]
+            scope = {**scope, "client": (client_address(peer, forwarded, self.policy.trusted), port)}
+        duplicate = _duplicated(scope)
         if scope["type"] == "http":
+            if duplicate:
+                return await _reply(send, 400, f"more than one {duplicate} header")
             await self._http(scope, receive, send)
-        elif scope["type"] == "websocket":
-            await self._websocket(scope, receive, send)
         else:
-            await self.app(scope, receive, send)
+            holder = subprotocol_token_ok(_headers(scope).get("sec-websocket-protocol"), self.policy.token)
+            if duplicate or not (holder or self.handshakes.allow(address_key((scope.get("client") or (None,))[0]))):
+                await receive()  # websocket.connect
+                return await send({"type": "websocket.close", "code": 1008})
+            await self._websocket(scope, receive, send)
 
     async def _http(self, scope, receive, send) -> None:
         path, method = scope["path"], scope["method"]
@@ -163,20 +197,32 @@ class EdgeGuard:
             return await _reply(send, 400, "unknown host")
         if internal and not self.policy.internal_host_allowed(headers.get("host", "")):
             return await _reply(send, 400, "unknown host")
-        if internal or path.startswith(ANY_HOST_PATHS):  # Prometheus and the kubelet's probes: never queued behind visitors
+        # Prometheus, the kubelet's probes and the static assets: never queued behind visitors (the assets come
+        # from memory; a slow reader of one is cut by the write deadline and counted by the connection caps).
+        if internal or path.startswith(ANY_HOST_PATHS) or (method in SAFE_METHODS and _static(path)):
             return await self._admitted(scope, receive, send, headers, method)
         address, holder = (scope.get("client") or (None,))[0], self.token_holder(headers)
         if not self.admission.enter(address, holder):
             return await _reply(send, 503, "busy: too many requests at once, try again shortly", [(b"retry-after", b"2")])
-        try:
-            await self._admitted(scope, receive, send, headers, method)
-        finally:
-            self.admission.leave(address, holder)
+        released = False
 
-    async def _admitted(self, scope, receive, send, headers: dict[str, str], method: str) -> None:
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self.admission.leave(address, holder)
+
+        try:
+            await self._admitted(scope, receive, send, headers, method, on_last_body=release)
+        finally:
+            release()
+
+    async def _admitted(self, scope, receive, send, headers: dict[str, str], method: str, on_last_body=None) -> None:
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
                 message = {**message, "headers": [*message.get("headers", []), *SECURITY_HEADERS]}
+            elif on_last_body is not None and message["type"] == "http.response.body" and not message.get("more_body"):
+                on_last_body()  # the handler is done: the slot is free while the client reads
             await send(message)
 
         if method in SAFE_METHODS:
@@ -231,6 +277,10 @@ class EdgeGuard:
             return
         scope["loadgen.token_holder"] = subprotocol_token_ok(headers.get("sec-websocket-protocol"), self.policy.token)
         await self.app(scope, receive, send)
+
+
+def _static(path: str) -> bool:
+    return path in STATIC_EXACT or path.startswith(STATIC_PATHS)
 
 
 class _TooLarge(Exception):

@@ -176,18 +176,30 @@ def test_one_address_gets_only_its_share_of_the_feed(served):
             assert json.loads(visitor.recv(timeout=10))["type"] == "snapshot"
 
 
-def test_behind_the_gateway_the_cap_follows_the_forwarded_address():
-    from loadgen.edge.admission import Admission
+def test_behind_the_gateway_every_address_is_capped_ipv6_per_64_and_garbage_counts_as_the_proxy():
+    """Issue 28: private addresses, the proxy itself and each IPv6 /64 get one share; a non-address forwarded
+    value cannot mint a new identity."""
+    from loadgen.edge.admission import Admission, address_key, client_address, networks
 
-    proxy = ("10.112.0.0/16",)
-    from loadgen.edge.admission import networks
-
-    admission = Admission(anonymous=100, per_address=2, trusted=networks(proxy))
+    proxy = networks(("10.112.0.0/16",))
+    admission = Admission(anonymous=100, per_address=2)
     # Public addresses (as strings only: nothing is sent anywhere).
     assert [admission.enter("81.2.69.142", False) for _ in range(3)] == [True, True, False]  # a visitor's own share
     assert admission.enter("81.2.69.143", False)  # another visitor is not affected
-    # A private address behind the proxy stands for many visitors (a load balancer's SNAT): pool only.
-    assert all(admission.enter("10.110.0.5", False) for _ in range(10))
-    assert all(admission.enter("10.112.3.4", False) for _ in range(10))  # Envoy itself, no forwarded address
+    assert [admission.enter("10.110.0.5", False) for _ in range(3)] == [True, True, False]  # private: one client
+    assert [admission.enter("10.112.3.4", False) for _ in range(3)] == [True, True, False]  # the proxy itself too
+    # 120 addresses from one IPv6 /64 are one client; the next /64 is another.
+    assert [admission.enter(f"2001:db8::{i:x}", False) for i in range(1, 121)].count(True) == 2
+    assert admission.enter("2001:db8:0:1::1", False)
+    assert address_key("::ffff:81.2.69.142") == "81.2.69.142" and address_key("unknown") is None
     admission.leave("81.2.69.142", False)
     assert admission.enter("81.2.69.142", False)
+
+    envoy = "10.112.0.7"
+    assert client_address(envoy, ["81.2.69.142"], proxy) == "81.2.69.142"
+    assert client_address(envoy, ["203.0.113.9, 81.2.69.142"], proxy) == "81.2.69.142"  # a client's own prefix is ignored
+    assert client_address(envoy, ["81.2.69.142, 10.112.0.9"], proxy) == "81.2.69.142"  # a second proxy hop is skipped
+    assert client_address(envoy, ["81.2.69.142", "10.112.0.9"], proxy) == "81.2.69.142"  # two headers read as one list
+    for garbage in ("unknown", "_hidden", "81.2.69.142:443x", "", "2001:db8::zz"):
+        assert client_address(envoy, [f"203.0.113.9, {garbage}"], proxy) == envoy, garbage  # counted as the proxy
+    assert client_address("81.2.69.200", ["1.2.3.4"], proxy) == "81.2.69.200"  # not a trusted peer: its header is ignored
