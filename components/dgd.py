@@ -25,6 +25,7 @@ from components.config import Engine, Speculative, StackConfig
 from components.infra import POOL_LABEL
 from components.k8s_common import (
     FRONTEND_PORT,
+    GRAPH_COMPONENT,
     GRAPH_ROLE,
     PART_OF,
     SYSTEM_PORT,
@@ -234,7 +235,7 @@ def _component(name: str, type_: str, replicas: int, pod_spec: dict[str, Any]) -
     for container in pod_spec["containers"]:
         # Writable root: the images keep caches under /home/dynamo/.cache (tokenizers, TRT-LLM JIT kernels).
         container["securityContext"] = restricted_container_security(read_only_root=False)
-    labels = {**PART_OF, GRAPH_ROLE: type_}
+    labels = {**PART_OF, GRAPH_ROLE: type_, GRAPH_COMPONENT: name.lower()}
     component: dict[str, Any] = {"name": name, "type": type_, "replicas": replicas,
                                  "podTemplate": {"metadata": {"labels": labels}, "spec": pod_spec}}
     if type_ == "worker":
@@ -249,6 +250,9 @@ def _model_volume(cfg: StackConfig) -> tuple[dict[str, Any], dict[str, Any]]:
                 {"name": MODEL_PVC, "mountPath": MODELS_MOUNT, "readOnly": True})
     return ({"name": "tokenizer", "configMap": {"name": TOKENIZER_CONFIG_MAP}},
             {"name": "tokenizer", "mountPath": f"{MODELS_MOUNT}/{cfg.model.name}", "readOnly": True})
+
+
+FRONTEND_COMPONENTS = (KV_FRONTEND, BASELINE_FRONTEND)
 
 
 def _frontend_pod(cfg: StackConfig, env: list[dict[str, Any]], extra_args: list[str]) -> dict[str, Any]:

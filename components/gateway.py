@@ -106,7 +106,10 @@ class Gateway(pulumi.ComponentResource):
         )
         self.ui_route = self._route(
             "loadgen", WORKLOAD_NS, "https",
-            [_prefix_rule("/", args.loadgen_service, args.loadgen_port)],
+            # The live feed is a websocket: a request timeout would cut it, so it has its own rule without one.
+            # Every other request gets Envoy's request timeout (Cilium translates HTTPRoute timeouts per rule).
+            [{**_prefix_rule("/ws", args.loadgen_service, args.loadgen_port), "matches": [{"path": {"type": "Exact", "value": "/ws"}}]},
+             {**_prefix_rule("/", args.loadgen_service, args.loadgen_port), "timeouts": {"request": LOADGEN_REQUEST_TIMEOUT}}],
             platform, depends_on=args.backends,
         )
         self.grafana_route = self._route(
@@ -148,6 +151,11 @@ class Gateway(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.gateway, *depends_on]),
         )
+
+
+# The load generator's longest legitimate request (a control action waits for the ControlPlane lock and a
+# run's export) takes well under a second; 30 s leaves room on a busy booth and ends a stuck request.
+LOADGEN_REQUEST_TIMEOUT = "30s"
 
 
 def _prefix_rule(path: str, service: pulumi.Input[str], port: int) -> dict[str, Any]:

@@ -26,6 +26,7 @@ def restricted_security_context() -> k8s.core.v1.SecurityContextArgs:
 FRONTEND_CLIENT = {"gtc-demo/frontend-client": "true"}
 # Role of a DynamoGraphDeployment pod (frontend | worker), set on each component's pod template.
 GRAPH_ROLE = "gtc-demo/graph-role"
+GRAPH_COMPONENT = "gtc-demo/graph-component"  # the component's name, lower-cased: one frontend at a time
 LOADGEN_SELECTOR = {"app.kubernetes.io/name": "loadgen"}
 LOADGEN_PUBLIC_PORT, LOADGEN_INTERNAL_PORT = 3000, 9090
 PIPELINE_SELECTOR = {"app.kubernetes.io/component": "model-pipeline"}

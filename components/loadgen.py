@@ -87,6 +87,10 @@ class LoadGenerator(pulumi.ComponentResource):
                 # The Gateway's Envoy connects from the pod network and appends the visitor's address to
                 # X-Forwarded-For: the per-address caps use that address (loadgen.edge.admission).
                 "LOADGEN_TRUSTED_PROXIES": cfg.network.cluster_subnet,
+                # The DO load balancer reaches Envoy from the VPC and hides every visitor behind that address
+                # (PROXY protocol is a cluster-wide Cilium setting DOKS manages): one VPC address is the whole
+                # booth, so it shares only the anonymous pool (docs/security.md, "Which limit holds where").
+                "LOADGEN_SHARED_NETWORKS": cfg.network.vpc_cidr,
                 "LOADGEN_FOLLOWUP_MODEL": cfg.loadgen.followup_model,
                 "LOADGEN_FOLLOWUP_URL": cfg.loadgen.followup_url,
                 # Booth openings are bounded so a conversation's longest prompt fits one engine prefill.
@@ -154,7 +158,8 @@ class LoadGenerator(pulumi.ComponentResource):
                                "controlToken": pulumi.Output.secret(self.control_token.result)})
 
     def _pod(self, cfg: StackConfig, image: pulumi.Input[str]) -> k8s.core.v1.PodSpecArgs:
-        probe = dict(http_get=k8s.core.v1.HTTPGetActionArgs(path="/healthz", port="http"), period_seconds=10)
+        # The internal port: no visitor can fill its connections or slots, so a flood never gets the pod restarted.
+        probe = dict(http_get=k8s.core.v1.HTTPGetActionArgs(path="/healthz", port="metrics"), period_seconds=10)
         return k8s.core.v1.PodSpecArgs(
             automount_service_account_token=False,
             node_selector={POOL_LABEL: "management"},

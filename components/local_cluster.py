@@ -3,7 +3,7 @@
 It plays the part `Infrastructure` plays on DigitalOcean (same attributes, so the rest of the
 program does not know the difference) with no DigitalOcean resource at all: no VPC, cluster, pools,
 NFS share, Spaces key or look-ups. What the cluster brings on DOKS and the program relies on is
-added here from the vendored copies: the Gateway API CRDs (Cilium serves them on DOKS) and the
+added here from the vendored copies: the Gateway API CRDs and CiliumNetworkPolicy (Cilium serves them on DOKS) and the
 DynamoGraphDeployment CRD (the Dynamo operator applies it itself once its container runs; no
 container runs on the local cluster).
 """
@@ -22,7 +22,8 @@ from components.config import ConfigError
 from components.infra import InfrastructureArgs
 
 VENDOR_CRDS = Path(__file__).resolve().parents[1] / "vendor" / "crds"
-CLUSTER_CRDS = ("gateway-api-v1.2.1-standard-crds.yaml.gz", "nvidia.com_dynamographdeployments.yaml.gz")
+CLUSTER_CRDS = ("gateway-api-v1.2.1-standard-crds.yaml.gz", "nvidia.com_dynamographdeployments.yaml.gz",
+                "cilium-v1.18.4-ciliumnetworkpolicies.yaml.gz")
 
 
 def as_served(node):

@@ -7,22 +7,23 @@ Reachability after this (docs/security.md has the table):
   (workers stream responses and KV events back), and from Prometheus (its metrics ports only: 8000 serves
   /metrics too). Nothing else: they serve the model without any token.
 - Workers: from the graph's pods, and from Prometheus on the metrics ports only.
-- Load generator: its public port from any source (it is public through the Gateway anyway; Cilium's
-  Gateway traffic carries a reserved identity a Kubernetes NetworkPolicy cannot name); its internal port
-  (/metrics, full texts) from the Prometheus pods only (Grafana and the rest of `monitoring` may not).
+- Load generator: its public port from the Gateway's Envoy only (a CiliumNetworkPolicy: Cilium gives Gateway
+  traffic the reserved `ingress` identity, which a Kubernetes NetworkPolicy cannot name), so no pod can hold
+  its connections; its internal port (/metrics, full texts, /healthz) from the Prometheus pods and the node
+  (the kubelet's probes: Cilium's `host` entity), nothing else.
 - Egress from `dynamo-workload`: DNS, the graph's own pods, TCP 443/6443 for the Kubernetes API (Dynamo's
   discovery; the API server's address is not known to a NetworkPolicy), and HTTPS to public addresses for
   the load generator (DO Serverless Inference), the model Jobs (Hugging Face, Spaces) and the verification
   Job (the public URL). No route from a workload pod to Prometheus, Grafana or another namespace's services.
 - Platform namespaces (`monitoring`, `cert-manager`, `external-dns`, `dynamo-system`): default-deny ingress,
   then their webhooks (from the API server), metrics from Prometheus, and Grafana's port (public at
-  /grafana). In `monitoring`, every pod but Prometheus may reach only DNS, the namespace's own pods and the
+  /grafana, from the Gateway's Envoy only, like the load generator). In `monitoring`, every pod but Prometheus may reach only DNS, the namespace's own pods and the
   Kubernetes API's ports, never the cloud metadata address. Prometheus keeps open egress: it scrapes the
   kubelets and node-exporter on the nodes' addresses, which a Kubernetes NetworkPolicy on Cilium cannot
   select (CIDR rules do not match cluster nodes by default). The controllers' egress stays open (the
   Kubernetes API, Let's Encrypt and the DigitalOcean API).
-Plain Kubernetes NetworkPolicies only (Cilium enforces them on DOKS), so every object is checked against the
-Kubernetes schema; Cilium-only identities would need the Cilium CRDs, which are not vendored here.
+Plain Kubernetes NetworkPolicies (Cilium enforces them on DOKS), checked against the Kubernetes schema, and
+one CiliumNetworkPolicy where only a Cilium identity says it (checked against Cilium v1.18.4's CRD, vendored).
 """
 
 from __future__ import annotations
@@ -120,10 +121,6 @@ def workload_policies(loadgen_labels: dict[str, str], internal_port: int, public
             "podSelector": _graph_pods(), "policyTypes": ["Ingress"],
             "ingress": [{"from": [_prometheus()], "ports": _ports(*GRAPH_METRICS_PORTS)}],
         },
-        "loadgen-public-port": {  # the booth's public port: any source (the Gateway's Envoy among them)
-            "podSelector": {"matchLabels": dict(loadgen_labels)}, "policyTypes": ["Ingress"],
-            "ingress": [{"ports": _ports(public_port)}],
-        },
         "graph-to-kube-api": {
             "podSelector": _graph_pods(), "policyTypes": ["Egress"], "egress": [kube_api],
         },
@@ -159,8 +156,6 @@ def platform_policies(namespace: str) -> dict[str, dict[str, Any]]:
     if namespace == "monitoring":  # Prometheus, Grafana, the exporters and the operator talk among themselves
         specs["monitoring-internal"] = {"podSelector": {}, "policyTypes": ["Ingress"],
                                         "ingress": [{"from": [{"podSelector": {}}]}]}
-        specs["grafana-public-port"] = {"podSelector": {"matchLabels": dict(GRAFANA_SELECTOR)}, "policyTypes": ["Ingress"],
-                                        "ingress": [{"ports": _ports(GRAFANA_PORT)}]}
         not_prometheus = {"matchExpressions": [{"key": key, "operator": "NotIn", "values": [value]}
                                                for key, value in PROMETHEUS_POD.items()]}
         specs["egress-except-prometheus"] = {
@@ -171,12 +166,32 @@ def platform_policies(namespace: str) -> dict[str, dict[str, Any]]:
     return specs
 
 
+def gateway_backend_policy(labels: dict[str, str], public_port: int, probe_port: int) -> dict[str, Any]:
+    """A Gateway backend's ports by Cilium identity: the routed one from the Gateway's Envoy only (`ingress`),
+    the kubelet's probes from the node (`host`). Other allows (Prometheus) stay Kubernetes policies."""
+    def port(number: int) -> list[dict[str, Any]]:
+        return [{"ports": [{"port": str(number), "protocol": "TCP"}]}]
+    return {
+        "endpointSelector": {"matchLabels": dict(labels)},
+        "ingress": [{"fromEntities": ["ingress"], "toPorts": port(public_port)},
+                    {"fromEntities": ["host"], "toPorts": port(probe_port)}],
+    }
+
+
+def edge_policies(loadgen_labels: dict[str, str], loadgen_internal_port: int, loadgen_public_port: int) -> dict[tuple[str, str], dict[str, Any]]:
+    """CiliumNetworkPolicy specs by (namespace, name): what the Gateway routes to (the UI and /grafana)."""
+    return {
+        ("dynamo-workload", "loadgen-edge"): gateway_backend_policy(loadgen_labels, loadgen_public_port, loadgen_internal_port),
+        ("monitoring", "grafana-edge"): gateway_backend_policy(GRAFANA_SELECTOR, GRAFANA_PORT, GRAFANA_PORT),
+    }
+
+
 class NetworkPolicies(pulumi.ComponentResource):
     """The NetworkPolicies above, each waiting for its namespace."""
 
     def __init__(self, name: str, namespaces: dict[str, k8s.core.v1.Namespace], *, loadgen_labels: dict[str, str],
                  loadgen_internal_port: int, loadgen_public_port: int, pipeline_labels: dict[str, str],
-                 opts: Optional[pulumi.ResourceOptions] = None):
+                 after: Optional[list[pulumi.Resource]] = None, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("gtc-demo:platform:NetworkPolicies", name, None, opts)
         self.policies: dict[tuple[str, str], k8s.networking.v1.NetworkPolicy] = {}
         specs: dict[tuple[str, str], dict[str, Any]] = {}
@@ -191,4 +206,15 @@ class NetworkPolicies(pulumi.ComponentResource):
                 spec=spec,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[namespaces[namespace]]),
             )
+        self.edge = {
+            (namespace, policy): k8s.apiextensions.CustomResource(
+                f"{name}-{namespace}-{policy}",
+                api_version="cilium.io/v2", kind="CiliumNetworkPolicy",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=policy, namespace=namespace, labels=dict(PART_OF)),
+                spec=spec,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[namespaces[namespace], *(after or [])]),
+            )
+            for (namespace, policy), spec in edge_policies(loadgen_labels, loadgen_internal_port, loadgen_public_port).items()
+            if namespace in namespaces
+        }
         self.register_outputs({})

@@ -12,7 +12,8 @@ from typing import Optional
 from urllib.parse import urlparse
 
 from components.gateway import GRAFANA_PORT, GRAFANA_SERVICE
-from components.k8s_common import GRAPH_ROLE
+from components.dgd import FRONTEND_COMPONENTS
+from components.k8s_common import GRAPH_COMPONENT
 from components.loadgen import APP as LOADGEN_SERVICE
 from components.loadgen import SERVICE_PORT as LOADGEN_PORT
 from components.platform import MONITORING_NS, WORKLOAD_NS
@@ -44,7 +45,6 @@ def operator_commands(stack: str, dgd_name: str, frontend_url: str, baseline_url
     kv_service, kv_port = _service(frontend_url)
     rr_service, rr_port = _service(baseline_url)
     workers = f"{DGD_LABEL}={dgd_name},{COMPONENT_TYPE_LABEL}=worker"
-    frontends = f"{GRAPH_ROLE}=frontend"  # the program's own pod label (components/dgd.py), not an operator one
     ports = LOCAL_PORTS
     commands = {
         # umask first, so the file is never readable by others, not even between its creation and a chmod.
@@ -61,10 +61,22 @@ def operator_commands(stack: str, dgd_name: str, frontend_url: str, baseline_url
         "workerLogs": f"{kubectl} -n {WORKLOAD_NS} logs -f --prefix --max-log-requests 16 --tail 100 -l {workers}",
         "workerPods": f"{kubectl} -n {WORKLOAD_NS} get pods -o wide -l {workers}",
         # Dynamo 1.6.1's frontends grow ~70-100 MB an hour at booth load (ai-dynamo/dynamo#11933; README,
-        # "An hour of auto mode"): on a multi-day event, recreate them before the doors open.
-        "restartFrontends": f"{kubectl} -n {WORKLOAD_NS} delete pod -l {frontends}",
+        # "An hour of auto mode"): on a multi-day event, recreate them before the doors open. One at a time:
+        # the other router keeps serving while its twin's replacement becomes Ready.
+        "restartFrontends": _one_frontend_at_a_time(f"{kubectl} -n {WORKLOAD_NS}"),
     }
     if verification_job and verification_urn:
         commands["verificationLogs"] = f"{kubectl} -n {WORKLOAD_NS} logs job/{verification_job}"
         commands["rerunVerification"] = f"pulumi up -s {stack} --replace '{verification_urn}'"
     return commands
+
+
+def _one_frontend_at_a_time(kubectl: str) -> str:
+    """Delete one frontend's pod, wait until its replacement exists and is Ready, then the next; stop at the
+    first failure (the program's own per-component pod label, components/dgd.py). A subshell, so the
+    failure's `exit` never closes the operator's own shell."""
+    names = " ".join(name.lower() for name in FRONTEND_COMPONENTS)
+    return (f"(for c in {names}; do sel={GRAPH_COMPONENT}=$c; "
+            f"{kubectl} delete pod -l $sel --wait=true && "
+            f"until {kubectl} get pod -l $sel -o name | grep -q .; do sleep 2; done && "
+            f"{kubectl} wait pod -l $sel --for=condition=Ready --timeout=600s || exit 1; done)")

@@ -121,7 +121,7 @@ class Platform(pulumi.ComponentResource):
         self.network_policies = NetworkPolicies(
             f"{name}-netpol", self.namespaces, loadgen_labels=LOADGEN_SELECTOR,
             loadgen_internal_port=LOADGEN_INTERNAL_PORT, loadgen_public_port=LOADGEN_PUBLIC_PORT,
-            pipeline_labels=PIPELINE_SELECTOR, opts=pulumi.ResourceOptions(parent=self))
+            pipeline_labels=PIPELINE_SELECTOR, after=list(self._on_nodes), opts=pulumi.ResourceOptions(parent=self))
 
         # The GPU workers run with runtimeClassName: nvidia (the NVIDIA container runtime); DOKS does not create the class.
         self.runtime_class = k8s.node.v1.RuntimeClass(

@@ -81,7 +81,8 @@ def create_app(settings: Settings, *, seed: int | None = None) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
         body_timeout_s=settings.body_timeout_s,
         trusted=networks(settings.trusted_proxies),
-    ), admission=Admission(anonymous=ANONYMOUS_REQUESTS, per_address=REQUESTS_PER_ADDRESS))
+    ), admission=Admission(anonymous=ANONYMOUS_REQUESTS, per_address=REQUESTS_PER_ADDRESS,
+                           shared=networks(settings.shared_networks)))
 
     def require_control(request: Request) -> None:
         """Second check behind EdgeGuard (which already refused tokenless non-GET requests before their body)."""

@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add(serve, "ttft-timeout", type=float, default=60.0, help="seconds allowed until the first token of a completion")
     _add(serve, "max-ws-clients", type=int, default=250, help="live-feed WebSocket connections accepted at once")
     _add(serve, "trusted-proxies", default="", help="comma-separated CIDRs whose X-Forwarded-For is believed (the Gateway's proxies)")
+    _add(serve, "shared-networks", default="", help="comma-separated CIDRs whose addresses stand for many visitors (a load balancer's)")
     _add(serve, "followup-url", default=DEFAULT_FOLLOWUP_URL, help="DO Serverless Inference base URL")
     _add(serve, "followup-model", default=DEFAULT_FOLLOWUP_MODEL, help="small model that writes follow-up questions")
     _add(serve, "followup-timeout", type=float, default=3.0, help="seconds before falling back to templates")
@@ -97,6 +98,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         ttft_timeout_s=args.ttft_timeout,
         max_ws_clients=args.max_ws_clients,
         trusted_proxies=tuple(c.strip() for c in args.trusted_proxies.split(",") if c.strip()),
+        shared_networks=tuple(c.strip() for c in args.shared_networks.split(",") if c.strip()),
         followup_url=args.followup_url,
         followup_model=args.followup_model,
         followup_timeout_s=args.followup_timeout,

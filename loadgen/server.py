@@ -18,6 +18,7 @@ import socket
 import uvicorn
 
 from .app import create_app
+from .edge.admission import networks
 from .edge.protocol import KEEP_ALIVE_S, EdgeProtocol
 from .settings import Settings
 
@@ -55,7 +56,8 @@ def sockets_for(settings: Settings) -> list[socket.socket]:
 
 
 def make_server(settings: Settings, *, seed: int | None = None, log_level: str | None = None) -> uvicorn.Server:
-    protocol = type("Edge", (EdgeProtocol,), {"header_timeout_s": settings.header_timeout_s})
+    protocol = type("Edge", (EdgeProtocol,), {"header_timeout_s": settings.header_timeout_s,
+                                              "trusted": networks(settings.trusted_proxies)})
     config = uvicorn.Config(
         create_app(settings, seed=seed),
         http=protocol,

@@ -6,6 +6,7 @@ import asyncio
 import random
 import time
 
+from .edge.admission import networks
 from .edge.feed import Broadcaster
 from .edge.views import PublicViews
 from .control import ControlPlane
@@ -65,7 +66,8 @@ class Service:
         self.scenario = ScenarioController(self.engine, self.metrics, speedup=settings.scenario_speedup, ab="round-robin" in self.clients,
                                            store=self.store, rng=random.Random(self.rng.random()))
         self.control = ControlPlane(self.engine, self.scenario, self.reset)
-        self.broadcaster = Broadcaster(lambda: {"status": self.status(), "live": self.stats.snapshot()}, max_clients=settings.max_ws_clients)
+        self.broadcaster = Broadcaster(lambda: {"status": self.status(), "live": self.stats.snapshot()}, max_clients=settings.max_ws_clients,
+                                       shared=networks(settings.shared_networks))
         self.broadcaster.start()
         self.views = PublicViews(self.store, summarize, self.stats.snapshot)
         self._publishing: set[asyncio.Task] = set()

@@ -135,13 +135,18 @@ class SessionRunner:
         started_at = time.time()
         self.inflight[router] += 1
         self.metrics.inflight.labels(router=router).inc()
+        health = self.health.get(router)
+        ticket = health.begin() if health is not None else None
         try:
             result = await stream_chat(
-                conv.client, model=self.model, messages=conv.messages, max_tokens=max_tokens, timeout_s=self.timeout_s, ttft_timeout_s=self.ttft_timeout_s
+                conv.client, model=self.model, messages=conv.messages, max_tokens=max_tokens, timeout_s=self.timeout_s,
+                ttft_timeout_s=self.ttft_timeout_s, on_first_token=(lambda: health.first_token(ticket)) if health is not None else None,
             )
         finally:
             self.inflight[router] -= 1
             self.metrics.inflight.labels(router=router).dec()
+            if health is not None:
+                health.end(ticket)
         record = TurnRecord.from_result(
             conversation_id=conv.id, turn=turn, router=router, workload=conv.workload, started_at=started_at, result=result, question_source=question_source
         )

@@ -34,6 +34,8 @@ class Settings:
     max_ws_clients: int = 250  # anonymous live-feed websockets; the token holder has slots beyond these
     # CIDRs of proxies whose X-Forwarded-For is believed (the Gateway's Envoy); none by default.
     trusted_proxies: tuple[str, ...] = ()
+    # CIDRs whose addresses stand for many visitors (a load balancer without PROXY protocol): no per-address cap.
+    shared_networks: tuple[str, ...] = ()
     ttft_timeout_s: float = 60.0
     followup_url: str = DEFAULT_FOLLOWUP_URL
     followup_model: str = DEFAULT_FOLLOWUP_MODEL

@@ -7,6 +7,7 @@ import json
 import socket
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -256,6 +257,7 @@ async def stream_chat(
     max_tokens: int,
     timeout_s: float,
     ttft_timeout_s: float | None = None,
+    on_first_token: Callable[[], None] | None = None,
 ) -> TurnResult:
     """POST /v1/chat/completions with stream + include_usage; never raises for upstream failures.
 
@@ -278,7 +280,12 @@ async def stream_chat(
     first_deadline = min(request_deadline, loop.time() + (ttft_timeout_s or timeout_s))
     try:
         async with asyncio.timeout_at(first_deadline) as deadline:
-            await _stream(client, body, result, started, on_first_token=lambda: deadline.reschedule(request_deadline))
+            def first_token() -> None:
+                deadline.reschedule(request_deadline)
+                if on_first_token is not None:
+                    on_first_token()
+
+            await _stream(client, body, result, started, on_first_token=first_token)
     except UpstreamError as exc:
         result.error_kind, result.error = exc.kind, str(exc)
     except TimeoutError:

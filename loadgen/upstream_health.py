@@ -2,7 +2,10 @@
 sessions while it is down, and the state the UI shows as a banner.
 
 Without this a down frontend failed ~18 sessions/s silently, and a hung one held every slot until the request
-timeout with nothing logged and nothing on screen.
+timeout with nothing logged and nothing on screen. A frozen frontend (it accepts requests and never sends a
+first token) used to show only when the first-token deadline (60 s) failed a request; now the oldest request
+still waiting for its first token shows as `stalledSeconds` once it has waited STALL_AFTER_S, so the page says
+so within a few seconds.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ log = logging.getLogger("loadgen.upstream")
 OUTAGE_KINDS = frozenset({"connect", "timeout", "http_5xx"})
 BACKOFF_FIRST_S = 1.0
 BACKOFF_MAX_S = 30.0
+# A first token later than this is a stall, not load: the booth's turn-1 TTFT is ~0.4 s on the GPUs and a
+# few seconds at saturation (../shared/calibration); the page shows it at the next tick (1 s).
+STALL_AFTER_S = 5.0
 
 
 @dataclass
@@ -32,6 +38,8 @@ class UpstreamHealth:
     backoff_s: float = 0.0
     next_probe_at: float = 0.0
     held_back: int = 0
+    waiting: dict = field(default_factory=dict, repr=False)  # ticket -> when the request started (no first token yet)
+    _tickets: int = field(default=0, repr=False)
 
     @property
     def down(self) -> bool:
@@ -58,6 +66,25 @@ class UpstreamHealth:
             self.backoff_s = min(BACKOFF_MAX_S, max(BACKOFF_FIRST_S, self.backoff_s * 2))
         self.next_probe_at = now + self.backoff_s
 
+    def begin(self) -> int:
+        """A request starts; its ticket is ended by first_token() or end()."""
+        self._tickets += 1
+        self.waiting[self._tickets] = self.clock()
+        return self._tickets
+
+    def first_token(self, ticket: int) -> None:
+        self.waiting.pop(ticket, None)
+
+    end = first_token
+
+    @property
+    def stalled_s(self) -> float | None:
+        """How long the oldest request has waited for its first token, once that is over STALL_AFTER_S."""
+        if not self.waiting:
+            return None
+        waited = self.clock() - min(self.waiting.values())
+        return round(waited, 1) if waited >= STALL_AFTER_S else None
+
     def admit(self) -> bool:
         """May a new session start on this frontend now? Always when healthy; one probe per backoff when down."""
         if not self.down:
@@ -78,5 +105,6 @@ class UpstreamHealth:
             "failures": self.failures,
             "lastError": self.last_error if detail or self.last_error is None else self.last_error.split(":", 1)[0],
             "heldBack": self.held_back,
+            "stalledSeconds": self.stalled_s,
         }
         return {"url": self.url, **state} if detail else state

@@ -102,10 +102,10 @@ def run(config: StackConfig, ready_timeout: float, logs_dir: Path | None = None,
         for name, url in stack.worker_system_urls.items():
             print(f"  worker {name:<16}{url}/health  /metrics")
         print(f"  logs                   {stack.supervisor.log_dir}")
-        print("Press Ctrl-C to stop everything. A worker or frontend that dies is restarted (and said so here).", flush=True)
+        print("Press Ctrl-C to stop everything. A process that dies is restarted after a backoff (and said so here).", flush=True)
         while True:
             for restart in stack.supervisor.check_alive():
-                kind = "" if restart.name.startswith("frontend") else "worker "
+                kind = "worker " if restart.name.startswith("mocker") else ""
                 print(f"{time.strftime('%H:%M:%S')} {kind}{restart.line(stack.supervisor.max_restarts)}", flush=True)
             time.sleep(1.0)
     except PortTaken as error:

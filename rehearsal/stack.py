@@ -187,7 +187,7 @@ class Stack:
         py = cfg.python
         sup = self.supervisor
         sup.start("event-broker", [py, "-m", "rehearsal.event_broker", "--xsub-port", str(xsub), "--xpub-port", str(xpub)],
-                  env=self._base_env())
+                  env=self._base_env(), restart=True)
         self.perf_data = calibration.write_npz(cfg.timing.calibration, self.work_dir / f"perf-{cfg.timing.calibration}.npz")
         namespaces = cfg.worker_namespaces()
         self.worker_system_ports = pick_free_system_ports(len(namespaces))
@@ -202,7 +202,7 @@ class Stack:
                                                                             *cfg.frontend_namespace_args("round-robin")]),
                   env=env, restart=True)
         if cfg.ui_port is not None:
-            sup.start("loadgen", self.loadgen_argv(), env=self._loadgen_env())
+            sup.start("loadgen", self.loadgen_argv(), env=self._loadgen_env(), restart=True)
 
     def add_kv_frontend(self, name: str, port: int, router: RouterSettings) -> str:
         """Start one more KV-routed frontend over the same workers (the benchmark compares settings)."""

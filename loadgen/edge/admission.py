@@ -6,8 +6,10 @@ the control-token holder has slots of its own on top that no anonymous client ca
 An address is what a client can't multiply cheaply: an IPv4 address, or an IPv6 /64 (one host gets a whole
 /64). Behind the Gateway every visitor arrives from Envoy, so there the caps use the address Envoy appends to
 X-Forwarded-For (`client_address`, for the trusted proxy CIDRs only); a forwarded value that is no address
-counts as the proxy itself. Every address is capped, private ones and proxies included: the Gateway's load
-balancer speaks PROXY protocol, so a private address is one client, not the whole booth.
+counts as the proxy itself. Every address is capped, private ones and proxies included, except addresses in
+the `shared` networks the operator names: on DOKS the load balancer hides every visitor behind its own VPC
+address (Cilium's Gateway takes PROXY protocol only cluster-wide, a setting DOKS manages), so there one
+address is the whole booth and shares only the anonymous pool; the token holder's slots still hold.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ RESERVED_FOR_TOKEN = 10
 # Open TCP connections in any state (headers still arriving, idle keep-alive, websockets): checked on accept.
 CONNECTIONS = 2000
 CONNECTIONS_PER_ADDRESS = 300
+# A trusted proxy's address (one Envoy carries many visitors, their websockets included): more, never all.
+CONNECTIONS_PER_PROXY = 1000
 
 
 def networks(cidrs: Iterable[str]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
@@ -78,6 +82,7 @@ class Admission:
     anonymous: int
     per_address: int
     reserved: int = RESERVED_FOR_TOKEN
+    shared: tuple = ()  # networks whose addresses stand for many clients (a load balancer's): pool only
     in_use: int = 0
     anonymous_in_use: int = 0
     by_address: Counter = field(default_factory=Counter)
@@ -90,7 +95,7 @@ class Admission:
                 return False
             self.in_use += 1
             return True
-        key = address_key(address)
+        key = self._key(address)
         if self.anonymous_in_use >= self.anonymous or (key is not None and self.by_address[key] >= self.per_address):
             self.refused += 1
             return False
@@ -105,8 +110,11 @@ class Admission:
         if token_holder:
             return
         self.anonymous_in_use -= 1
-        key = address_key(address)
+        key = self._key(address)
         if key in self.by_address:
             self.by_address[key] -= 1
             if self.by_address[key] <= 0:
                 del self.by_address[key]
+
+    def _key(self, address: str | None) -> str | None:
+        return None if in_networks(address, self.shared) else address_key(address)

@@ -31,11 +31,11 @@ class Broadcaster:
     """Holds the connected clients and the single tick task that feeds them."""
 
     def __init__(self, snapshot: Callable[[], dict], *, interval_s: float = 1.0, max_clients: int = 250, send_timeout_s: float = 5.0,
-                 per_address: int = WEBSOCKETS_PER_ADDRESS) -> None:
+                 per_address: int = WEBSOCKETS_PER_ADDRESS, shared: tuple = ()) -> None:
         self._snapshot = snapshot
         self.interval_s = interval_s
         self.send_timeout_s = send_timeout_s
-        self.admission = Admission(anonymous=max_clients, per_address=per_address)
+        self.admission = Admission(anonymous=max_clients, per_address=per_address, shared=shared)
         self.clients: dict[WebSocket, asyncio.Queue[str]] = {}
         self.dropped_slow = 0
         self.snapshots_built = 0  # how many times the snapshot was computed (tests, benchmark)

@@ -7,15 +7,18 @@ uvicorn alone holds a connection forever in three ways the audit used, each clos
   arrive within `header_timeout_s` and `max_header_bytes` (431, then close);
 - writes: a client that stops reading held its response (and its request slot) as long as it liked. Here a
   response whose bytes sit unread for `write_timeout_s` is aborted.
-Open connections are capped on accept, in total and per client address (IPv6 per /64), trusted proxies
-included: an address that is a proxy still gets only its share.
+Open connections are capped on accept, per listener (the internal port's probes and scrapes never compete
+with visitors' sockets), in total and per client address (IPv6 per /64), trusted proxies included: a proxy's
+address gets CONNECTIONS_PER_PROXY (it carries many visitors' websockets), never the whole server. At the
+total cap a new connection displaces the longest-idle one (no request in progress) instead of being
+refused: idle sockets cannot keep anyone out, and a busy one is never cut.
 """
 
 from __future__ import annotations
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from .admission import CONNECTIONS, CONNECTIONS_PER_ADDRESS, address_key
+from .admission import CONNECTIONS, CONNECTIONS_PER_ADDRESS, CONNECTIONS_PER_PROXY, address_key, in_networks
 
 KEEP_ALIVE_S = 5.0
 HEADER_TIMEOUT_S = 10.0
@@ -33,6 +36,8 @@ class EdgeProtocol(HttpToolsProtocol):
     max_header_bytes = MAX_HEADER_BYTES
     max_connections = CONNECTIONS
     max_per_address = CONNECTIONS_PER_ADDRESS
+    max_per_proxy = CONNECTIONS_PER_PROXY
+    trusted: tuple = ()  # the Gateway's proxies
 
     def connection_made(self, transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -44,14 +49,26 @@ class EdgeProtocol(HttpToolsProtocol):
         self._header_deadline = self.loop.call_later(self.header_timeout_s, self._close, "header")
 
     def _over_connection_caps(self) -> bool:
-        """Counted over the server's connection set (it includes upgraded websockets)."""
-        if len(self.connections) > self.max_connections:
+        """Counted over this listener's share of the server's connection set (it includes upgraded websockets)."""
+        self.opened_at = self.loop.time()
+        mine = [c for c in self.connections if getattr(c, "server", None) == self.server]
+        if len(mine) > self.max_connections and not _displace_idle(mine, self):
             return True
-        key = address_key(self.client[0] if self.client else None)
+        address = self.client[0] if self.client else None
+        self.edge_key = key = address_key(address)  # parsed once: the scan below runs on every accept
         if key is None:
             return False  # a Unix socket: no address to share out
-        same = sum(1 for c in self.connections if address_key((getattr(c, "client", None) or (None,))[0]) == key)
-        return same > self.max_per_address
+        same = sum(1 for c in mine if _key_of(c) == key)
+        return same > (self.max_per_proxy if in_networks(address, self.trusted) else self.max_per_address)
+
+    def idle(self) -> bool:
+        """No request in progress: waiting for a first request, or between requests."""
+        return self.cycle is None or self.cycle.response_complete
+
+    @property
+    def idle_since(self) -> float:
+        cycle_done = getattr(self, "_response_done_at", None)
+        return cycle_done if cycle_done is not None else self.opened_at
 
     # Reading: only a request's own start ends the idle deadline.
     def _unset_keepalive_if_required(self) -> None:
@@ -84,6 +101,7 @@ class EdgeProtocol(HttpToolsProtocol):
         super().on_headers_complete()
 
     def on_response_complete(self) -> None:
+        self._response_done_at = self.loop.time()
         self._cancel_idle()
         self._awaiting_headers = True
         if self.cycle is not None and self.cycle.more_body and not self.transport.is_closing():
@@ -123,3 +141,25 @@ class EdgeProtocol(HttpToolsProtocol):
             self.transport.abort()
         else:
             self.transport.close()
+
+
+def _displace_idle(connections: list, newcomer: EdgeProtocol) -> bool:
+    """Close the longest-idle connection of ours (between requests or before any), if there is one."""
+    idle = [c for c in connections if c is not newcomer and isinstance(c, EdgeProtocol) and c.idle()
+            and not c.transport.is_closing()]
+    if not idle:
+        return False
+    oldest = min(idle, key=lambda c: c.idle_since)
+    oldest.transport.abort()
+    return True
+
+
+def _key_of(connection) -> str | None:
+    """A connection's address key: ours carry it; an upgraded websocket's protocol (uvicorn's) is parsed."""
+    key = getattr(connection, "edge_key", _UNSET)
+    if key is _UNSET:
+        key = address_key((getattr(connection, "client", None) or (None,))[0])
+    return key
+
+
+_UNSET = object()

@@ -14,9 +14,16 @@
 window.showUpstreams = function showUpstreams(status) {
   const el = document.getElementById("upstream-banner");
   if (!el || !status || !status.upstreams) return;
+  const name = (router) => (router === "kv" ? "KV-aware" : "round-robin");
   const down = Object.entries(status.upstreams).filter(([, u]) => !u.reachable);
-  el.hidden = down.length === 0;
-  el.textContent = down.map(([router, u]) =>
-    `Frontend ${router === "kv" ? "KV-aware" : "round-robin"} unreachable for ${Math.round(u.downSeconds || 0)}s ` +
-    `(${u.failures} failed requests; last: ${u.lastError || "?"}). New sessions back off until it answers.`).join(" ");
+  // A frozen frontend accepts requests and never answers: shown once a first token is overdue (a few seconds).
+  const stalled = Object.entries(status.upstreams).filter(([, u]) => u.reachable && u.stalledSeconds != null);
+  el.hidden = down.length === 0 && stalled.length === 0;
+  el.textContent = [
+    ...down.map(([router, u]) =>
+      `Frontend ${name(router)} unreachable for ${Math.round(u.downSeconds || 0)}s ` +
+      `(${u.failures} failed requests; last: ${u.lastError || "?"}). New sessions back off until it answers.`),
+    ...stalled.map(([router, u]) =>
+      `Frontend ${name(router)}: no first token for ${Math.round(u.stalledSeconds)}s (stalled or overloaded).`),
+  ].join(" ");
 };

@@ -122,7 +122,13 @@ class Watch:
     stop_ok: int = 0
     stop_total: int = 0
 
+    def summary(self) -> str:
+        return (f"status {self.status_ok}/{self.status_total} within 2 s, Stop {self.stop_ok}/{self.stop_total}, "
+                f"feed {self.snapshots} snapshots in {self.ticks:.1f} s, /healthz failures {self.health_failures}/"
+                f"{self.health_total}, workload {self.rate:.1f} requests/s")
+
     def check(self, *, rate: float | None = WORKLOAD_RPS) -> None:
+        print(f"[watch] {self.summary()} (configured {rate if rate is not None else 'n/a'})")
         assert self.status_total >= 10 and self.status_ok >= 0.95 * self.status_total, (
             f"presenter's status within 2 s: {self.status_ok}/{self.status_total} (slowest {sorted(self.status_slow)[-3:]})")
         assert self.stop_ok >= 0.95 * self.stop_total, f"presenter's Stop within 2 s: {self.stop_ok}/{self.stop_total}"

@@ -176,3 +176,39 @@ def test_a_client_error_does_not_count_as_an_outage(make_stub, make_loadgen):
     lg.wait_state("finished")
     assert lg.status()["upstreams"]["kv"]["reachable"] is True
     assert httpx.get(lg.url + "/api/status").json()["counters"]["arrivalsHeldBack"] == 0
+
+
+def test_a_frontend_that_stops_producing_first_tokens_shows_within_10_s(make_stub, make_loadgen):
+    """Issue 28: a frozen frontend (it takes requests and never answers) showed only after the 60 s first-token
+    deadline failed a request. Now the oldest request still waiting for its first token shows in the status the
+    page's banner reads (and the feed carries) once it is overdue, well within 10 s."""
+    stub = make_stub(ttft_ms=20)
+    lg = make_loadgen(stub.url)
+    assert lg.post("/api/workload/start", {"totalRPS": 10, "maxConcurrency": 20, **FAST}).status_code == 200
+    wait_for(lambda: lg.status()["upstreams"]["kv"]["stalledSeconds"] is None and lg.conversations()["total"] > 3,
+             timeout_s=20, what="a healthy start")
+    stub.config.ttft_ms = 120_000  # frozen: requests are taken, no token comes
+    frozen_at = time.monotonic()
+    kv = wait_for(lambda: (u := lg.status()["upstreams"]["kv"])["stalledSeconds"] is not None and u,
+                  timeout_s=10, interval_s=0.2, what="the stall in the status")
+    assert time.monotonic() - frozen_at < 10 and kv["reachable"] is True, kv
+    lg.post("/api/workload/stop")
+
+
+def test_stall_is_the_oldest_wait_without_a_first_token():
+    from loadgen.upstream_health import STALL_AFTER_S, UpstreamHealth
+
+    now = [100.0]
+    health = UpstreamHealth("kv", "http://x", clock=lambda: now[0])
+    a = health.begin()
+    now[0] += STALL_AFTER_S - 0.1
+    assert health.stalled_s is None
+    b = health.begin()
+    now[0] += 0.2
+    assert health.stalled_s == round(STALL_AFTER_S + 0.1, 1)
+    health.first_token(a)  # the oldest got its token: only the younger one waits
+    assert health.stalled_s is None
+    now[0] += STALL_AFTER_S
+    assert health.stalled_s is not None and health.state(detail=False)["stalledSeconds"] == health.stalled_s
+    health.end(b)
+    assert health.stalled_s is None and health.waiting == {}

@@ -152,24 +152,56 @@ def test_ctrl_c_stops_every_process(tmp_path):
     assert is_free(kv) and is_free(rr)
 
 
-def test_supervisor_restarts_only_armed_restartable_children_and_only_max_restarts_times(tmp_path):
-    """Before the stack was ready a death is fatal (a bad flag must not crash-loop); after, a worker comes back."""
+def test_supervisor_restarts_only_armed_restartable_children_with_backoff_and_max_restarts_in_a_row(tmp_path):
+    """Before the stack was ready a death is fatal (a bad flag must not crash-loop); after, a worker comes back
+    after 1 s, then 2 s (CrashLoopBackOff-like), at most max_restarts times in a row."""
     quick_exit = [sys.executable, "-c", "raise SystemExit(7)"]
-    with Supervisor(tmp_path, max_restarts=2) as sup:
+    now = [1000.0]
+    with Supervisor(tmp_path, max_restarts=2, clock=lambda: now[0]) as sup:
         worker = sup.start("worker", quick_exit, restart=True)
         worker.popen.wait(timeout=10)
         with pytest.raises(ProcessDied, match="worker exited with code 7"):
             sup.check_alive()  # not armed yet
         sup.arm_restarts()
-        for count in (1, 2):
+        for count, backoff in ((1, 1.0), (2, 2.0)):
+            noticed = sup.check_alive()
+            assert [(r.name, r.returncode, r.count, r.pid, r.in_s) for r in noticed] == [("worker", 7, count, None, backoff)]
+            assert sup.down() == ["worker"] and sup.check_alive() == []  # still backing off
+            now[0] += backoff
             made = sup.check_alive()
             assert [(r.name, r.returncode, r.count) for r in made] == [("worker", 7, count)]
-            assert made[0].pid == worker.popen.pid
+            assert made[0].pid == worker.popen.pid and sup.down() == []
             worker.popen.wait(timeout=10)
         with pytest.raises(ProcessDied):
-            sup.check_alive()  # out of restarts: reported, not restarted forever
+            sup.check_alive()  # out of restarts in a row: reported, not restarted forever
         other = sup.start("frontend", quick_exit)  # not restartable
         other.popen.wait(timeout=10)
         worker.restarts = 0
         with pytest.raises(ProcessDied, match="exited with code 7"):
+            sup.check_alive()
+
+
+def test_a_child_healthy_for_a_while_gets_its_restart_budget_back(tmp_path):
+    """Issue 28: a sixth crash of the same mocker in an afternoon ended the whole `make demo`."""
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    now = [0.0]
+    with Supervisor(tmp_path, max_restarts=1, healthy_s=120.0, clock=lambda: now[0]) as sup:
+        worker = sup.start("worker", sleeper, restart=True)
+        sup.arm_restarts()
+        for crash in range(6):  # six crashes, each after a healthy stretch
+            worker.popen.kill()
+            worker.popen.wait(timeout=10)
+            assert sup.check_alive()[0].pid is None
+            now[0] += 1.0
+            assert sup.check_alive()[0].count == 1, crash
+            now[0] += 121.0
+            assert sup.check_alive() == [] and worker.restarts == 0  # healthy long enough: budget back
+        worker.popen.kill()
+        worker.popen.wait(timeout=10)
+        sup.check_alive()
+        now[0] += 1.0
+        sup.check_alive()
+        worker.popen.kill()  # a second crash without a healthy stretch: over the budget of 1 in a row
+        worker.popen.wait(timeout=10)
+        with pytest.raises(ProcessDied):
             sup.check_alive()

@@ -77,7 +77,10 @@ def strict_schema(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def _tighten(node: Any, top: bool = False) -> None:
+def _tighten(node: Any, top: bool = False, branch: bool = False) -> None:
+    """`branch`: inside allOf/anyOf/oneOf/not. In a structural schema those only validate values (their
+    `properties` name fields the branch constrains, e.g. Cilium's `oneOf: [{required: [endpointSelector]}, ...]`);
+    unknown fields are pruned by the schema's own `properties`, so a branch never rejects the other fields."""
     if not isinstance(node, dict):
         return
     if node.get("nullable") and "type" in node:
@@ -89,13 +92,15 @@ def _tighten(node: Any, top: bool = False) -> None:
     if isinstance(properties, dict):
         if top and "metadata" in properties:
             properties["metadata"] = {"type": "object"}  # ObjectMeta: validated by the API server, not the CRD
-        if not node.get("x-kubernetes-preserve-unknown-fields") and "additionalProperties" not in node:
+        if not branch and not node.get("x-kubernetes-preserve-unknown-fields") and "additionalProperties" not in node:
             node["additionalProperties"] = False
         for child in properties.values():
-            _tighten(child)
-    for key in ("items", "additionalProperties", "not"):
+            _tighten(child, branch=branch)
+    for key in ("items", "additionalProperties"):
         if isinstance(node.get(key), dict):
-            _tighten(node[key])
+            _tighten(node[key], branch=branch)
+    if isinstance(node.get("not"), dict):
+        _tighten(node["not"], branch=True)
     for key in ("allOf", "anyOf", "oneOf"):
         for child in node.get(key, []) or []:
-            _tighten(child)
+            _tighten(child, branch=True)

@@ -157,6 +157,7 @@ def test_every_custom_resource_the_program_declares_has_a_served_crd(plans, mock
         ("gateway.networking.k8s.io/v1", "HTTPRoute"),
         ("cert-manager.io/v1", "ClusterIssuer"),
         ("monitoring.coreos.com/v1", "PodMonitor"),
+        ("cilium.io/v2", "CiliumNetworkPolicy"),
     }
     for key in declared:
         assert crds.versions[key].served and not crds.versions[key].deprecated, key
@@ -213,3 +214,20 @@ def test_a_custom_resource_in_a_deprecated_version_is_refused(dev_plan, crds):
     monitor["apiVersion"] = "monitoring.coreos.com/v1alpha1"
     [problem] = schema_problems(monitor, "1.33.0", crds)
     assert "no CRD serves monitoring.coreos.com/v1alpha1 PodMonitor" in problem
+
+
+def test_a_cilium_policy_with_an_unknown_field_or_no_selector_is_refused(crds):
+    """The branches of a CRD's oneOf constrain values only; the schema's own properties still refuse typos."""
+    good = {"apiVersion": "cilium.io/v2", "kind": "CiliumNetworkPolicy", "metadata": {"name": "x", "namespace": "n"},
+            "spec": {"endpointSelector": {"matchLabels": {"a": "b"}},
+                     "ingress": [{"fromEntities": ["ingress"], "toPorts": [{"ports": [{"port": "3000", "protocol": "TCP"}]}]}]}}
+    assert crds.errors(good) == []
+    typo = copy.deepcopy(good)
+    typo["spec"]["ingress"][0]["fromEntity"] = typo["spec"]["ingress"][0].pop("fromEntities")
+    assert crds.errors(typo), "a misspelled fromEntities passed"
+    no_selector = copy.deepcopy(good)
+    del no_selector["spec"]["endpointSelector"]
+    assert crds.errors(no_selector), "a policy selecting nothing passed"
+    bad_entity = copy.deepcopy(good)
+    bad_entity["spec"]["ingress"][0]["fromEntities"] = ["everyone"]
+    assert crds.errors(bad_entity), "an unknown entity passed"

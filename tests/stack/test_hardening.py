@@ -136,15 +136,28 @@ PROMETHEUS_PEER = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata
                    "podSelector": {"matchLabels": {"operator.prometheus.io/name": "kube-prometheus-stack-prometheus"}}}
 
 
-def test_loadgen_metrics_only_from_prometheus_and_public_ports_stay_public(stack_plan):
+def test_loadgen_metrics_only_from_prometheus_and_routed_ports_only_from_the_gateway(stack_plan):
+    """Issue 28: no pod may reach the load generator's public port (it held the booth's connections); only the
+    Gateway's Envoy (Cilium's `ingress` identity) reaches what the Gateway routes to, the node its probes."""
     workload = _policies(stack_plan, "dynamo-workload")
     metrics = workload["loadgen-metrics-from-prometheus"]
     assert metrics["ingress"] == [{"from": [PROMETHEUS_PEER], "ports": [{"port": 9090, "protocol": "TCP"}]}]
-    # The ports the Gateway routes to are public anyway: open to any source, and only those ports.
-    assert workload["loadgen-public-port"]["ingress"] == [{"ports": [{"port": 3000, "protocol": "TCP"}]}]
-    grafana = _policies(stack_plan, "monitoring")["grafana-public-port"]
-    assert grafana["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "grafana"}}
-    assert grafana["ingress"] == [{"ports": [{"port": 3000, "protocol": "TCP"}]}]
+    for namespace in ("dynamo-workload", "monitoring"):  # no Kubernetes policy admits a source-less port any more
+        for name, spec in _policies(stack_plan, namespace).items():  # but the webhooks' (the API server has no pod)
+            if name != "webhooks-from-apiserver":
+                assert all(rule.get("from") for rule in spec.get("ingress", []) if rule.get("ports")), (namespace, name)
+    cilium = {r.plain["metadata"]["name"]: r.plain for r in stack_plan.by_type("kubernetes:cilium.io/v2:CiliumNetworkPolicy")}
+    assert set(cilium) == {"loadgen-edge", "grafana-edge"}
+    loadgen = cilium["loadgen-edge"]
+    assert loadgen["metadata"]["namespace"] == "dynamo-workload"
+    assert loadgen["spec"]["endpointSelector"] == {"matchLabels": {"app.kubernetes.io/name": "loadgen"}}
+    assert loadgen["spec"]["ingress"] == [
+        {"fromEntities": ["ingress"], "toPorts": [{"ports": [{"port": "3000", "protocol": "TCP"}]}]},
+        {"fromEntities": ["host"], "toPorts": [{"ports": [{"port": "9090", "protocol": "TCP"}]}]}]
+    grafana = cilium["grafana-edge"]
+    assert grafana["metadata"]["namespace"] == "monitoring"
+    assert grafana["spec"]["endpointSelector"] == {"matchLabels": {"app.kubernetes.io/name": "grafana"}}
+    assert [r["fromEntities"] for r in grafana["spec"]["ingress"]] == [["ingress"], ["host"]]
     # Egress beyond the namespace: HTTPS to public addresses only, plus the API server's ports for the graph.
     assert workload["graph-to-kube-api"]["egress"] == [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}],
                                                         "ports": [{"port": 443, "protocol": "TCP"}, {"port": 6443, "protocol": "TCP"}]}]

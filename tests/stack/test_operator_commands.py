@@ -51,8 +51,9 @@ def test_one_command_per_need(stack_plan):
     # The file is private from its first byte (umask in a subshell, not a chmod after the write).
     assert commands["kubeconfig"] == (f"(umask 077 && mkdir -p ~/.kube && pulumi stack output kubeconfig --show-secrets "
                                       f"-s {stack} > ~/.kube/gtc-demo-{stack}.yaml)")
-    for need in NEEDS - {"kubeconfig", "check", "rerunVerification"}:
+    for need in NEEDS - {"kubeconfig", "check", "rerunVerification", "restartFrontends"}:
         assert commands[need].startswith(f"kubectl --kubeconfig ~/.kube/gtc-demo-{stack}.yaml "), need
+    assert commands["restartFrontends"].count(f"kubectl --kubeconfig ~/.kube/gtc-demo-{stack}.yaml ") == 3
 
 
 def test_port_forwards_target_the_stacks_services(stack_plan):
@@ -66,12 +67,11 @@ def test_port_forwards_target_the_stacks_services(stack_plan):
     assert commands["check"].endswith("--frontend-url http://127.0.0.1:8000 --baseline-url http://127.0.0.1:8001")
     graph = [r for r in stack_plan.resources if r.type.endswith(":DynamoGraphDeployment")][0]
     assert f"-l {DGD_LABEL}={graph.plain['metadata']['name']},{COMPONENT_TYPE_LABEL}=worker" in commands["workerLogs"]
-    role = commands["restartFrontends"].split(" -l ")[1]
-    key, value = role.split("=")
-    assert commands["restartFrontends"].endswith(f"-n {WORKLOAD_NS} delete pod -l {role}")
-    selected = [c["name"] for c in graph.plain["spec"]["components"]
-                if c["podTemplate"]["metadata"]["labels"].get(key) == value]
-    assert sorted(selected) == sorted([KV_FRONTEND, BASELINE_FRONTEND]), selected  # KV and round-robin, no worker
+    labels = {c["name"]: c["podTemplate"]["metadata"]["labels"] for c in graph.plain["spec"]["components"]}
+    for name in (KV_FRONTEND, BASELINE_FRONTEND):  # each frontend's own label, which no other component carries
+        key, value = "gtc-demo/graph-component", name.lower()
+        assert f"for c in frontend frontendroundrobin;" in commands["restartFrontends"]
+        assert [n for n, l in labels.items() if l.get(key) == value] == [name]
     assert commands["verificationLogs"].endswith(f"logs job/{stack_plan.outputs['verificationJob']}")
 
 
@@ -83,7 +83,7 @@ def test_the_check_command_parses_with_the_load_generators_parser(dev_plan):
     assert build_parser().parse_args(args[3:]).baseline_url == "http://127.0.0.1:8001"
 
 
-@pytest.mark.parametrize("need", sorted(NEEDS - {"kubeconfig", "check", "rerunVerification"}))
+@pytest.mark.parametrize("need", sorted(NEEDS - {"kubeconfig", "check", "rerunVerification", "restartFrontends"}))
 def test_kubectl_accepts_every_generated_command(dev_plan, dead_kubeconfig, need):
     args = shlex.split(dev_plan.outputs["operatorCommands"][need])
     assert args[:3] == ["kubectl", "--kubeconfig", "~/.kube/gtc-demo-dev.yaml"]
@@ -92,3 +92,39 @@ def test_kubectl_accepts_every_generated_command(dev_plan, dead_kubeconfig, need
     assert result.returncode != 0  # nothing listens there
     assert "connection refused" in result.stderr, result.stderr  # parsed, tried to connect
     assert "unknown flag" not in result.stderr and "Usage" not in result.stderr
+
+
+def test_restart_frontends_restarts_one_waits_for_it_then_the_other(dev_plan, dead_kubeconfig, tmp_path):
+    """Issue 28: it deleted both frontends at once (both routers down). Run the real command against a fake
+    kubectl that logs its calls: the second delete comes only after the first frontend's replacement is Ready,
+    and a failed wait stops before the other router is touched. Each kubectl call also parses with kubectl."""
+    import os
+    import re
+
+    command = dev_plan.outputs["operatorCommands"]["restartFrontends"]
+    log, fake = tmp_path / "calls", tmp_path / "kubectl"
+    fake.write_text("#!/bin/sh\n"
+                    f'echo "$*" >> {log}\n'
+                    'case "$*" in *" get pod "*) echo pod/x ;; esac\n'
+                    'case "$*" in *" wait pod "*"component=$FAIL_WAIT_FOR "*) exit 1 ;; esac\n')
+    fake.chmod(0o755)
+    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}", "FAIL_WAIT_FOR": "none"}
+
+    component = re.compile(r"component=(\S+)")
+
+    def calls() -> list[str]:
+        return [line.split()[4] + " " + component.search(line).group(1) for line in log.read_text().splitlines()]
+
+    assert subprocess.run(["bash", "-c", command], env=env, timeout=30).returncode == 0
+    assert calls() == ["delete frontend", "get frontend", "wait frontend",
+                       "delete frontendroundrobin", "get frontendroundrobin", "wait frontendroundrobin"]
+    lines = log.read_text().splitlines()
+    log.unlink()
+    env["FAIL_WAIT_FOR"] = "frontend"
+    assert subprocess.run(["bash", "-c", command], env=env, timeout=30).returncode == 1
+    assert calls() == ["delete frontend", "get frontend", "wait frontend"]  # the other router is untouched
+    for line in lines[:3]:  # delete, get, wait: each parses and tries to connect
+        args = shlex.split(line)
+        run = [kubectl_binary(), "--kubeconfig", str(dead_kubeconfig), "--request-timeout=5s", *args[2:]]
+        result = subprocess.run(run, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+        assert "connection refused" in result.stderr and "unknown flag" not in result.stderr, (line, result.stderr)

@@ -70,8 +70,11 @@ def test_http_redirects_to_https(stack_plan):
 def test_ui_and_grafana_routes(stack_plan):
     ui, grafana = route(stack_plan, "loadgen"), route(stack_plan, "grafana")
     assert ui["metadata"]["namespace"] == "dynamo-workload"
-    assert ui["spec"]["rules"] == [{"matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
-                                    "backendRefs": [{"name": "loadgen", "port": 80}]}]
+    # Issue 28: every UI request has Envoy's request timeout, except the live feed's websocket (it would be cut).
+    assert ui["spec"]["rules"] == [{"matches": [{"path": {"type": "Exact", "value": "/ws"}}],
+                                    "backendRefs": [{"name": "loadgen", "port": 80}]},
+                                   {"matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+                                    "backendRefs": [{"name": "loadgen", "port": 80}], "timeouts": {"request": "30s"}}]
     assert grafana["metadata"]["namespace"] == "monitoring"
     assert grafana["spec"]["rules"] == [{"matches": [{"path": {"type": "PathPrefix", "value": "/grafana"}}],
                                          "backendRefs": [{"name": "kube-prometheus-stack-grafana", "port": 80}]}]

@@ -78,7 +78,7 @@ def test_control_token_is_generated_and_secret(stack_plan):
 def test_probes_resources_and_security(stack_plan):
     c, p = container(stack_plan), pod(stack_plan)
     for probe in ("readinessProbe", "livenessProbe"):
-        assert c[probe]["httpGet"] == {"path": "/healthz", "port": "http"}
+        assert c[probe]["httpGet"] == {"path": "/healthz", "port": "metrics"}  # the internal port: no visitor fills it
     assert set(c["resources"]["requests"]) == {"cpu", "memory"}
     assert set(c["resources"]["limits"]) == {"cpu", "memory"}
     assert c["securityContext"]["readOnlyRootFilesystem"] is True
