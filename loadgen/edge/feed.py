@@ -1,8 +1,8 @@
 """One live snapshot per tick, serialised once and handed to every WebSocket client's own queue.
 
 Each client has a bounded queue and its own writer task: the tick never waits for a client. A client whose
-queue is full (it has not taken the last QUEUE_DEPTH messages) or whose writer cannot send one within the
-send timeout is dropped; everyone else's feed goes on at the tick. Connections beyond the caps are refused at
+queue is full (it is QUEUE_DEPTH messages behind) or whose writer cannot send one within the send timeout is
+dropped; everyone else's feed goes on at the tick. Connections beyond the caps are refused at
 the handshake (loadgen.edge.admission: an anonymous pool, a share per client address, and slots only the
 control-token holder's screen can take). A client that never reads is also dropped by the server's websocket
 pings (loadgen.server).
@@ -22,7 +22,9 @@ from .guard import WS_SUBPROTOCOL
 
 log = logging.getLogger("loadgen.edge.feed")
 
-QUEUE_DEPTH = 4  # messages a client may be behind before it is dropped (~4 s of snapshots)
+# Messages a client may be behind before it is dropped: ~4 s of the feed at 60 requests/s (a snapshot a
+# second plus one event per request). They are references to one shared string: no copy per client.
+QUEUE_DEPTH = 256
 TRY_AGAIN_LATER = 1013  # WebSocket close code: server overloaded
 UNSUPPORTED_DATA = 1003  # WebSocket close code: a data type the endpoint does not accept
 
@@ -31,10 +33,11 @@ class Broadcaster:
     """Holds the connected clients and the single tick task that feeds them."""
 
     def __init__(self, snapshot: Callable[[], dict], *, interval_s: float = 1.0, max_clients: int = 250, send_timeout_s: float = 5.0,
-                 per_address: int = WEBSOCKETS_PER_ADDRESS, shared: tuple = ()) -> None:
+                 per_address: int = WEBSOCKETS_PER_ADDRESS, shared: tuple = (), queue_depth: int = QUEUE_DEPTH) -> None:
         self._snapshot = snapshot
         self.interval_s = interval_s
         self.send_timeout_s = send_timeout_s
+        self.queue_depth = queue_depth
         self.admission = Admission(anonymous=max_clients, per_address=per_address, shared=shared)
         self.clients: dict[WebSocket, asyncio.Queue[str]] = {}
         self.dropped_slow = 0
@@ -78,7 +81,7 @@ class Broadcaster:
     async def _subscribed(self, websocket: WebSocket) -> None:
         offered = websocket.scope.get("subprotocols") or []
         await websocket.accept(subprotocol=WS_SUBPROTOCOL if WS_SUBPROTOCOL in offered else None)
-        queue: asyncio.Queue[str] = asyncio.Queue(maxsize=QUEUE_DEPTH)
+        queue: asyncio.Queue[str] = asyncio.Queue(maxsize=self.queue_depth)
         queue.put_nowait(self.message())
         self.clients[websocket] = queue
         writer = asyncio.create_task(self._write(websocket, queue), name="loadgen-feed-writer")
@@ -138,7 +141,7 @@ class Broadcaster:
                 log.exception("live snapshot failed")
 
     def _send_all(self, text: str) -> None:
-        """Queue `text` for every client without waiting for any; a client that is QUEUE_DEPTH behind goes."""
+        """Queue `text` for every client without waiting for any; a client that is queue_depth behind goes."""
         for websocket, queue in list(self.clients.items()):
             try:
                 queue.put_nowait(text)

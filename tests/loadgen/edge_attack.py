@@ -121,6 +121,7 @@ class Watch:
     rate: float = 0.0
     stop_ok: int = 0
     stop_total: int = 0
+    feed_error: str | None = None
 
     def summary(self) -> str:
         return (f"status {self.status_ok}/{self.status_total} within 2 s, Stop {self.stop_ok}/{self.stop_total}, "
@@ -129,6 +130,8 @@ class Watch:
 
     def check(self, *, rate: float | None = WORKLOAD_RPS) -> None:
         print(f"[watch] {self.summary()} (configured {rate if rate is not None else 'n/a'})")
+        assert self.feed_error is None, f"the booth's feed ended: {self.feed_error}"
+        assert self.ticks >= 10, f"the feed was watched for {self.ticks:.1f} s only"
         assert self.status_total >= 10 and self.status_ok >= 0.95 * self.status_total, (
             f"presenter's status within 2 s: {self.status_ok}/{self.status_total} (slowest {sorted(self.status_slow)[-3:]})")
         assert self.stop_ok >= 0.95 * self.stop_total, f"presenter's Stop within 2 s: {self.stop_ok}/{self.stop_total}"
@@ -178,17 +181,23 @@ def _presenter(served: Served, result: Watch, done: threading.Event) -> None:
 
 
 def _feed(served: Served, result: Watch, done: threading.Event) -> None:
-    sock = socket.create_connection(("127.0.0.1", served.port), timeout=10)
-    with connect(f"ws://127.0.0.1:{served.port}/ws", sock=sock, open_timeout=10,
-                 subprotocols=["loadgen", f"bearer.{TOKEN}"], max_size=None) as ws:
-        ws.recv(timeout=10)  # the snapshot sent on connect
-        started = time.monotonic()
-        while not done.is_set():
-            try:
-                message = json.loads(ws.recv(timeout=0.5))
-            except TimeoutError:
-                continue
-            result.snapshots += message.get("type") == "snapshot"
+    started = time.monotonic()
+    try:
+        sock = socket.create_connection(("127.0.0.1", served.port), timeout=10)
+        with connect(f"ws://127.0.0.1:{served.port}/ws", sock=sock, open_timeout=10,
+                     subprotocols=["loadgen", f"bearer.{TOKEN}"], max_size=None) as ws:
+            ws.recv(timeout=10)  # the snapshot sent on connect
+            started = time.monotonic()
+            while not done.is_set():
+                try:
+                    message = json.loads(ws.recv(timeout=0.5))
+                except TimeoutError:
+                    continue
+                result.snapshots += message.get("type") == "snapshot"
+    except Exception as exc:  # the feed ending is what the booth would notice: reported, never swallowed
+        result.feed_error = f"{type(exc).__name__}: {exc}"
+        done.wait()
+    finally:
         result.ticks = time.monotonic() - started
 
 

@@ -203,13 +203,14 @@ def test_clients_that_read_the_feed_slowly_are_dropped_not_waited_for(served):
     conns.close()
 
 
-def test_one_stuck_client_never_delays_the_others():
+@pytest.mark.parametrize("path", ["send-timeout", "queue-full"])
+def test_one_stuck_client_never_delays_the_others(path):
     """The tick used to await every client's send (up to 5 s each): one client whose send never returns held
     the feed for everyone. Now each client has its own queue and writer: the others get every tick, and the
-    stuck one is dropped once it is QUEUE_DEPTH messages behind."""
+    stuck one is dropped, by its writer's send timeout or by its queue filling up, whichever comes first."""
     import asyncio
 
-    from loadgen.edge.feed import QUEUE_DEPTH, Broadcaster
+    from loadgen.edge.feed import Broadcaster
 
     class FakeSocket:
         def __init__(self, stuck: bool) -> None:
@@ -232,12 +233,13 @@ def test_one_stuck_client_never_delays_the_others():
             self.closed.set()
 
     async def scenario() -> tuple[int, int, bool, int]:
-        feed = Broadcaster(lambda: {"n": 1}, interval_s=0.05, send_timeout_s=5.0)
+        limits = {"send_timeout_s": 0.3} if path == "send-timeout" else {"send_timeout_s": 60.0, "queue_depth": 4}
+        feed = Broadcaster(lambda: {"n": 1}, interval_s=0.05, **limits)
         good, stuck = FakeSocket(False), FakeSocket(True)
         tasks = [asyncio.create_task(feed.serve(ws)) for ws in (good, stuck)]
         await asyncio.sleep(0.01)
         feed.start()
-        await asyncio.sleep(1.0)  # 20 ticks, far less than one send timeout
+        await asyncio.sleep(1.0)  # 20 ticks
         still_fed = stuck in feed.clients
         await feed.aclose()
         for ws in (good, stuck):
@@ -247,7 +249,7 @@ def test_one_stuck_client_never_delays_the_others():
 
     good, stuck, still_fed, dropped = asyncio.run(scenario())
     assert good >= 0.8 * 20, f"the reading client got {good} of ~20 snapshots while another was stuck"
-    assert not still_fed and dropped == 1 and stuck == 1, (stuck, still_fed, dropped, QUEUE_DEPTH)
+    assert not still_fed and dropped == 1 and stuck == 1, (stuck, still_fed, dropped)
 
 
 def _closed_by_server(sock, within_s: float) -> bool:
