@@ -37,7 +37,8 @@ def test_worker_spec_is_exactly_the_aggregated_tp4_layout(stack_plan):
         # Issue 16: no hostIPC, no IPC_LOCK (the ranks share the container's IPC namespace; the operator mounts
         # a 16Gi /dev/shm), the restricted securityContext, and the role label the NetworkPolicies select.
         "sharedMemorySize": "16Gi",
-        "podTemplate": {"metadata": {"labels": {"app.kubernetes.io/part-of": "gtc-demo", "gtc-demo/graph-role": "worker"}},
+        "podTemplate": {"metadata": {"labels": {"app.kubernetes.io/part-of": "gtc-demo", "gtc-demo/graph-role": "worker",
+                                                "gtc-demo/graph-component": "trtllmworker"}},
                         "spec": {
             "runtimeClassName": "nvidia",
             "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
