@@ -227,7 +227,9 @@ def test_two_layers_panel_shows_ttft_beside_itl_and_the_before_after_line(make_s
 def test_auto_mode_shows_the_live_slice_and_compares_completed_slices(make_stub, make_loadgen, browser):
     """Issue 21: the page says which router holds the replicas and compares completed twin slices; the booth
     screenshot shows a high-load slice."""
-    kv, rr = make_stub(ttft_ms=5, prefill_ms_per_1k=20), make_stub(ttft_ms=5, prefill_ms_per_1k=20, prefix_cache=False)
+    # A miss costs ~300 ms of prefill at the 3,000-token openings, a hit ~0: a CPU-starved CI machine's stalls
+    # (tens of ms; a cold run's Go builds gave x1.00 at 20 ms per 1k) cannot hide which router found the cache.
+    kv, rr = make_stub(ttft_ms=5, prefill_ms_per_1k=100), make_stub(ttft_ms=5, prefill_ms_per_1k=100, prefix_cache=False)
     lg = make_loadgen(kv.url, rr.url, scenario_speedup=15)
     context = browser.new_context(viewport=BOOTH_VIEWPORT, bypass_csp=True)
     lg.post("/api/workload/start", {"totalRPS": 30, "thinkTimeMs": {"min": 0, "max": 5}, "turns": {"min": 3, "max": 3},

@@ -31,7 +31,8 @@ def test_line_compares_latest_baseline_with_latest_speculative_run():
 
 def test_baseline_survives_a_restart_through_the_runs_file(make_stub, make_loadgen, tmp_path):
     runs_file = tmp_path / "itl-runs.json"
-    kv, rr = make_stub(itl_ms=8.0, max_tokens_cap=12), make_stub(itl_ms=8.0, max_tokens_cap=12, prefix_cache=False)
+    # 24 ms, then 9 ms per token: a loaded CI machine's stalls (+3 ms seen at 3 ms) stay inside the bounds.
+    kv, rr = make_stub(itl_ms=24.0, max_tokens_cap=12), make_stub(itl_ms=24.0, max_tokens_cap=12, prefix_cache=False)
     before = make_loadgen(kv.url, rr.url, speculative="none", itl_runs_file=str(runs_file))
     finish_run(before, "kv")
     finish_run(before, "round-robin")
@@ -39,7 +40,7 @@ def test_baseline_survives_a_restart_through_the_runs_file(make_stub, make_loadg
     assert before.post("/api/itl/runs", {"run": 1, "label": "baseline KV"}).status_code == 200
     before.app.stop()
 
-    kv.config.itl_ms = rr.config.itl_ms = 3.0  # the workers now run EAGLE3
+    kv.config.itl_ms = rr.config.itl_ms = 9.0  # the workers now run EAGLE3
     after = make_loadgen(kv.url, rr.url, speculative="eagle3", itl_runs_file=str(runs_file))
     view = after.http.get("/api/itl/runs").json()
     assert view["method"] == "eagle3" and [r["method"] for r in view["runs"]] == ["none", "none"]
@@ -50,7 +51,7 @@ def test_baseline_survives_a_restart_through_the_runs_file(make_stub, make_loadg
     line = view["line"]["kv"]
     assert line.startswith("ITL p50: ") and "without speculative decoding \u2192" in line and "with EAGLE3" in line
     x, y = (float(part.split(" ms")[0]) for part in line.removeprefix("ITL p50: ").split("\u2192"))
-    assert x > 7.0 and y < 4.5, line
+    assert x > 21.0 and y < 13.5, line
     assert json.loads(runs_file.read_text())["format"] == "gtc-demo/itl-runs/v1"
 
 
