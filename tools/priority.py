@@ -10,6 +10,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# The booth lane's real-time priority (SCHED_RR, lowest level): above every ordinary process, below the
+# kernel's own real-time threads. The kernel still leaves 5% of each second to ordinary processes
+# (kernel.sched_rt_runtime_us), so a runaway booth cannot stop the run.
+BOOTH_RT_PRIORITY = 1
+
 
 def _autogroup_nice(pid: int | str = "self") -> int | None:
     try:  # "/autogroup-123 nice 10"
@@ -32,3 +37,24 @@ def inherit_priority(pid: int) -> None:
     the kernel weighs autogroups, not processes, against each other."""
     own = _autogroup_nice()
     set_autogroup_nice(pid, own if own is not None else os.getpriority(os.PRIO_PROCESS, 0))
+
+
+def enter_realtime(priority: int) -> bool:
+    """Make this process (and every process it starts, sessions of their own included) round-robin real-time.
+
+    A nice weight decides shares, not wake-up latency: beside CPU-bound lanes a woken booth process still
+    waits for the running one's slice, and at high load those waits queue up into the measured TTFT. A
+    real-time process runs the moment it wakes. False where the scheduler refuses (no CAP_SYS_NICE and no
+    RLIMIT_RTPRIO): the lane then keeps its nice weight alone."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(priority))
+        return True
+    except (PermissionError, OSError):
+        return False
+
+
+def is_realtime(pid: int) -> bool:
+    try:
+        return os.sched_getscheduler(pid) in (os.SCHED_RR, os.SCHED_FIFO)
+    except OSError:
+        return False
