@@ -135,11 +135,25 @@ KUBECONFIG_AUTH = ("doctl-exec",)
 ALLOWLIST_MIN_PREFIX = {4: 16, 6: 48}
 
 
+def allowlist_size(cidrs: list[str]) -> int:
+    """What an allowlist admits over the union of its entries: IPv4 addresses plus IPv6 /64s (one
+    household or office each). The policy pack's cluster_access.allowlist_size counts the same way."""
+    nets = [ipaddress.ip_network(c, strict=False) for c in cidrs]
+    total = 0
+    for version, unit in ((4, 32), (6, 64)):
+        for net in ipaddress.collapse_addresses(n for n in nets if n.version == version):
+            total += 2 ** max(0, unit - net.prefixlen)
+    return total
+
+
 class Cluster(_Model):
     name: str = Field("gtc-demo", pattern=r"^[a-z][a-z0-9-]{0,62}$")
     kubernetes_version_prefix: str = Field("1.33.", pattern=r"^\d+\.\d+\.$")
     ha: bool = False
     control_plane_allowlist: list[str] = Field(default_factory=list)
+    # The most the allowlist may admit in all (IPv4 addresses + IPv6 /64s, over the union of its entries):
+    # 250 /16 entries pass the per-entry bound and admit 16.4 M addresses.
+    control_plane_allowlist_max_addresses: int = Field(1024, ge=1, le=65536)
     maintenance: Maintenance = Maintenance()
     management_pool: ManagementPool = ManagementPool()
     # How the Kubernetes provider authenticates (docs/architecture.md, "Kubeconfig"): doctl asks for a
@@ -168,6 +182,15 @@ class Cluster(_Model):
                                  "128.0.0.0/1 are the whole internet in two entries); list the operators' and the "
                                  "deploy runner's addresses")
         return value
+
+    @model_validator(mode="after")
+    def _allowlist_size(self) -> "Cluster":
+        size = allowlist_size(self.control_plane_allowlist)
+        if size > self.control_plane_allowlist_max_addresses:
+            raise ValueError(f"controlPlaneAllowlist admits {size:,} addresses in all, more than "
+                             f"controlPlaneAllowlistMaxAddresses={self.control_plane_allowlist_max_addresses:,}; "
+                             "list the operators' and the deploy runner's addresses")
+        return self
 
 
 class GpuPool(_Model):

@@ -28,6 +28,8 @@ one CiliumNetworkPolicy where only a Cilium identity says it (checked against Ci
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any, Optional
 
 import pulumi
@@ -44,17 +46,12 @@ from components.k8s_common import (
 )
 
 PSA = "pod-security.kubernetes.io"
-# enforce level per namespace, and why it is not `restricted` where it is not. warn/audit are always restricted.
+# enforce level per namespace, and why it is not `restricted` where it is not (warn/audit are always restricted):
+# data the policy pack reads too, so the pack refuses any other level.
 PSA_ENFORCE: dict[str, tuple[str, str]] = {
-    "dynamo-workload": ("baseline", "the Dynamo operator completes the graph's pod specs (containers, probes, "
-                                    "volumes) in ways we cannot check before the cluster sees them; our own "
-                                    "specs meet `restricted` (policy pods-restricted-security-context)"),
-    "dynamo-system": ("baseline", "the operator chart sets no seccomp profile on its containers"),
-    "monitoring": ("privileged", "node-exporter (hostNetwork, hostPID, hostPath) and dcgm-exporter "
-                                 "(SYS_ADMIN, hostPath) read the node; everything else there is restricted"),
-    "cert-manager": ("restricted", ""),
-    "external-dns": ("restricted", ""),
-}
+    namespace: (entry["enforce"], entry["why"])
+    for namespace, entry in json.loads((Path(__file__).resolve().parents[1] / "manifests" / "pod-security.json")
+                                       .read_text())["namespaces"].items()}
 PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10"]
 CLOUD_METADATA = "169.254.169.254/32"  # the droplet's metadata service (user data included)
 # Webhook ports the API server calls (from `helm template` of the vendored charts).

@@ -68,6 +68,18 @@ def dynamo_platform_values() -> dict[str, Any]:
     }
 
 
+# kube-state-metrics' default collectors minus `secrets` (kube-prometheus-stack 79.5.0's subchart 6.4.1): with it
+# the chart grants list/watch on every Secret in the cluster for metrics no panel reads. The policy pack's
+# rendered-chart rule refuses that grant (policy/README.md).
+KUBE_STATE_METRICS_COLLECTORS = [
+    "certificatesigningrequests", "configmaps", "cronjobs", "daemonsets", "deployments", "endpoints",
+    "horizontalpodautoscalers", "ingresses", "jobs", "leases", "limitranges", "mutatingwebhookconfigurations",
+    "namespaces", "networkpolicies", "nodes", "persistentvolumeclaims", "persistentvolumes", "poddisruptionbudgets",
+    "pods", "replicasets", "replicationcontrollers", "resourcequotas", "services", "statefulsets", "storageclasses",
+    "validatingwebhookconfigurations", "volumeattachments",
+]
+
+
 def grafana_least_privilege() -> dict[str, Any]:
     """Grafana's sidecars read only our monitoring namespace, through a namespaced Role.
 
@@ -249,6 +261,7 @@ class Platform(pulumi.ComponentResource):
                 }},
                 **grafana_least_privilege(),
             },
+            "kube-state-metrics": {"collectors": KUBE_STATE_METRICS_COLLECTORS},
         }
 
     def _release(self, release_name: str, cfg: StackConfig, namespace: str, values: dict[str, Any],

@@ -12,6 +12,10 @@ from typing import Any, Optional
 import yaml
 
 HELM_MAJOR = "4"
+# API groups the cluster serves when a release installs: kube-prometheus-stack's CRDs come first (the
+# other releases that make monitors depend on it), cert-manager's with its release, Gateway API from Cilium.
+# The rendered diff (tools/render_charts.py) and the policy pack's chart rule render with the same.
+API_VERSIONS = ("monitoring.coreos.com/v1", "cert-manager.io/v1", "gateway.networking.k8s.io/v1")
 TOOLS_DIR = Path(os.environ.get("GTC_DEMO_TOOLS", Path.home() / ".cache" / "gtc-demo" / "bin"))
 
 

@@ -20,12 +20,9 @@ from typing import Any, Optional
 import yaml
 
 from components.charts import CHARTS, REPO_ROOT
-from tools.helm import template
+from tools.helm import API_VERSIONS, template
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
-# API groups the cluster serves when a release installs: kube-prometheus-stack's CRDs come first (the
-# other releases that make monitors depend on it), cert-manager's with its release, Gateway API from Cilium.
-API_VERSIONS = ("monitoring.coreos.com/v1", "cert-manager.io/v1", "gateway.networking.k8s.io/v1")
 
 
 def kube_version(stack: str) -> str:

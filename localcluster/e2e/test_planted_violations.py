@@ -42,6 +42,41 @@ MANDATORY = (  # rule -> a piece of the message its planted resource must produc
     ("no-host-paths-or-host-ports", "hostPort 3000 binds a port on the node"),
     ("no-cluster-role-reads-secrets", 'ClusterRole "cluster-role-secrets": reads Secrets'),
     ("no-secrets-on-command-lines", 'container "loadgen" passes a secret in its command line'),
+    # the outside audit's 21 plants and the re-audit's 3 leftovers (issue 29), spelled another way
+    ("no-allow-all-ingress", 'NetworkPolicy "netpol-open-0": ingress[0] admits every pod in every namespace on every port'),
+    ("no-allow-all-ingress", 'NetworkPolicy "netpol-open-1": ingress[0] admits every pod in every namespace on every port'),
+    ("no-allow-all-ingress", 'NetworkPolicy "netpol-open-2": ingress[0] admits 3,758,096,384 public addresses'),
+    ("no-allow-all-ingress", 'NetworkPolicy "netpol-open-3": ingress[0] admits every pod in every namespace on every port'),
+    ("model-api-private", 'HTTPRoute "route-v1": sends traffic to "inference", a Service of the Dynamo frontend pods'),
+    ("model-api-private", 'HTTPRoute "route-mirror": sends traffic to "gtc-demo-frontend", a Service of the Dynamo frontend pods'),
+    ("model-api-private", 'Service "service-lb-frontend": selects the Dynamo frontend pods and publishes them (type LoadBalancer)'),
+    ("model-api-private", 'NetworkPolicy "netpol-frontend-8000": ingress[0] admits an address block to the Dynamo frontend pods'),
+    ("model-api-private", 'Gateway "gateway-plain-http": one of 2 Gateways'),
+    ("gateway-routes-from-named-namespaces", 'Gateway "gateway-plain-http": listener "http" takes routes from every namespace'),
+    ("rbac-bindings-scoped", "ClusterRoleBinding \"crb-admin-to-all-accounts\": binds the built-in role 'cluster-admin'"),
+    ("rbac-bindings-scoped", "binds 'cluster-admin' to the group 'system:serviceaccounts'"),
+    ("rbac-roles-least-privilege", 'ClusterRole "cluster-role-escalating": rules[0] runs commands in other pods (pods/exec)'),
+    ("rbac-roles-least-privilege", "rules[0] mints service account tokens"),
+    ("rbac-roles-least-privilege", "rules[1] impersonates other users and accounts"),
+    ("rbac-roles-least-privilege", "rules[2] grants itself more (escalate)"),
+    ("rbac-roles-least-privilege", "rules[2] binds roles it does not hold (bind)"),
+    ("rbac-bindings-scoped", "RoleBinding \"rb-admin\": binds the built-in role 'admin'"),
+    ("pods-only-in-kinds-the-pack-reads", 'ReplicationController "rc-privileged": a ReplicationController runs pods'),
+    ("pods-restricted-security-context", 'ReplicationController "rc-privileged"'),
+    ("no-host-paths-or-host-ports", "ReplicationController \"rc-privileged\": hostPath volume '/'"),
+    ("pods-only-in-kinds-the-pack-reads", "DeploymentPatch \"patch-cert-manager\": patches Deployment 'cert-manager'"),
+    ("pulumi-secrets-only-in-secrets", 'ConfigMap "configmap-innocuous": data.upstream holds a Pulumi secret'),
+    ("pulumi-secrets-only-in-secrets", 'Deployment "deployment-loadgen-leaks": spec.template.spec.containers[0].env[0].value holds a Pulumi secret'),
+    ("no-credential-literals", 'Deployment "deployment-loadgen-leaks": spec.template.spec.containers[0].args[4] holds a DigitalOcean API token literal'),
+    ("no-credential-flags-on-command-lines", 'container "loadgen" passes --control-token as a literal'),
+    ("api-tokens-only-where-bound", 'Deployment "deployment-loadgen-leaks": sets automountServiceAccountToken: true'),
+    ("workloads-in-managed-namespaces", 'Deployment "deployment-in-default": lives in namespace "default"'),
+    ("namespaces-pod-security-labels", 'Namespace "ns-cert-manager-lowered": namespace "cert-manager" enforces "baseline", but its pinned level is "restricted"'),
+    ("prod-control-plane-allowlist", 'KubernetesCluster "cluster-wide-allowlist": controlPlaneFirewall admits 16,384,000 addresses over 250 entries'),
+    ("helm-releases-rendered", 'Release "kps-opened" renders Service "monitoring/kube-prometheus-stack-grafana": type NodePort'),
+    ("helm-releases-rendered", 'Release "kps-opened" renders Service "monitoring/kube-prometheus-stack-prometheus": type NodePort'),
+    ("helm-releases-rendered", 'Release "kps-opened" renders Deployment "monitoring/kube-prometheus-stack-grafana": hostNetwork'),
+    ("grafana-sidecar-own-namespace", 'Release "kps-opened": Grafana sidecar "dashboards" searches dynamo-workload besides "monitoring"'),
 )
 
 
@@ -50,7 +85,7 @@ def planted_preview() -> str:
     root = Path(os.environ.get("E2E_WORKDIR") or "/tmp/gtc-e2e") / "planted"
     project = root / "project"
     project.mkdir(parents=True, exist_ok=True)
-    for name, target in (("__main__.py", PLANTED / "__main__.py"), ("policy", REPO / "policy")):
+    for name, target in (("__main__.py", PLANTED / "__main__.py"), ("policy", REPO / "policy"), ("vendor", REPO / "vendor")):
         (project / name).unlink(missing_ok=True)
         (project / name).symlink_to(target)
     (project / "Pulumi.yaml").write_text(

@@ -24,6 +24,11 @@ _UNKNOWN_SENTINELS = {
 }
 
 
+def is_unknown(value: Any) -> bool:
+    """A sentinel the engine sends for a value not known during preview."""
+    return isinstance(value, str) and value in _UNKNOWN_SENTINELS
+
+
 def is_secret(value: Any) -> bool:
     return isinstance(value, Secret)
 
@@ -106,3 +111,28 @@ def child_or_unknown(value: Any, *path: Any) -> Any:
         return child(value, *path)
     except UnknownValueError:
         return UNKNOWN
+
+
+def walk(value: Any, path: str = "", depth: int = 0):
+    """Every leaf under `value` as (path, leaf), secrets still wrapped and not entered; a value unknown
+    during preview is skipped (it is decided at `up`)."""
+    if depth > 24:
+        return
+    if is_secret(value):
+        yield path, value
+    elif isinstance(value, Mapping):
+        for key in list(value):
+            try:
+                item = value[key]
+            except UnknownValueError:
+                continue
+            yield from walk(item, f"{path}.{key}" if path else str(key), depth + 1)
+    elif isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        for i in range(len(value)):
+            try:
+                item = value[i]
+            except UnknownValueError:
+                continue
+            yield from walk(item, f"{path}[{i}]", depth + 1)
+    elif not (isinstance(value, str) and value in _UNKNOWN_SENTINELS):
+        yield path, value

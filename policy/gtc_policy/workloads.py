@@ -18,6 +18,14 @@ POD_SPEC_PATHS: Dict[str, Tuple[str, ...]] = {
     "kubernetes:apps/v1:StatefulSet": ("spec", "template", "spec"),
     "kubernetes:apps/v1:DaemonSet": ("spec", "template", "spec"),
     "kubernetes:apps/v1:ReplicaSet": ("spec", "template", "spec"),
+    "kubernetes:core/v1:ReplicationController": ("spec", "template", "spec"),
+    "kubernetes:core/v1:PodTemplate": ("template", "spec"),
+    # The Prometheus operator's custom resources carry pod fields in their spec (hostNetwork, volumes,
+    # containers, securityContext) and become StatefulSets: the pod rules read them as pods.
+    "kubernetes:monitoring.coreos.com/v1:Prometheus": ("spec",),
+    "kubernetes:monitoring.coreos.com/v1:Alertmanager": ("spec",),
+    "kubernetes:monitoring.coreos.com/v1:ThanosRuler": ("spec",),
+    "kubernetes:monitoring.coreos.com/v1alpha1:PrometheusAgent": ("spec",),
     "kubernetes:batch/v1:Job": ("spec", "template", "spec"),
     "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
 }

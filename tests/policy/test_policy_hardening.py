@@ -115,8 +115,18 @@ GRAFANA = "grafana-sidecar-own-namespace"
 def test_grafana_sidecar_searching_all_namespaces_is_refused():
     found = messages(RELEASE, "kps", kps({"rbac": {"namespaced": True},
                                           "sidecar": {"dashboards": {"searchNamespace": "ALL"}}}), GRAFANA)
-    assert found == ['Release "kps": Grafana sidecar "dashboards" searches ALL namespaces; '
+    assert found == ['Release "kps": Grafana sidecar "dashboards" searches ALL namespaces besides "monitoring"; '
                      "search only the namespace that holds the dashboards"]
+
+
+def test_grafana_sidecar_searching_a_second_namespace_is_refused_however_listed():
+    """The re-audit's leftover: `monitoring,dynamo-workload` read as one name passed; so would a list."""
+    for spelled in ("monitoring,dynamo-workload", " monitoring , dynamo-workload", ["monitoring", "dynamo-workload"],
+                    "dynamo-workload"):
+        found = messages(RELEASE, "kps", kps({"rbac": {"namespaced": True},
+                                              "sidecar": {"dashboards": {"searchNamespace": spelled}}}), GRAFANA)
+        assert found == ['Release "kps": Grafana sidecar "dashboards" searches dynamo-workload besides "monitoring"; '
+                         "search only the namespace that holds the dashboards"], spelled
 
 
 def test_grafana_chart_defaults_are_refused():

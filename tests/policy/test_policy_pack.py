@@ -16,15 +16,20 @@ from policy_harness import (DEPLOYMENT, REPO, SECRET, UNKNOWN, container, deploy
 
 EXPECTED_POLICIES = {
     "pinned-images", "gpu-pods-tolerate-taint-and-use-nvidia-runtime", "no-load-balancer-services",
-    "dynamo-frontends-private", "secret-data-from-pulumi-secrets", "no-credentials-in-configmaps",
+    "secret-data-from-pulumi-secrets", "no-credentials-in-configmaps",
     "no-credentials-in-env-literals", "container-resources", "doks-version-pinned", "chart-versions-pinned",
-    "spaces-not-public", "dynamo-frontend-services-unrouted",
+    "spaces-not-public",
     # issue 16
     "pods-restricted-security-context", "namespaces-pod-security-labels", "namespaces-default-deny",
     "grafana-sidecar-own-namespace", "prod-control-plane-allowlist", "images-pinned-by-digest",
     # issue 22 (the re-audit's planted prod-plan violations)
     "no-allow-all-ingress", "no-node-ports-or-external-ips", "no-host-paths-or-host-ports",
-    "no-cluster-role-reads-secrets", "no-secrets-on-command-lines",
+    "no-secrets-on-command-lines",
+    # issue 29 (rules on reach and capability, charts rendered)
+    "gateway-routes-from-named-namespaces", "pulumi-secrets-only-in-secrets", "no-credential-literals",
+    "no-credential-flags-on-command-lines", "rbac-roles-least-privilege", "rbac-bindings-scoped",
+    "pods-only-in-kinds-the-pack-reads", "helm-releases-rendered", "model-api-private",
+    "workloads-in-managed-namespaces", "api-tokens-only-where-bound",
 }
 # Advisory on every preview; policy/enforce-digests.json makes it mandatory for prod deploys (issue 16).
 ADVISORY_POLICIES = {"images-pinned-by-digest"}

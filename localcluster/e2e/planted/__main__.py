@@ -67,3 +67,112 @@ k8s.apps.v1.Deployment(
                                  "ports": [{"containerPort": 3000, "hostPort": 3000}]}]}}})
 k8s.rbac.v1.ClusterRole("cluster-role-secrets", metadata={"name": "secret-reader"}, opts=on_cluster,
                         rules=[{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}])
+
+# --- The outside audit's 21 plants and the re-audit's 3 leftovers (issue 29): the same violations spelled
+# another way; each names the rule that refuses it. Frontend pods come from a DGD like the program's.
+WL = "dynamo-workload"
+k8s.core.v1.Namespace("ns-workload", opts=on_cluster, metadata={
+    "name": WL, "labels": {"pod-security.kubernetes.io/enforce": "baseline"}})
+k8s.apiextensions.CustomResource(
+    "graph", api_version="nvidia.com/v1beta1", kind="DynamoGraphDeployment", opts=on_cluster,
+    metadata={"name": "gtc-demo", "namespace": WL},
+    spec={"components": [{"name": "Frontend", "type": "frontend", "podTemplate": {
+        "metadata": {"labels": {"gtc-demo/graph-role": "frontend"}},
+        "spec": {"containers": [{"name": "main", "image": "nvcr.io/nvidia/ai-dynamo/dynamo-frontend:1.0.0"}]}}}]})
+# no-allow-all-ingress: four spellings of "everyone, every port".
+for i, ingress in enumerate([
+        [{"ports": [{"protocol": "TCP"}]}],                                               # a port entry with only a protocol
+        [{"ports": [{"port": 1, "endPort": 65535}]}],                                     # the whole range
+        [{"from": [{"ipBlock": {"cidr": "0.0.0.0/1"}}, {"ipBlock": {"cidr": "128.0.0.0/1"}}]}],  # the internet in two
+        [{"from": [{"namespaceSelector": {"matchExpressions": [
+            {"key": "kubernetes.io/metadata.name", "operator": "Exists"}]}}]}]]):            # every namespace
+    k8s.networking.v1.NetworkPolicy(f"netpol-open-{i}", metadata={"name": f"open-{i}", "namespace": WL},
+                                    spec={"podSelector": {"matchLabels": {"app": "other"}}, "ingress": ingress},
+                                    opts=on_cluster)
+# model-api-private: a Service not named "frontend" selecting the frontend pods, a route to it, a mirror to it,
+# an opt-in LoadBalancer on them, and a NetworkPolicy admitting an address block on port 8000.
+k8s.core.v1.Service("service-inference", metadata={"name": "inference", "namespace": WL}, opts=on_cluster,
+                    spec={"selector": {"gtc-demo/graph-role": "frontend"}, "ports": [{"port": 8000}]})
+k8s.apiextensions.CustomResource(
+    "route-v1", api_version="gateway.networking.k8s.io/v1", kind="HTTPRoute", opts=on_cluster,
+    metadata={"name": "v1", "namespace": WL},
+    spec={"parentRefs": [{"name": "gtc-demo", "sectionName": "https"}], "rules": [{
+        "matches": [{"path": {"type": "PathPrefix", "value": "/v1"}}],
+        "backendRefs": [{"name": "inference", "port": 8000}]}]})
+k8s.apiextensions.CustomResource(
+    "route-mirror", api_version="gateway.networking.k8s.io/v1", kind="HTTPRoute", opts=on_cluster,
+    metadata={"name": "mirror", "namespace": WL},
+    spec={"parentRefs": [{"name": "gtc-demo", "sectionName": "https"}], "rules": [{
+        "backendRefs": [{"name": "loadgen", "port": 3000}],
+        "filters": [{"type": "RequestMirror", "requestMirror": {"backendRef": {"name": "gtc-demo-frontend", "port": 8000}}}]}]})
+k8s.core.v1.Service("service-lb-frontend", metadata={
+    "name": "api", "namespace": WL, "annotations": {"policy.gtc-demo.io/allow-load-balancer": "true"}}, opts=on_cluster,
+    spec={"type": "LoadBalancer", "selector": {"nvidia.com/dynamo-component-type": "frontend"}, "ports": [{"port": 8000}]})
+k8s.networking.v1.NetworkPolicy("netpol-frontend-8000", metadata={"name": "inference", "namespace": WL}, opts=on_cluster,
+                                spec={"podSelector": {"matchLabels": {"gtc-demo/graph-role": "frontend"}},
+                                      "ingress": [{"from": [{"ipBlock": {"cidr": "10.0.0.0/8"}}], "ports": [{"port": 8000}]}]})
+# gateway-routes-from-named-namespaces, model-api-private: a second Gateway, plain HTTP, routes from all namespaces.
+k8s.apiextensions.CustomResource(
+    "gateway-main", api_version="gateway.networking.k8s.io/v1", kind="Gateway", opts=on_cluster,
+    metadata={"name": "gtc-demo", "namespace": WL},
+    spec={"gatewayClassName": "cilium", "listeners": [{"name": "https", "port": 443, "protocol": "HTTPS"}]})
+k8s.apiextensions.CustomResource(
+    "gateway-plain-http", api_version="gateway.networking.k8s.io/v1", kind="Gateway", opts=on_cluster,
+    metadata={"name": "plain", "namespace": WL},
+    spec={"gatewayClassName": "cilium", "listeners": [{"name": "http", "port": 80, "protocol": "HTTP",
+                                                       "allowedRoutes": {"namespaces": {"from": "All"}}}]})
+# rbac-bindings-scoped, rbac-roles-least-privilege
+k8s.rbac.v1.ClusterRoleBinding("crb-admin-to-all-accounts", opts=on_cluster, metadata={"name": "everyone-admin"},
+                               role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+                               subjects=[{"kind": "Group", "name": "system:serviceaccounts", "apiGroup": "rbac.authorization.k8s.io"}])
+k8s.rbac.v1.ClusterRole("cluster-role-escalating", opts=on_cluster, metadata={"name": "helper"}, rules=[
+    {"apiGroups": [""], "resources": ["pods/exec", "serviceaccounts/token"], "verbs": ["create"]},
+    {"apiGroups": [""], "resources": ["users", "groups", "serviceaccounts"], "verbs": ["impersonate"]},
+    {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"], "verbs": ["escalate", "bind"]}])
+k8s.rbac.v1.RoleBinding("rb-admin", opts=on_cluster, metadata={"name": "admin", "namespace": WL},
+                        role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "admin"},
+                        subjects=[{"kind": "ServiceAccount", "name": "default", "namespace": WL}])
+# pods-only-in-kinds-the-pack-reads: a ReplicationController (privileged, host namespaces, hostPath /, untagged, no
+# limits) and a DeploymentPatch making cert-manager privileged.
+k8s.core.v1.ReplicationController("rc-privileged", metadata={"name": "rc", "namespace": WL}, opts=on_cluster, spec={
+    "selector": {"app": "rc"}, "template": {"metadata": {"labels": {"app": "rc"}}, "spec": {
+        "hostNetwork": True, "hostPID": True, "volumes": [{"name": "root", "hostPath": {"path": "/"}}],
+        "containers": [{"name": "rc", "image": "busybox", "securityContext": {"privileged": True}}]}}})
+k8s.apps.v1.DeploymentPatch("patch-cert-manager", metadata={"name": "cert-manager", "namespace": "cert-manager"},
+                            opts=on_cluster, spec={"template": {"spec": {"containers": [
+                                {"name": "cert-manager-controller", "securityContext": {"privileged": True}}]}}})
+# pulumi-secrets-only-in-secrets, no-credential-literals, no-credential-flags-on-command-lines, api-tokens-only-where-bound
+k8s.core.v1.ConfigMap("configmap-innocuous", metadata={"name": "settings", "namespace": WL}, opts=on_cluster,
+                      data={"upstream": pulumi.Output.secret("planted-secret-under-an-innocuous-name")})
+k8s.apps.v1.Deployment(
+    "deployment-loadgen-leaks", metadata={"name": "loadgen-leaks", "namespace": WL}, opts=on_cluster,
+    spec={"selector": {"matchLabels": {"app": "lg"}}, "template": {
+        "metadata": {"labels": {"app": "lg"}},
+        "spec": {"automountServiceAccountToken": True, "containers": [{
+            "name": "loadgen", "image": "registry.example/loadgen:1.0.0",
+            "args": ["serve", "--control-token", "planted-plaintext-control-token-0123456789",
+                     "--upstream-auth", "dop_v1_" + "0a" * 32],
+            "env": [{"name": "SETTING", "value": pulumi.Output.secret("planted-secret-in-an-env-literal")}]}]}}})
+# workloads-in-managed-namespaces: a Deployment in `default`.
+k8s.apps.v1.Deployment(
+    "deployment-in-default", metadata={"name": "stray", "namespace": "default"}, opts=on_cluster,
+    spec={"selector": {"matchLabels": {"app": "s"}}, "template": {"metadata": {"labels": {"app": "s"}}, "spec": {
+        "automountServiceAccountToken": False,
+        "containers": [{"name": "s", "image": "registry.example/s:1.0.0"}]}}})
+# namespaces-pod-security-labels: cert-manager lowered from restricted to baseline.
+k8s.core.v1.Namespace("ns-cert-manager-lowered", opts=on_cluster, metadata={
+    "name": "cert-manager", "labels": {"pod-security.kubernetes.io/enforce": "baseline"}})
+# prod-control-plane-allowlist: 250 /16 entries (16.4 M addresses), each within the per-entry bound.
+do.KubernetesCluster("cluster-wide-allowlist", region="atl1", version="1.33.5-do.0",
+                     node_pool={"name": "m", "size": "s-2vcpu-4gb", "node_count": 1},
+                     control_plane_firewall={"enabled": True,
+                                             "allowed_addresses": [f"{i}.0.0.0/16" for i in range(1, 251)]})
+# helm-releases-rendered, grafana-sidecar-own-namespace: kube-prometheus-stack's values open Grafana and Prometheus
+# on node ports, put Grafana on the host network, and point a sidecar at a second namespace.
+k8s.core.v1.Namespace("ns-monitoring", opts=on_cluster, metadata={
+    "name": "monitoring", "labels": {"pod-security.kubernetes.io/enforce": "privileged"}})
+k8s.helm.v3.Release("kps-opened", name="kube-prometheus-stack", namespace="monitoring", opts=on_cluster,
+                    chart="./vendor/charts/kube-prometheus-stack-79.5.0.tgz", values={
+                        "grafana": {"service": {"type": "NodePort"}, "hostNetwork": True, "rbac": {"namespaced": True},
+                                    "sidecar": {"dashboards": {"searchNamespace": "monitoring,dynamo-workload"}}},
+                        "prometheus": {"service": {"type": "NodePort"}}})

@@ -23,9 +23,11 @@ def _grafana_values(props: Mapping) -> Mapping:
     return {}
 
 
-def _searches_all(value) -> bool:
+def searched(value) -> List[str]:
+    """The namespaces a sidecar's `searchNamespace` names: a string (comma-separated, as the sidecar reads
+    it), or a list of them; `ALL` is every namespace."""
     values = [value] if isinstance(value, str) else [child(value, i) for i in range(len(as_list(value)))]
-    return any(isinstance(v, str) and v.strip().upper() == "ALL" for v in values)
+    return [part.strip() for v in values if isinstance(v, str) for part in v.split(",") if part.strip()]
 
 
 def check(resource_type: str, name: str, props: Mapping) -> List[str]:
@@ -37,9 +39,13 @@ def check(resource_type: str, name: str, props: Mapping) -> List[str]:
     grafana = _grafana_values(props)
     who = subject(resource_type, name)
     messages = []
+    own = as_str(child(props, "namespace")) or "monitoring"
     for sidecar in SIDECARS:
-        if _searches_all(child(grafana, "sidecar", sidecar, "searchNamespace")):
-            messages.append(f'{who}: Grafana sidecar "{sidecar}" searches ALL namespaces; '
+        names = searched(child(grafana, "sidecar", sidecar, "searchNamespace"))
+        others = [n for n in names if n != own]
+        if others:
+            shown = "ALL namespaces" if any(n.upper() == "ALL" for n in others) else ", ".join(others)
+            messages.append(f'{who}: Grafana sidecar "{sidecar}" searches {shown} besides "{own}"; '
                             "search only the namespace that holds the dashboards")
     if chart.startswith("kube-prometheus-stack") and child(grafana, "sidecar", "dashboards", "searchNamespace") is None:
         messages.append(f"{who}: grafana.sidecar.dashboards.searchNamespace is unset, and kube-prometheus-stack's "

@@ -10,7 +10,9 @@ every Kubernetes output is unknown. What is still unknown in the inputs (a Netwo
 comes from another resource's output) is decided at `up`: such a policy could be the default-deny of any
 namespace, so no namespace is reported missing one until the values are known.
 """
-from typing import Iterable, List, Mapping, Set, Tuple
+import json
+from pathlib import Path
+from typing import Dict, Iterable, List, Mapping, Set, Tuple
 
 from pulumi_policy.proxy import UnknownValueError
 
@@ -20,24 +22,58 @@ NAMESPACE_TYPE = "kubernetes:core/v1:Namespace"
 NETWORK_POLICY_TYPE = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 PSA_ENFORCE = "pod-security.kubernetes.io/enforce"
 PSA_LEVELS = ("privileged", "baseline", "restricted")
-# The one namespace whose pods read the node (node-exporter, dcgm-exporter); components/network_policies.py
-# says why. Anywhere else `privileged` admits host namespaces and hostPath pods beside the demo's workloads.
-PRIVILEGED_NAMESPACES = ("monitoring",)
+# The level the program intends per namespace (components/network_policies.py sets the labels from the same file).
+PINNED_FILE = Path(__file__).resolve().parents[3] / "manifests" / "pod-security.json"
+PINNED: Dict[str, str] = {ns: entry["enforce"] for ns, entry in json.loads(PINNED_FILE.read_text())["namespaces"].items()}
+CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "RuntimeClass",
+                  "StorageClass", "PersistentVolume", "ClusterIssuer", "PriorityClass", "GatewayClass",
+                  "CiliumClusterwideNetworkPolicy", "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"}
 
 
 def check_psa_labels(resource_type: str, name: str, props: Mapping) -> List[str]:
+    """The enforce level is the one pinned for the namespace, and only pinned namespaces are created."""
     if resource_type != NAMESPACE_TYPE:
         return []
     level = as_str(child(props, "metadata", "labels", PSA_ENFORCE))
+    namespace = as_str(child(props, "metadata", "name"))
     if level not in PSA_LEVELS:
         shown = f'"{level}"' if level is not None else "missing"
         return [f"{subject(resource_type, name)}: label {PSA_ENFORCE} is {shown}; "
                 f"set one of {', '.join(PSA_LEVELS)} (and warn/audit labels) so admission checks its pods"]
-    namespace = as_str(child(props, "metadata", "name"))
-    if level == "privileged" and namespace not in PRIVILEGED_NAMESPACES:
-        return [f'{subject(resource_type, name)}: namespace "{namespace}" enforces "privileged", which admits host '
-                f"namespaces and hostPath pods; only {', '.join(PRIVILEGED_NAMESPACES)} may (use baseline or restricted)"]
+    if namespace not in PINNED:
+        return [f'{subject(resource_type, name)}: namespace "{namespace}" has no pinned Pod Security level; add it to '
+                f"manifests/pod-security.json (pinned: {', '.join(sorted(PINNED))})"]
+    if level != PINNED[namespace]:
+        return [f'{subject(resource_type, name)}: namespace "{namespace}" enforces "{level}", but its pinned level is '
+                f'"{PINNED[namespace]}" (manifests/pod-security.json: change it there, with the reason, after review)']
     return []
+
+
+def check_stack_managed_namespaces(resources: Iterable[Tuple[str, str, str, Mapping]]) -> List[Tuple[str, str]]:
+    """[(urn, message)] for each namespaced object placed in a namespace the stack does not create: there no
+    default-deny, no Pod Security level and no quota of ours applies (`default` included)."""
+    resources = list(resources)
+    managed: Set[str] = set()
+    for resource_type, _n, _u, props in resources:
+        if resource_type == NAMESPACE_TYPE:
+            try:
+                managed.add(as_str(child(props, "metadata", "name")) or "")
+            except UnknownValueError:
+                return []  # a namespace named at `up`: decided then
+    found = []
+    for resource_type, name, urn, props in resources:
+        if not resource_type.startswith("kubernetes:") or resource_type.startswith("kubernetes:helm.sh/") \
+                or resource_type.rsplit(":", 1)[-1] in CLUSTER_SCOPED:
+            continue
+        try:
+            namespace = as_str(child(props, "metadata", "namespace")) or "default"
+        except UnknownValueError:
+            continue
+        if namespace not in managed:
+            found.append((urn, f'{subject(resource_type, name)}: lives in namespace "{namespace}", which the stack does '
+                               "not create (no default-deny, no pinned Pod Security level there); put it in one of "
+                               f"{', '.join(sorted(managed)) or 'the namespaces the program creates'}"))
+    return found
 
 
 def is_default_deny(props: Mapping) -> bool:

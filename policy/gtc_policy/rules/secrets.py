@@ -7,10 +7,13 @@ name the key and show at most a redacted prefix of a value.
 import re
 from typing import Any, List, Mapping, Tuple
 
-from ..props import as_list, as_map, as_str, child, is_secret, raw_value, reveal, subject
+from ..props import as_list, as_map, as_str, child, is_secret, raw_value, reveal, subject, walk
 from ..workloads import graph_envs, pod_views
 
 SECRET_TYPE = "kubernetes:core/v1:Secret"
+# Where a Pulumi secret may go in a Kubernetes resource: a Secret's data, and a Helm release's values (the
+# chart renders them into Secrets; what it renders is checked by helm-releases-rendered).
+SECRET_HOLDERS = (SECRET_TYPE, "kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart")
 CONFIG_MAP_TYPE = "kubernetes:core/v1:ConfigMap"
 
 CREDENTIAL_WORDS = {"password", "passwd", "pwd", "secret", "token", "apikey", "credential",
@@ -18,7 +21,7 @@ CREDENTIAL_WORDS = {"password", "passwd", "pwd", "secret", "token", "apikey", "c
 CREDENTIAL_PAIRS = {("api", "key"), ("access", "key"), ("secret", "key"), ("private", "key"),
                     ("client", "secret"), ("auth", "token")}
 # A key that names where a credential lives is not itself one (SECRET_NAME, TOKEN_PATH, ...).
-REFERENCE_SUFFIXES = {"name", "ref", "file", "path", "dir", "mount", "url", "endpoint", "header"}
+REFERENCE_SUFFIXES = {"name", "ref", "file", "path", "dir", "mount", "url", "endpoint", "header", "env", "var", "selector"}
 
 CREDENTIAL_VALUE_PATTERNS = {
     "Hugging Face token": re.compile(r"\bhf_[A-Za-z0-9]{30,}"),
@@ -114,3 +117,55 @@ def check_env_literals(resource_type: str, name: str, props: Mapping) -> List[st
                 if problem:
                     messages.append(f"{subject(resource_type, name)}: {container.where} {problem}{fix}")
     return messages
+
+
+def check_secrets_outside_secrets(resource_type: str, name: str, props: Mapping) -> List[str]:
+    """A Pulumi secret anywhere but in a Secret: a ConfigMap, an annotation, an env literal, a CR's spec."""
+    if not resource_type.startswith("kubernetes:") or resource_type in SECRET_HOLDERS:
+        return []
+    return [f"{subject(resource_type, name)}: {path} holds a Pulumi secret, and only a Secret keeps one secret in the "
+            "cluster (anyone who can read this object reads it); put it in a Secret and reference it"
+            for path, leaf in walk(props) if is_secret(leaf)]
+
+
+def check_credential_literals(resource_type: str, name: str, props: Mapping) -> List[str]:
+    """A value shaped like a credential (a DigitalOcean or Hugging Face token, a key, a JWT) written as a
+    literal anywhere in a Kubernetes object or a chart's values, whatever the field is called."""
+    if not resource_type.startswith("kubernetes:") or resource_type == SECRET_TYPE:
+        return []
+    found = []
+    for path, leaf in walk(props):
+        if is_secret(leaf):
+            continue
+        kind, text = credential_found(leaf)
+        if kind:
+            found.append(f"{subject(resource_type, name)}: {path} holds a {kind} literal ({redacted(text)}); "
+                         "credentials travel as Pulumi secrets into Secrets")
+    return found
+
+
+_FLAG = re.compile(r"^--?([A-Za-z][A-Za-z0-9_.-]*)(?:=(.*))?$", re.S)
+
+
+def _flag_value_is_literal(value: Any) -> bool:
+    value = reveal(value) if not is_secret(value) else None
+    return isinstance(value, str) and bool(value.strip()) and not value.startswith("$(") and not value.startswith("-")
+
+
+def check_credential_flags(resource_type: str, name: str, props: Mapping) -> List[str]:
+    """A command-line flag named like a credential (`--control-token`, `--api-key=...`) given a literal value:
+    it is in the pod spec and in `ps` (a Pulumi secret there is no-secrets-on-command-lines)."""
+    found = []
+    for pod in pod_views(resource_type, props):
+        for container in pod.containers:
+            argv = container.argv
+            for i, arg in enumerate(argv):
+                match = _FLAG.match(reveal(arg)) if isinstance(reveal(arg), str) and not is_secret(arg) else None
+                if not match or not is_credential_key(match.group(1)):
+                    continue
+                value = match.group(2) if match.group(2) is not None else (argv[i + 1] if i + 1 < len(argv) else None)
+                if _flag_value_is_literal(value):
+                    found.append(f"{subject(resource_type, name)}: {container.where} passes --{match.group(1)} as a "
+                                 "literal on its command line (visible in the pod spec and `ps`); read it from an "
+                                 "environment variable set from a Secret")
+    return found
