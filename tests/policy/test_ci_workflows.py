@@ -268,3 +268,14 @@ def test_the_pr_workflow_caches_the_tool_builds_by_their_inputs(preview):
         assert source in cache["with"]["key"], source
     names = [s.get("uses", s.get("run", "")) for s in steps_of(preview["jobs"]["test"])]
     assert names.index(cache["uses"]) < names.index("make test")
+
+
+@pytest.mark.parametrize("name, job", [("preview.yml", "preview"), ("deploy.yml", "up")])
+def test_the_pack_has_helm_to_render_the_charts_before_it_runs(name, job):
+    """Issue 29: the pack renders every Helm release; without helm it refuses the release, so the preview and
+    the deploy install the hash-checked helm before the step that runs the pack."""
+    steps = steps_of(load(name)["jobs"][job])
+    helm = next(i for i, s in enumerate(steps) if "tools/get-helm.sh" in s.get("run", ""))
+    pack = next(i for i, s in enumerate(steps) if "--policy-pack policy" in s.get("run", "")
+                or str(s.get("uses", "")).startswith("pulumi/actions@") and (s.get("with") or {}).get("policyPacks"))
+    assert helm < pack

@@ -325,3 +325,10 @@ def test_a_pod_mounts_a_token_only_when_its_account_is_bound(pod, expected):
     assert stack("api-tokens-only-where-bound", (DEPLOYMENT, "loadgen", props), binding) == []
     props["spec"]["template"]["spec"]["automountServiceAccountToken"] = False
     assert stack("api-tokens-only-where-bound", (DEPLOYMENT, "loadgen", props)) == []
+
+
+def test_grouping_resources_are_not_placed_in_a_namespace():
+    """A ConfigGroup (the local stack's CRDs) or a Chart carries objects, not a namespace of its own."""
+    ns = (NAMESPACE, "ns", {"metadata": {"name": WL}})
+    group = ("kubernetes:yaml/v2:ConfigGroup", "crds", {"files": ["crds.yaml"]})
+    assert stack("workloads-in-managed-namespaces", ns, group) == []

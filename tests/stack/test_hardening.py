@@ -354,3 +354,25 @@ def test_jobs_install_the_hashed_lock():
 def test_the_lock_reaches_the_jobs(dev_plan):
     scripts = dev_plan.get("kubernetes:core/v1:ConfigMap", "model-scripts").plain["data"]
     assert "requirements.lock" in scripts and "--hash=sha256:" in scripts["requirements.lock"]
+
+
+def test_an_allowlist_of_many_narrow_entries_is_bounded_in_total():
+    """Issue 29: 250 /16 entries each pass the per-entry bound and admit 16.4 M addresses."""
+    config = raw("prod")
+    config["cluster"]["controlPlaneAllowlist"] = [f"{i}.0.0.0/16" for i in range(1, 251)]
+    with pytest.raises(ConfigError) as refused:
+        parse_config(config, "prod")
+    assert "gtc-demo:cluster" in str(refused.value) and "16,384,000 addresses" in str(refused.value)
+    assert "controlPlaneAllowlistMaxAddresses=1,024" in str(refused.value)
+    config["cluster"]["controlPlaneAllowlist"] = ["198.51.100.0/24", "198.51.100.7/32", "203.0.113.0/23"]
+    assert parse_config(config, "prod").cluster.control_plane_allowlist  # 768 addresses over the union
+
+
+def test_the_pack_bounds_the_allowlist_as_the_prod_config_does():
+    import sys
+    sys.path.insert(0, str(REPO / "policy"))
+    from components.config import allowlist_size
+    from gtc_policy.rules.cluster_access import allowlist_size as pack_size, max_addresses
+    assert max_addresses("prod") == stack_config("prod")["gtc-demo:cluster"]["controlPlaneAllowlistMaxAddresses"]
+    for cidrs in (["10.0.0.0/16", "10.0.0.0/24"], ["2001:db8::/48", "192.0.2.1/32"], [f"{i}.0.0.0/16" for i in range(1, 251)]):
+        assert allowlist_size(cidrs) == pack_size(cidrs)

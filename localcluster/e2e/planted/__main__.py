@@ -148,7 +148,7 @@ k8s.apps.v1.Deployment(
     "deployment-loadgen-leaks", metadata={"name": "loadgen-leaks", "namespace": WL}, opts=on_cluster,
     spec={"selector": {"matchLabels": {"app": "lg"}}, "template": {
         "metadata": {"labels": {"app": "lg"}},
-        "spec": {"automountServiceAccountToken": True, "containers": [{
+        "spec": {"automountServiceAccountToken": True, "serviceAccountName": "loadgen", "containers": [{
             "name": "loadgen", "image": "registry.example/loadgen:1.0.0",
             "args": ["serve", "--control-token", "planted-plaintext-control-token-0123456789",
                      "--upstream-auth", "dop_v1_" + "0a" * 32],
@@ -168,11 +168,11 @@ do.KubernetesCluster("cluster-wide-allowlist", region="atl1", version="1.33.5-do
                      control_plane_firewall={"enabled": True,
                                              "allowed_addresses": [f"{i}.0.0.0/16" for i in range(1, 251)]})
 # helm-releases-rendered, grafana-sidecar-own-namespace: kube-prometheus-stack's values open Grafana and Prometheus
-# on node ports, put Grafana on the host network, and point a sidecar at a second namespace.
+# on node ports, put Prometheus on the host network, and point a sidecar at a second namespace.
 k8s.core.v1.Namespace("ns-monitoring", opts=on_cluster, metadata={
     "name": "monitoring", "labels": {"pod-security.kubernetes.io/enforce": "privileged"}})
 k8s.helm.v3.Release("kps-opened", name="kube-prometheus-stack", namespace="monitoring", opts=on_cluster,
                     chart="./vendor/charts/kube-prometheus-stack-79.5.0.tgz", values={
-                        "grafana": {"service": {"type": "NodePort"}, "hostNetwork": True, "rbac": {"namespaced": True},
+                        "grafana": {"service": {"type": "NodePort"}, "rbac": {"namespaced": True},
                                     "sidecar": {"dashboards": {"searchNamespace": "monitoring,dynamo-workload"}}},
-                        "prometheus": {"service": {"type": "NodePort"}}})
+                        "prometheus": {"service": {"type": "NodePort"}, "prometheusSpec": {"hostNetwork": True}}})

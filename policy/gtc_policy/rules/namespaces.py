@@ -25,6 +25,8 @@ PSA_LEVELS = ("privileged", "baseline", "restricted")
 # The level the program intends per namespace (components/network_policies.py sets the labels from the same file).
 PINNED_FILE = Path(__file__).resolve().parents[3] / "manifests" / "pod-security.json"
 PINNED: Dict[str, str] = {ns: entry["enforce"] for ns, entry in json.loads(PINNED_FILE.read_text())["namespaces"].items()}
+# Pulumi's grouping resources: they carry objects, not a namespace of their own.
+NOT_OBJECTS = ("kubernetes:helm.sh/", "kubernetes:yaml/", "kubernetes:kustomize/")
 CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "RuntimeClass",
                   "StorageClass", "PersistentVolume", "ClusterIssuer", "PriorityClass", "GatewayClass",
                   "CiliumClusterwideNetworkPolicy", "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"}
@@ -62,10 +64,12 @@ def check_stack_managed_namespaces(resources: Iterable[Tuple[str, str, str, Mapp
                 return []  # a namespace named at `up`: decided then
     found = []
     for resource_type, name, urn, props in resources:
-        if not resource_type.startswith("kubernetes:") or resource_type.startswith("kubernetes:helm.sh/") \
+        if not resource_type.startswith("kubernetes:") or resource_type.startswith(NOT_OBJECTS) \
                 or resource_type.rsplit(":", 1)[-1] in CLUSTER_SCOPED:
             continue
         try:
+            if child(props, "metadata") is None:
+                continue  # not a Kubernetes object (a ConfigGroup, a Chart): what it makes is checked as itself
             namespace = as_str(child(props, "metadata", "namespace")) or "default"
         except UnknownValueError:
             continue
