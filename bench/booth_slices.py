@@ -21,7 +21,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from loadgen.scenario import PHASES
+from loadgen.workload.scenario import PHASES
 from rehearsal.acceptance import AutoRun
 from rehearsal.ports import pick_free
 from rehearsal.settings import BOOTH, MockerTiming

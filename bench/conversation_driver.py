@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 from tokenizers import Tokenizer
 
-from loadgen.upstream import ack_now
+from loadgen.upstream.client import ack_now
 from rehearsal.settings import MODEL_NAME, TOKENIZER_DIR
 
 CORPUS = Path(__file__).resolve().parent.parent / "rehearsal" / "tokenizer_corpus.txt"

@@ -31,7 +31,7 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from loadgen import sessions
+from loadgen.workload import sessions
 from loadgen.schemas import WorkloadConfig
 from loadgen.service import Service
 from loadgen.settings import Settings

@@ -34,7 +34,7 @@ def serve(port: int, samples: int) -> None:
     """Child process: the real server with its live window pre-filled to `samples` recent turn results."""
     from loadgen.server import make_server, sockets_for
     from loadgen.settings import Settings
-    from loadgen.stats import Sample
+    from loadgen.stats.window import Sample
 
     settings = Settings(frontend_url="http://127.0.0.1:9", model="bench", port=port, stats_window_s=3600.0,
                         max_ws_clients=1000, log_level="warning")

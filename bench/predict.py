@@ -28,7 +28,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-from loadgen.scenario import PHASES
+from loadgen.workload.scenario import PHASES
 from rehearsal.calibration import GpuCalibration, load
 
 

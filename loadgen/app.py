@@ -13,16 +13,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from . import itl_runs
-from .scenario import PRESETS, preset_patch
-from .schemas import WorkloadConfig, WorkloadPatch
-from .edge.admission import ANONYMOUS_REQUESTS, REQUESTS_PER_ADDRESS, Admission, networks
-from .edge.assets import StaticAssets
-from .edge.views import TICK_S, dumps
-from .edge.guard import EdgeGuard, EdgePolicy, bearer_ok
-from .service import Service
-from .settings import Settings
-from .stats import summarize
+from loadgen.workload import itl_runs
+from loadgen.workload.scenario import PRESETS, preset_patch
+from loadgen.schemas import WorkloadConfig, WorkloadPatch
+from loadgen.edge.admission import ANONYMOUS_REQUESTS, REQUESTS_PER_ADDRESS, Admission, networks
+from loadgen.edge.assets import StaticAssets
+from loadgen.edge.views import TICK_S, dumps
+from loadgen.edge.guard import EdgeGuard, EdgePolicy, bearer_ok
+from loadgen.service import Service
+from loadgen.settings import Settings
+from loadgen.stats.window import summarize
 
 log = logging.getLogger("loadgen.app")
 STATIC_DIR = resources.files("loadgen").joinpath("static")

@@ -29,11 +29,11 @@ from dataclasses import asdict, dataclass, field
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from .corpus import default_corpus
-from .followups import template_question
-from .kube_report import write_configmap_report
-from .sessions import SYSTEM_PROMPT, chat_opening
-from .upstream import TurnResult, make_client, stream_chat
+from loadgen.workload.corpus import default_corpus
+from loadgen.workload.followups import template_question
+from loadgen.kube_report import write_configmap_report
+from loadgen.workload.sessions import SYSTEM_PROMPT, chat_opening
+from loadgen.upstream.client import TurnResult, make_client, stream_chat
 
 EXIT_OK, EXIT_NO_DROP, EXIT_FAILED = 0, 1, 2
 ROUTER_CACHED_TOKENS = "dynamo_component_router_kv_selected_cached_prefix_tokens_total"

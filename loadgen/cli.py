@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from .settings import DEFAULT_FOLLOWUP_MODEL, DEFAULT_FOLLOWUP_URL, Settings
+from loadgen.settings import DEFAULT_FOLLOWUP_MODEL, DEFAULT_FOLLOWUP_URL, Settings
 
 
 def _env(flag: str, default: str | None = None) -> str | None:
@@ -118,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point for `python -m loadgen`."""
     args = build_parser().parse_args(argv)
     if args.command == "serve":
-        from .server import serve
+        from loadgen.server import serve
 
         settings = settings_from_args(args)
         try:
@@ -128,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         serve(settings)
         return 0
-    from .check import run_check
+    from loadgen.check import run_check
 
     return run_check(args)
 

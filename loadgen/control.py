@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 
-from .engine import ARRIVALS_TASK, Engine
-from .scenario import SCENARIO_TASK, ScenarioController
-from .schemas import WorkloadConfig, WorkloadPatch
+from loadgen.workload.engine import ARRIVALS_TASK, Engine
+from loadgen.workload.scenario import SCENARIO_TASK, ScenarioController
+from loadgen.schemas import WorkloadConfig, WorkloadPatch
 
 
 class ControlPlane:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections import deque
 
-from .conversations import Conversation, TurnRecord
+from loadgen.workload.conversations import Conversation, TurnRecord
 
 
 def turn_event(seq: int, rec: TurnRecord, conv: Conversation) -> dict:

@@ -17,10 +17,10 @@ import socket
 
 import uvicorn
 
-from .app import create_app
-from .edge.admission import networks
-from .edge.protocol import KEEP_ALIVE_S, EdgeProtocol
-from .settings import Settings
+from loadgen.app import create_app
+from loadgen.edge.admission import networks
+from loadgen.edge.protocol import KEEP_ALIVE_S, EdgeProtocol
+from loadgen.settings import Settings
 
 WS_PING_S = 5.0
 

@@ -6,23 +6,23 @@ import asyncio
 import random
 import time
 
-from .edge.admission import networks
-from .edge.feed import Broadcaster
-from .edge.views import PublicViews
-from .control import ControlPlane
-from .conversations import ConversationStore
-from .corpus import default_corpus
-from .engine import Engine
-from .events import TurnFeed
-from .followups import FollowupWriter
-from .metrics import Metrics
-from .scenario import ScenarioController
-from .schemas import WorkloadConfig
-from .sessions import SessionRunner
-from .settings import Settings
-from .stats import LiveStats, summarize
-from .upstream import ClientPool
-from .upstream_health import UpstreamHealth
+from loadgen.edge.admission import networks
+from loadgen.edge.feed import Broadcaster
+from loadgen.edge.views import PublicViews
+from loadgen.control import ControlPlane
+from loadgen.workload.conversations import ConversationStore
+from loadgen.workload.corpus import default_corpus
+from loadgen.workload.engine import Engine
+from loadgen.events import TurnFeed
+from loadgen.workload.followups import FollowupWriter
+from loadgen.metrics import Metrics
+from loadgen.workload.scenario import ScenarioController
+from loadgen.schemas import WorkloadConfig
+from loadgen.workload.sessions import SessionRunner
+from loadgen.settings import Settings
+from loadgen.stats.window import LiveStats, summarize
+from loadgen.upstream.client import ClientPool
+from loadgen.upstream.health import UpstreamHealth
 
 
 class Service:

@@ -7,7 +7,7 @@ import random
 import statistics
 from collections import defaultdict
 
-from loadgen.slices import GROUPS  # the turn groups the booth page compares, so bench and page agree
+from loadgen.stats.slices import GROUPS  # the turn groups the booth page compares, so bench and page agree
 
 
 def by_slice(conversations: list[dict]) -> dict[str, list[dict]]:

@@ -33,7 +33,7 @@ def _walk(folder: Traversable, prefix: str = ""):
 
 
 class StaticAssets:
-    """ASGI app for `/` (the page) and `/static/<path>`; anything else under it is a 404."""
+    """ASGI app for `/` (the page), `/favicon.ico` and `/static/<path>`; anything else under it is a 404."""
 
     def __init__(self, folder: Traversable, index: str = "index.html") -> None:
         self.assets: dict[str, Asset] = {}
@@ -45,6 +45,8 @@ class StaticAssets:
             page = name == index
             self.assets["/" if page else f"/static/{name}"] = Asset(
                 body, ctype, etag, "no-cache" if page else f"public, max-age={ASSET_MAX_AGE_S}")
+        if "/static/favicon.svg" in self.assets:  # what browsers and crawlers ask for without reading the page
+            self.assets["/favicon.ico"] = self.assets["/static/favicon.svg"]
 
     async def __call__(self, scope, receive, send) -> None:
         asset = self.assets.get(scope["path"])

@@ -17,8 +17,8 @@ from collections.abc import Callable
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from .admission import WEBSOCKETS_PER_ADDRESS, Admission
-from .guard import WS_SUBPROTOCOL
+from loadgen.edge.admission import WEBSOCKETS_PER_ADDRESS, Admission
+from loadgen.edge.guard import WS_SUBPROTOCOL
 
 log = logging.getLogger("loadgen.edge.feed")
 

@@ -23,8 +23,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from .admission import ANONYMOUS_REQUESTS, REQUESTS_PER_ADDRESS, Admission, address_key, client_address
-from .ratelimit import HandshakeRate
+from loadgen.edge.admission import ANONYMOUS_REQUESTS, REQUESTS_PER_ADDRESS, Admission, address_key, client_address
+from loadgen.edge.ratelimit import HandshakeRate
 
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 WS_SUBPROTOCOL = "loadgen"  # what the server accepts; the token rides beside it as "bearer.<token>"
@@ -179,11 +179,12 @@ class EdgeGuard:
                 return await _reply(send, 400, f"more than one {duplicate} header")
             await self._http(scope, receive, send)
         else:
-            holder = subprotocol_token_ok(_headers(scope).get("sec-websocket-protocol"), self.policy.token)
+            headers = _headers(scope)
+            holder = subprotocol_token_ok(headers.get("sec-websocket-protocol"), self.policy.token)
             if duplicate or not (holder or self.handshakes.allow(address_key((scope.get("client") or (None,))[0]))):
                 await receive()  # websocket.connect
                 return await send({"type": "websocket.close", "code": 1008})
-            await self._websocket(scope, receive, send)
+            await self._websocket(scope, receive, send, headers)
 
     async def _http(self, scope, receive, send) -> None:
         path, method = scope["path"], scope["method"]
@@ -265,8 +266,7 @@ class EdgeGuard:
             if not message.get("more_body", False):
                 return b"".join(chunks)
 
-    async def _websocket(self, scope, receive, send) -> None:
-        headers = _headers(scope)
+    async def _websocket(self, scope, receive, send, headers: dict[str, str]) -> None:
         host, origin = headers.get("host", ""), headers.get("origin")
         refused = (self.is_internal(scope)
                    or not self.policy.host_allowed(host)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from .admission import CONNECTIONS, CONNECTIONS_PER_ADDRESS, CONNECTIONS_PER_PROXY, address_key, in_networks
+from loadgen.edge.admission import CONNECTIONS, CONNECTIONS_PER_ADDRESS, CONNECTIONS_PER_PROXY, address_key, in_networks
 
 KEEP_ALIVE_S = 5.0
 HEADER_TIMEOUT_S = 10.0

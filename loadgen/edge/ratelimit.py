@@ -12,7 +12,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from .admission import WEBSOCKETS_PER_ADDRESS
+from loadgen.edge.admission import WEBSOCKETS_PER_ADDRESS
 
 HANDSHAKE_BURST = WEBSOCKETS_PER_ADDRESS + 10
 HANDSHAKES_PER_S = 5.0

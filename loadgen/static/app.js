@@ -139,7 +139,17 @@ function tokens(n) {
   return String(n);
 }
 
+// The one number source (loadgen/stats/slice_pool.py): completed twin slices pooled over the cycles so far. Once a
+// pair has completed, the headline, the TTFT-by-turn chart and the slice table's first row all read it.
+function pooledFrom(status) {
+  const p = status && status.scenario && status.scenario.pooled;
+  return p && p.pairs > 0 ? p : null;
+}
+const signedPct = (ratio) => (ratio >= 1 ? "+" : "−") + Math.abs(Math.round((1 - ratio) * 100)) + "%";
+
 function renderHeadline(live) {
+  const pooled = pooledFrom(state.status);
+  if (pooled) return renderPooledHeadline(pooled, live);
   const h = live.headline;
   const drop = h.followupTtftDrop;
   $("hl-drop").textContent = drop == null ? "–" : (drop >= 0 ? "−" : "+") + Math.abs(Math.round(drop * 100)) + "%";
@@ -147,13 +157,54 @@ function renderHeadline(live) {
   $("hl-cached").textContent = tokens(h.cachedTokens.kv);
   const minutes = Math.round(live.windowSeconds / 60);
   $("hl-window").textContent = `KV-aware over the last ${minutes} min (round-robin: ${tokens(h.cachedTokens["round-robin"])} from cache)`;
-  const f = h.followupTtftMs, t2 = h.turn2TtftMs;
-  $("hl-detail").textContent = f.kv == null || f["round-robin"] == null
-    ? "waiting for follow-up turns on both routers…"
-    : `follow-ups ${Math.round(f.kv)} ms vs ${Math.round(f["round-robin"])} ms` +
-      (t2.kv != null && t2["round-robin"] != null ? ` · turn 2: ${Math.round(t2.kv)} ms vs ${Math.round(t2["round-robin"])} ms` : "") +
-      ((state.status && state.status.scenario.mode === "auto" && state.status.scenario.comparison === "sliced")
-        ? " · same conversations, one router at a time" : " · same conversations on both routers");
+  const f = h.followupTtftMs, t2 = h.turn2TtftMs, n = h.followupSamples || {};
+  const sliced = state.status && state.status.scenario.mode === "auto" && state.status.scenario.comparison === "sliced";
+  $("hl-detail").textContent = sliced
+    ? "waiting for the first pair of time slices to complete…"
+    : f.kv == null || f["round-robin"] == null
+      ? "waiting for follow-up turns on both routers…"
+      : `follow-ups ${Math.round(f.kv)} ms vs ${Math.round(f["round-robin"])} ms (${n.kv ?? "–"} vs ${n["round-robin"] ?? "–"} requests)` +
+        (t2.kv != null && t2["round-robin"] != null ? ` · turn 2: ${Math.round(t2.kv)} ms vs ${Math.round(t2["round-robin"])} ms` : "") +
+        " · same conversations on both routers";
+  if (sliced) { $("hl-drop").textContent = "–"; $("hl-drop").className = "kv"; }
+}
+
+function renderPooledHeadline(pooled, live) {
+  const g = pooled.groups["2+"];
+  const shown = g.enough && g.ratio != null;
+  $("hl-drop").textContent = shown ? signedPct(g.ratio) : "–";
+  $("hl-drop").className = !shown || g.ratio <= 1 ? "kv" : "bad";
+  $("hl-cached").textContent = tokens(live.headline.cachedTokens.kv);
+  $("hl-window").textContent = `prompt tokens from cache: KV-aware over the last ${Math.round(live.windowSeconds / 60)} min ` +
+    `(round-robin: ${tokens(live.headline.cachedTokens["round-robin"])})`;
+  const pairs = `${pooled.pairs} pair${pooled.pairs === 1 ? "" : "s"} of time slices`;
+  $("hl-detail").textContent = shown
+    ? `follow-ups ${Math.round(g.kvMs)} ms vs ${Math.round(g.rrMs)} ms · 90%: ${signedPct(g.high)} to ${signedPct(g.low)} · ` +
+      `${g.kvRequests} vs ${g.rrRequests} requests over ${pairs}`
+    : `too few follow-ups yet to compare (${g.kvRequests} vs ${g.rrRequests} requests, at least ${pooled.minRequests} each) over ${pairs}`;
+}
+
+function renderTurnChart(live) {
+  if (!charts.ttft) return;
+  const pooled = pooledFrom(state.status);
+  const note = $("ttft-note");
+  if (!pooled) {
+    const kv = live.routers.kv, rr = live.routers["round-robin"];
+    charts.ttft.data.datasets[0].data = TURNS.map((t) => kv.ttftMeanByTurn[t]);
+    charts.ttft.data.datasets[1].data = TURNS.map((t) => rr.ttftMeanByTurn[t]);
+    note.textContent = `mean TTFT over the last ${Math.round(live.windowSeconds / 60)} min`;
+    $("window-note").textContent = `(last ${Math.round(live.windowSeconds / 60)} min)`;
+  } else {
+    // A turn with too few requests on either side is left out (its bars would be a result it is not).
+    const few = TURNS.filter((t) => !pooled.groups[t].enough && (pooled.groups[t].kvRequests || pooled.groups[t].rrRequests));
+    charts.ttft.data.datasets[0].data = TURNS.map((t) => (pooled.groups[t].enough ? pooled.groups[t].kvMs : null));
+    charts.ttft.data.datasets[1].data = TURNS.map((t) => (pooled.groups[t].enough ? pooled.groups[t].rrMs : null));
+    $("window-note").textContent = "(completed time slices)";
+    note.textContent = `mean TTFT over ${pooled.pairs} pair${pooled.pairs === 1 ? "" : "s"} of time slices` +
+      (few.length ? " · too few requests to compare: " +
+        few.map((t) => `turn ${t} (${pooled.groups[t].kvRequests} vs ${pooled.groups[t].rrRequests})`).join(", ") : "");
+  }
+  charts.ttft.update("none");
 }
 
 const ROUTER_NAMES = { kv: "KV-aware", "round-robin": "Round-robin" };
@@ -173,10 +224,27 @@ function renderSlices(sc, auto) {
   $("slices-panel").hidden = pairs.length === 0;
   const body = $("slices-body");
   body.textContent = "";
-  for (const p of pairs.slice(0, 8)) {
+  const pooled = sc.pooled && sc.pooled.pairs > 0 ? sc.pooled : null;
+  if (pooled) {
+    const g = pooled.groups, ms = (key, side) => fmt(g[key][side], 0);
+    const ratio = (key) => (g[key].ratio == null ? "–" : g[key].enough
+      ? `×${g[key].ratio.toFixed(2)} [${g[key].low.toFixed(2)}-${g[key].high.toFixed(2)}]` : "too few");
+    const tr = document.createElement("tr");
+    tr.className = "pooled";
+    for (const text of [`all ${pooled.pairs} so far (90%)`, `${ms("1", "kvMs")} · ${ms("1", "rrMs")}`,
+      `${ms("2", "kvMs")} · ${ms("2", "rrMs")}`, ratio("2"), ratio("2+")]) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      tr.appendChild(td);
+    }
+    body.appendChild(tr);
+  }
+  const least = (sc.pooled && sc.pooled.minRequests) || 0;
+  for (const p of pairs.slice(0, pooled ? 7 : 8)) {
     const tr = document.createElement("tr");
     const ms = (side, turns) => fmt(p[side].ttftMeanMs[turns], 0);
-    const ratio = (turns) => (p.ratio[turns] == null ? "–" : "×" + p.ratio[turns].toFixed(2));
+    const enough = (turns) => Math.min(p.kv.samples[turns], p.roundRobin.samples[turns]) >= least;
+    const ratio = (turns) => (p.ratio[turns] == null ? "–" : enough(turns) ? "×" + p.ratio[turns].toFixed(2) : "too few");
     const phase = (sc.phases.find((x) => x.name === p.phase) || { label: p.phase }).label;
     for (const text of [`${phase} · cycle ${p.cycle}`, `${ms("kv", "1")} · ${ms("roundRobin", "1")}`,
       `${ms("kv", "2")} · ${ms("roundRobin", "2")}`, ratio("2"), ratio("2+")]) {
@@ -297,14 +365,9 @@ function render(status, live) {
   $("itl-rr").textContent = fmt(rr.itlP50);
   $("cached-kv").textContent = pct(kv.cachedShare);
   $("cached-rr").textContent = pct(rr.cachedShare);
-  $("window-note").textContent = `(last ${Math.round(live.windowSeconds / 60)} min)`;
   renderHeadline(live);
   renderMap(live);
-  if (charts.ttft) {
-    charts.ttft.data.datasets[0].data = TURNS.map((t) => kv.ttftMeanByTurn[t]);
-    charts.ttft.data.datasets[1].data = TURNS.map((t) => rr.ttftMeanByTurn[t]);
-    charts.ttft.update("none");
-  }
+  renderTurnChart(live);
   const now = new Date().toLocaleTimeString([], { hour12: false });
   pushPoint(charts.itl, now, [kv.itlP50, rr.itlP50]);
   pushPoint(charts.load, now, [c.inflightRequests, +(kv.requestRate + rr.requestRate).toFixed(2)]);

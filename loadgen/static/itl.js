@@ -1,5 +1,5 @@
 // Two layers panel: TTFT (KV routing) beside ITL (speculative decoding) for both routers, saved runs and the
-// before/after ITL line (loadgen/itl_runs.py). Self-contained: it inserts its own panel into the dashboard.
+// before/after ITL line (loadgen/workload/itl_runs.py). Self-contained: it inserts its own panel into the dashboard.
 "use strict";
 
 (() => {

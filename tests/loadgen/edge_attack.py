@@ -251,14 +251,18 @@ class Sockets:
         self.open.append(sock)
         return sock
 
-    def send_all(self, data: bytes) -> None:
+    def _each(self, act) -> None:
+        """`act(sock)` on every open socket: one that would block is left for later, one that failed is dropped."""
         for sock in list(self.open):
             try:
-                sock.send(data)
+                act(sock)
             except BlockingIOError:
                 pass
             except OSError:
                 self._gone(sock)
+
+    def send_all(self, data: bytes) -> None:
+        self._each(lambda sock: sock.send(data))
 
     def drain(self) -> None:
         """Read what is waiting (discarded); a socket the server closed is dropped from `open`."""
@@ -276,13 +280,7 @@ class Sockets:
 
     def trickle(self, nbytes: int) -> None:
         """Read at most `nbytes` from each socket: a client that reads, slowly (it answers no pings)."""
-        for sock in list(self.open):
-            try:
-                sock.recv(nbytes)
-            except BlockingIOError:
-                pass
-            except OSError:
-                self._gone(sock)
+        self._each(lambda sock: sock.recv(nbytes))
 
     def forget_closed(self) -> int:
         """Drop the sockets the server has closed, without reading what they hold (TCP state, not data)."""

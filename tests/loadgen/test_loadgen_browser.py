@@ -3,8 +3,10 @@ presets by click and by key, live numbers, auto mode with captions, the conversa
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -199,7 +201,7 @@ def test_booth_view_fits_1080p_and_shows_the_headline_chart_and_routing_map(pair
 
 def test_two_layers_panel_shows_ttft_beside_itl_and_the_before_after_line(make_stub, make_loadgen, page, tmp_path):
     """A baseline saved before a restart (runs file) plus this run saved from the page: the ITL line appears."""
-    from loadgen.itl_runs import RouterNumbers, RunBook, SavedRun
+    from loadgen.workload.itl_runs import RouterNumbers, RunBook, SavedRun
 
     runs_file = tmp_path / "itl-runs.json"
     RunBook(runs_file).add([SavedRun(label="baseline", method="none", saved_at=1.0,
@@ -248,7 +250,33 @@ def test_auto_mode_shows_the_live_slice_and_compares_completed_slices(make_stub,
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "booth-auto-high-load-1920x1080.png"))
     rows = page.locator("#slices-body tr").all_inner_texts()
-    assert any(row.startswith("Steady A/B") and "×0." in row for row in rows), rows  # KV's turn 2 beats round-robin's
+    # KV's turn 2 beats round-robin's; a pair's ratio on fewer than the pooled minimum of requests says so instead.
+    steady = next(p for p in lg.status()["scenario"]["slices"] if p["phase"] == "STEADY_AB")
+    enough = min(steady["kv"]["samples"]["2"], steady["roundRobin"]["samples"]["2"]) >= lg.status()["scenario"]["pooled"]["minRequests"]
+    assert any(row.startswith("Steady A/B") and ("×0." if enough else "too few") in row for row in rows), (rows, steady)
+    # Issue 31: one number source. The headline, the chart's note and the table's first row read the pooled
+    # completed pairs the API reports (read before and after the page, so no slice completed in between).
+    for _ in range(20):
+        before = lg.status()["scenario"]["pooled"]
+        shown = {key: page.locator(sel).inner_text() for key, sel in
+                 (("drop", "#hl-drop"), ("detail", "#hl-detail"), ("note", "#ttft-note"), ("first", "#slices-body tr >> nth=0"))}
+        if lg.status()["scenario"]["pooled"] == before and f"{before['pairs']} pair" in shown["note"]:
+            break
+        time.sleep(0.3)
+    follow = before["groups"]["2+"]
+    pairs = f"{before['pairs']} pair{'' if before['pairs'] == 1 else 's'} of time slices"
+    assert shown["first"].startswith(f"all {before['pairs']} so far (90%)"), shown
+    assert shown["note"].startswith(f"mean TTFT over {pairs}"), shown
+    if follow["enough"]:
+        drop = math.floor((1 - follow["ratio"]) * 100 + 0.5)
+        assert shown["drop"] == ("−" if follow["ratio"] < 1 else "+") + f"{abs(drop)}%", (shown, follow)
+        assert f"{follow['kvRequests']} vs {follow['rrRequests']} requests over {pairs}" in shown["detail"], shown
+    else:
+        assert shown["drop"] == "–" and "too few follow-ups yet" in shown["detail"], shown
+    too_few = [t for t in ("1", "2", "3", "4", "5") if not before["groups"][t]["enough"] and
+               (before["groups"][t]["kvRequests"] or before["groups"][t]["rrRequests"])]
+    for turn in too_few:
+        assert f"turn {turn} (" in shown["note"], shown
     assert page.evaluate("[document.documentElement.scrollWidth, document.documentElement.scrollHeight]") == [1920, 1080]
     # Nothing in the map panel runs over its own bottom edge (the legend and the controls stay readable).
     panel = page.locator(".map-panel").bounding_box()
@@ -256,5 +284,44 @@ def test_auto_mode_shows_the_live_slice_and_compares_completed_slices(make_stub,
         box = page.locator(selector).bounding_box()
         assert box["y"] + box["height"] <= panel["y"] + panel["height"] + 1, (selector, box, panel)
     lg.post("/api/scenario/stop")
+    context.close()
+    assert not errors, errors
+
+
+def test_with_enough_requests_the_headline_chart_and_table_show_the_pooled_slices(make_stub, make_loadgen, browser):
+    """Issue 31: once the completed pairs hold enough follow-ups, the headline is the pooled follow-up drop with
+    its 90% interval and request counts, the table's first row the pooled ratios, and the chart's turn 2 bars
+    the pooled means: one number on the whole page (auto mode at half the phase lengths: ~2 min)."""
+    kv, rr = make_stub(ttft_ms=5, prefill_ms_per_1k=100), make_stub(ttft_ms=5, prefill_ms_per_1k=100, prefix_cache=False)
+    lg = make_loadgen(kv.url, rr.url, scenario_speedup=2)
+    lg.post("/api/workload/config", {"thinkTimeMs": {"min": 0, "max": 5}, "turns": {"min": 2, "max": 2}, "maxTokens": 4,
+                                     "openingTokens": 3000})
+    context = browser.new_context(viewport=BOOTH_VIEWPORT, bypass_csp=True)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(lg.url + "/")
+    page.wait_for_selector("#presets button")
+    lg.post("/api/scenario/auto")
+    wait_for(lambda: lg.status()["scenario"]["pooled"].get("groups", {}).get("2+", {}).get("enough"),
+             what="enough pooled follow-ups", timeout_s=240)
+    for _ in range(20):
+        before = lg.status()["scenario"]["pooled"]
+        shown = {key: page.locator(sel).inner_text() for key, sel in
+                 (("drop", "#hl-drop"), ("detail", "#hl-detail"), ("note", "#ttft-note"), ("first", "#slices-body tr >> nth=0"))}
+        bars = page.evaluate("() => { const c = Chart.getChart('chart-ttft'); return c.data.datasets.map((d) => d.data[1]); }")
+        if lg.status()["scenario"]["pooled"] == before and f"{before['pairs']} pair" in shown["note"]:
+            break
+        time.sleep(0.3)
+    lg.post("/api/scenario/stop")
+    follow, turn2 = before["groups"]["2+"], before["groups"]["2"]
+    signed = lambda r: ("−" if r < 1 else "+") + f"{abs(math.floor((1 - r) * 100 + 0.5))}%"  # noqa: E731
+    assert shown["drop"] == signed(follow["ratio"]) and follow["ratio"] < 1, (shown, follow)
+    assert shown["detail"] == (f"follow-ups {math.floor(follow['kvMs'] + 0.5)} ms vs {math.floor(follow['rrMs'] + 0.5)} ms · "
+                               f"90%: {signed(follow['high'])} to {signed(follow['low'])} · {follow['kvRequests']} vs "
+                               f"{follow['rrRequests']} requests over {before['pairs']} pair{'' if before['pairs'] == 1 else 's'} "
+                               "of time slices"), (shown, follow)
+    assert f"×{turn2['ratio']:.2f} [{turn2['low']:.2f}-{turn2['high']:.2f}]" in shown["first"], (shown, turn2)
+    assert bars == [turn2["kvMs"], turn2["rrMs"]], (bars, turn2)
     context.close()
     assert not errors, errors

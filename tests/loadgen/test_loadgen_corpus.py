@@ -8,9 +8,9 @@ from importlib import resources
 
 import pytest
 
-from loadgen.corpus import TokenScale, default_corpus, estimate_tokens
-from loadgen.followups import template_question
-from loadgen.sessions import SYSTEM_PROMPT, chat_opening
+from loadgen.workload.corpus import TokenScale, default_corpus, estimate_tokens
+from loadgen.workload.followups import template_question
+from loadgen.workload.sessions import SYSTEM_PROMPT, chat_opening
 
 PERMISSIVE = ("MIT", "BSD-2-Clause", "BSD-3-Clause", "Apache-2.0", "PSF-2.0", "ISC")
 

@@ -7,7 +7,7 @@ import json
 import pytest
 from loadgen_testkit import FAST, TOKEN
 
-from loadgen.itl_runs import RouterNumbers, SavedRun, before_after
+from loadgen.workload.itl_runs import RouterNumbers, SavedRun, before_after
 
 WORKLOAD = FAST | {"totalRPS": 20, "maxConcurrency": 4, "maxConversations": 4, "maxTokens": 12}
 

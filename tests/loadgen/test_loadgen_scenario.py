@@ -9,7 +9,7 @@ from loadgen_testkit import wait_for
 import time
 from collections import defaultdict
 
-from loadgen.scenario import PHASES
+from loadgen.workload.scenario import PHASES
 
 
 def test_phase_table_tells_the_story_in_the_first_four_minutes():
@@ -100,6 +100,13 @@ def test_time_slices_give_the_replicas_to_one_router_at_a_time_on_the_same_conve
             assert pair["ratio"]["2"] is not None and pair["ratio"]["2"] < 1.0, pair  # the stub's cache works for KV only
     text = lg.metrics()
     assert 'loadgen_slice_ttft_ratio{phase="STEADY_AB",turns="2"}' in text
+    # Issue 31: the page's one number source pools exactly these completed pairs' requests.
+    pooled = final["scenario"]["pooled"]
+    assert pooled["pairs"] == len(pairs)
+    for side, key in (("kv", "kvRequests"), ("roundRobin", "rrRequests")):
+        assert pooled["groups"]["2"][key] == sum(p[side]["samples"]["2"] for p in pairs)
+        assert pooled["groups"]["1"][key] == sum(p[side]["samples"]["1"] for p in pairs)
+    assert pooled["groups"]["2"]["ratio"] < 1.0 and pooled["groups"]["2"]["low"] <= pooled["groups"]["2"]["ratio"] <= pooled["groups"]["2"]["high"]
 
 
 def test_router_or_load_change_hands_auto_mode_to_manual(auto_lg):

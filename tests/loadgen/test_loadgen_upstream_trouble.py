@@ -17,8 +17,8 @@ from starlette.responses import StreamingResponse
 from starlette.routing import Route
 from stub_openai import StubConfig, StubServer, ThreadedApp
 
-from loadgen import upstream
-from loadgen.upstream import make_client, stream_chat
+from loadgen.upstream import client as upstream
+from loadgen.upstream.client import make_client, stream_chat
 from rehearsal.ports import pick_free
 
 
@@ -140,7 +140,7 @@ def test_ttft_deadline_does_not_cut_a_long_answer(make_stub):
 
 
 def test_down_frontend_is_logged_once_backed_off_and_recovery_logged(make_loadgen, caplog):
-    caplog.set_level(logging.WARNING, logger="loadgen.upstream")
+    caplog.set_level(logging.WARNING, logger="loadgen.upstream.client")
     [port] = pick_free(1)
     lg = make_loadgen(f"http://127.0.0.1:{port}", token="t" * 32)  # a control token: viewers are not operators
     lg.post("/api/workload/start", {"totalRPS": 20, "maxConcurrency": 50, **FAST})
@@ -196,7 +196,7 @@ def test_a_frontend_that_stops_producing_first_tokens_shows_within_10_s(make_stu
 
 
 def test_stall_is_the_oldest_wait_without_a_first_token():
-    from loadgen.upstream_health import STALL_AFTER_S, UpstreamHealth
+    from loadgen.upstream.health import STALL_AFTER_S, UpstreamHealth
 
     now = [100.0]
     health = UpstreamHealth("kv", "http://x", clock=lambda: now[0])

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import pytest
 
-from loadgen.scenario import PHASES
+from loadgen.workload.scenario import PHASES
 from rehearsal.acceptance import AutoRun
 from rehearsal.ports import pick_free
 from rehearsal.settings import BOOTH

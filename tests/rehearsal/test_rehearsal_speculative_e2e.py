@@ -19,7 +19,7 @@ import time
 import httpx
 import pytest
 
-from loadgen.itl_runs import RunBook
+from loadgen.workload.itl_runs import RunBook
 from rehearsal.ports import pick_free
 from rehearsal.settings import BOOTH
 from rehearsal.speculative import SpecDecoding

@@ -1,11 +1,12 @@
-"""What can reach our pods and the nodes: no allow-all ingress beside a default-deny, no node ports, no host
-paths or host ports, no ClusterRole that reads Secrets, no credential on a command line.
+"""What can reach our pods and the nodes: no ingress open to everyone or to the internet beside a
+default-deny, however its ports and peers are written; no node ports; no host paths or host ports; no
+secret on a command line.
 
 DOKS nodes have public addresses and the Dynamo frontends have no authentication, so a NodePort or an
 `externalIPs` entry publishes the model to the internet; an allow-all ingress rule silently undoes the
-namespace's default-deny; a hostPath volume or a hostPort reaches into the node; a ClusterRole that reads
-Secrets reads every credential in the cluster; a command-line argument is visible in `ps` and the pod spec.
-Found by the re-audit (issue 22): each was planted into the prod plan and passed the pack before.
+namespace's default-deny (issue 29: decided on the ports, ranges and address union a rule admits, not on
+its spelling); a hostPath volume or a hostPort reaches into the node; a command-line argument is visible
+in `ps` and the pod spec. What a role grants is rules/rbac.py.
 """
 import ipaddress
 from typing import Any, Dict, List, Mapping, Optional, Tuple
@@ -16,8 +17,6 @@ from ..workloads import pod_views
 
 NETWORK_POLICY_TYPE = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 SERVICE_TYPE = "kubernetes:core/v1:Service"
-CLUSTER_ROLE_TYPE = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole"
-READ_VERBS = {"get", "list", "watch", "*"}
 
 
 PORT_SPACE = 65535
@@ -178,19 +177,6 @@ def check_host_access(resource_type: str, name: str, props: Mapping) -> List[str
             found += [f"{subject(resource_type, name)}: {container.where} hostPort {_port(port)} binds a port on the node"
                       for port in container.host_ports]
     return found
-
-
-def check_cluster_role_secrets(resource_type: str, name: str, props: Mapping) -> List[str]:
-    if resource_type != CLUSTER_ROLE_TYPE:
-        return []
-    for rule in as_list(child(props, "rules")):
-        groups = {as_str(g) for g in as_list(child(rule, "apiGroups"))}
-        resources = {as_str(r) for r in as_list(child(rule, "resources"))}
-        verbs = {as_str(v) for v in as_list(child(rule, "verbs"))}
-        if groups & {"", "*"} and resources & {"secrets", "*"} and verbs & READ_VERBS:
-            return [f"{subject(resource_type, name)}: reads Secrets in every namespace; use a Role in the one "
-                    "namespace that needs it (as Grafana's sidecars do)"]
-    return []
 
 
 def check_secret_on_command_line(resource_type: str, name: str, props: Mapping) -> List[str]:

@@ -8,9 +8,9 @@ import time
 
 import httpx
 
-from .metrics import Metrics
+from loadgen.metrics import Metrics
 
-log = logging.getLogger("loadgen.followups")
+log = logging.getLogger("loadgen.workload.followups")
 
 # Short follow-ups about the pasted context, as a reader of that document or file would ask them.
 # {name} is a function/class (code) or a section heading (docs) found in the opening.

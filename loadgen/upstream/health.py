@@ -14,7 +14,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-log = logging.getLogger("loadgen.upstream")
+log = logging.getLogger("loadgen.upstream.client")
 
 # Failures that say the frontend itself is unreachable or broken (a 4xx is our request's fault).
 OUTAGE_KINDS = frozenset({"connect", "timeout", "http_5xx"})

@@ -6,7 +6,7 @@ drawn from the same seed (same arrival times, documents, turn counts and think t
 texts salted by its own id, so the slices share no cache). A slice takes arrivals for half the phase, then
 drains: the next slice starts only when every conversation of this one has ended, so a conversation's turns
 stay within its slice. Which router goes first alternates per cycle. The booth compares completed twin slices
-(loadgen.slices).
+(loadgen.stats.slices).
 
 Side by side (`side_by_side=True`): the old mode, both routers on the same conversations at once, sharing the
 replicas; kept as a labelled alternative (the routers then also queue behind each other's work).
@@ -22,11 +22,12 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-from .conversations import ConversationStore
-from .engine import Engine, cancel_and_join
-from .metrics import Metrics
-from .schemas import Mix, WorkloadConfig
-from .slices import SliceResult, compare, summarize
+from loadgen.workload.conversations import ConversationStore
+from loadgen.workload.engine import Engine, cancel_and_join
+from loadgen.metrics import Metrics
+from loadgen.schemas import Mix, WorkloadConfig
+from loadgen.stats.slice_pool import pool
+from loadgen.stats.slices import SliceResult, compare, summarize
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ PHASES: tuple[Phase, ...] = (
     Phase("HIGH_LOAD", "High load", "Twice the load: round-robin re-prefills histories; KV-aware still hits cache but waits behind new conversations.", 90, 3.0, 24),
     Phase("COOL_DOWN", "Cool-down", "Load drops. The gap sits on turn 2: with 2 replicas round-robin finds the cache half the time.", 60, 0.5, 4),
 )
-log = logging.getLogger("loadgen.scenario")
+log = logging.getLogger("loadgen.workload.scenario")
 SLICE_ROUTERS = ("kv", "round-robin")
 DRAIN_TIMEOUT_S = 120.0  # a slice's conversations must end within this after its arrivals stop
 KEPT_SLICES = 32
@@ -97,6 +98,9 @@ class ScenarioController:
         self.drain_timeout_s = drain_timeout_s
         self.side_by_side = False
         self.slices: deque[SliceResult] = deque(maxlen=KEPT_SLICES)
+        self._slices_version = 0  # bumped whenever `slices` changes: the pooled figures are cached by it
+        self._pooled: dict = {}
+        self._pooled_version = -1
         self._task: asyncio.Task | None = None
         self._live: Live | None = None
         self._rng = rng or random.Random()  # draws each auto run's slice seeds (the service's seed makes runs repeatable)
@@ -128,6 +132,7 @@ class ScenarioController:
         self.side_by_side = side_by_side
         self._seeds = random.Random(self._rng.random() if seed is None else seed)
         self.slices.clear()
+        self._slices_version += 1
         first = PHASES[0]
         # Sliced: arrivals start at rate 0 and each slice sets its own rate once the engine runs.
         await self.engine.start(self._config_for(first, router=SLICE_ROUTERS[0], rps=0.0) if self.sliced else self._config_for(first))
@@ -196,6 +201,7 @@ class ScenarioController:
         result = summarize(conversations, tag=tag, cycle=cycle, phase=phase.name, router=router, seed=seed,
                            started_at=started, ended_at=time.time(), cancelled=cancelled)
         self.slices.append(result)
+        self._slices_version += 1
         return result
 
     def _record(self, pair: dict) -> None:
@@ -208,13 +214,24 @@ class ScenarioController:
             if ratio is not None:
                 self.metrics.slice_ratio.labels(phase=pair["phase"], turns=turns).set(ratio)
 
-    def comparisons(self) -> list[dict]:
-        """Completed twin slices, newest first: KV against round-robin on the same seed."""
+    def _twins(self) -> list[tuple[SliceResult, SliceResult]]:
+        """Completed twin slices, oldest first: (KV, round-robin) on the same seed."""
         by_seed: dict[tuple[int, str, int], dict[str, SliceResult]] = {}
         for result in self.slices:
             by_seed.setdefault((result.cycle, result.phase, result.seed), {})[result.router] = result
-        pairs = [compare(twins["kv"], twins["round-robin"]) for twins in by_seed.values() if len(twins) == 2]
-        return list(reversed(pairs))
+        return [(twins["kv"], twins["round-robin"]) for twins in by_seed.values() if len(twins) == 2]
+
+    def comparisons(self) -> list[dict]:
+        """Completed twin slices, newest first: KV against round-robin on the same seed."""
+        return [compare(kv, rr) for kv, rr in reversed(self._twins())]
+
+    def pooled(self) -> dict:
+        """Every completed twin pair so far, pooled with intervals (loadgen.stats.slice_pool): the page's one number
+        source. Recomputed only when a slice completes."""
+        if self._pooled_version != self._slices_version:
+            self._pooled = pool([(kv.turn_ttfts, rr.turn_ttfts) for kv, rr in self._twins()])
+            self._pooled_version = self._slices_version
+        return self._pooled
 
     def _set_phase_metric(self, current: str) -> None:
         for phase in (IDLE, *PHASES):
@@ -229,7 +246,7 @@ class ScenarioController:
         if not self.auto or self._live is None:
             return {"mode": "manual", "phase": IDLE.name, "label": IDLE.label, "description": IDLE.description, "countdown": None,
                     "cycle": 0, "phases": phases, "comparison": "sliced" if self.sliced else "side-by-side",
-                    "live": None, "slices": self.comparisons()}
+                    "live": None, "slices": self.comparisons(), "pooled": self.pooled()}
         live = self._live
         phase = PHASES[live.phase]
         left = max(0.0, live.ends_at - asyncio.get_running_loop().time())
@@ -246,4 +263,5 @@ class ScenarioController:
                      "sliceSeconds": phase.duration_s / 2 / self.speedup if live.router else None},
             "phases": phases,
             "slices": self.comparisons(),
+            "pooled": self.pooled(),
         }

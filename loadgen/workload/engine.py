@@ -9,12 +9,12 @@ import uuid
 from collections import Counter as Tally
 from itertools import cycle
 
-from .conversations import Conversation, ConversationStore
-from .metrics import Metrics
-from .schemas import WorkloadConfig
-from .sessions import ChatPlan, SessionRunner
+from loadgen.workload.conversations import Conversation, ConversationStore
+from loadgen.metrics import Metrics
+from loadgen.schemas import WorkloadConfig
+from loadgen.workload.sessions import ChatPlan, SessionRunner
 
-log = logging.getLogger("loadgen.engine")
+log = logging.getLogger("loadgen.workload.engine")
 ARRIVALS_TASK = "loadgen-arrivals"
 
 

@@ -22,9 +22,9 @@ from fastapi import APIRouter, Body, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from .conversations import Conversation
+from loadgen.workload.conversations import Conversation
 
-log = logging.getLogger("loadgen.itl_runs")
+log = logging.getLogger("loadgen.workload.itl_runs")
 Method = Literal["none", "draft-target", "eagle3"]
 METHOD_LABELS = {"none": "without speculative decoding", "draft-target": "with a draft model", "eagle3": "with EAGLE3"}
 MAX_RUNS = 50

@@ -8,13 +8,13 @@ import time
 from collections import Counter as Tally
 from dataclasses import dataclass
 
-from .conversations import Conversation, TurnRecord
-from .corpus import Corpus, Opening, TokenScale, estimate_tokens
-from .followups import FollowupWriter
-from .metrics import Metrics, turn_label
-from .schemas import WorkloadConfig
-from .stats import LiveStats, Sample
-from .upstream import ClientPool, stream_chat
+from loadgen.workload.conversations import Conversation, TurnRecord
+from loadgen.workload.corpus import Corpus, Opening, TokenScale, estimate_tokens
+from loadgen.workload.followups import FollowupWriter
+from loadgen.metrics import Metrics, turn_label
+from loadgen.schemas import WorkloadConfig
+from loadgen.stats.window import LiveStats, Sample
+from loadgen.upstream.client import ClientPool, stream_chat
 
 SYSTEM_PROMPT = "You are a concise, accurate assistant for software engineers. Answer questions about the text the user shares, in plain prose."
 # The session id comes first, so two conversations never share a KV prefix beyond the system prompt,
@@ -69,7 +69,7 @@ class SessionRunner:
         self.errors_by_kind: Tally[str] = Tally()
         self.inflight: Tally[str] = Tally()
         self.ttft_timeout_s: float | None = None
-        self.health: dict = {}  # router -> UpstreamHealth (loadgen.upstream_health), fed after every request
+        self.health: dict = {}  # router -> UpstreamHealth (loadgen.upstream.health), fed after every request
         self.token_scale = TokenScale()
         self.workers = WorkerNames()
         self.on_turn = None  # optional callback(TurnRecord, Conversation): per-request events

@@ -7,7 +7,7 @@ from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .upstream import TurnResult
+from loadgen.upstream.client import TurnResult
 
 KEPT_MESSAGE_CHARS = 2000
 
@@ -87,7 +87,7 @@ class Conversation:
     messages: list[dict] = field(default_factory=list)
     client: Any = field(default=None, repr=False, compare=False)  # HTTP client shard used for every turn
     plan: Any = field(default=None, repr=False, compare=False)  # the ChatPlan it replays (dropped when it ends)
-    slice: str | None = None  # auto mode's time slice it ran in (loadgen.scenario), e.g. "c1-STEADY_AB-kv"
+    slice: str | None = None  # auto mode's time slice it ran in (loadgen.workload.scenario), e.g. "c1-STEADY_AB-kv"
 
     def finish(self, status: str) -> None:
         """Mark done and shrink long message texts so kept history stays small."""

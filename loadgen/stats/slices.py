@@ -31,6 +31,8 @@ class SliceResult:
     cancelled: int  # sessions still running when the drain deadline passed
     ttft_ms: dict[str, float | None]  # "1", "2", "2+" -> mean TTFT (ms), None without samples
     samples: dict[str, int]
+    # Per chat conversation, its timed turns as (turn, TTFT ms): what loadgen.stats.slice_pool pools over the cycles.
+    turn_ttfts: tuple[tuple[tuple[int, float], ...], ...] = ()
 
     def as_dict(self) -> dict:
         return {"tag": self.tag, "cycle": self.cycle, "phase": self.phase, "router": self.router,
@@ -54,10 +56,12 @@ def summarize(conversations: Iterable, *, tag: str, cycle: int, phase: str, rout
         values = [t.ttft_ms for t in timed if wanted(t.turn)]
         ttft[group] = round(statistics.fmean(values), 1) if values else None
         samples[group] = len(values)
+    per_conversation = tuple(tuple((t.turn, t.ttft_ms) for t in c.turns if t.error is None and t.ttft_ms is not None)
+                             for c in convs)
     return SliceResult(tag=tag, cycle=cycle, phase=phase, router=router, seed=seed, started_at=started_at,
                        ended_at=ended_at, conversations=len(convs), requests=len(turns),
                        errors=sum(1 for t in turns if t.error is not None), cancelled=cancelled,
-                       ttft_ms=ttft, samples=samples)
+                       ttft_ms=ttft, samples=samples, turn_ttfts=per_conversation)
 
 
 def compare(kv: SliceResult, rr: SliceResult) -> dict:

@@ -8,8 +8,8 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .conversations import Conversation
-from .metrics import turn_label
+from loadgen.workload.conversations import Conversation
+from loadgen.metrics import turn_label
 
 ROUTER_LABELS = ("kv", "round-robin")
 TURN_LABELS = ("1", "2", "3", "4", "5")

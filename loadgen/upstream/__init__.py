@@ -1,0 +1,1 @@
+"""The routers the load generator calls (the Dynamo frontends' OpenAI API) and how healthy they look."""
