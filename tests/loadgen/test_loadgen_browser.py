@@ -166,6 +166,26 @@ BOOTH_VIEWPORT = {"width": 1920, "height": 1080}
 HEADLINE_MIN_PX = 56
 
 
+# The page's pooled figures, read in one evaluation (one JavaScript turn: no render between the reads), once the
+# page shows the same number of completed pairs as the API before and after the read.
+PAGE_TEXTS = """() => ({drop: document.getElementById('hl-drop').textContent,
+    detail: document.getElementById('hl-detail').textContent, note: document.getElementById('ttft-note').textContent,
+    first: document.querySelector('#slices-body tr') ? document.querySelector('#slices-body tr').innerText : '',
+    bars: Chart.getChart('chart-ttft').data.datasets.map((d) => d.data[1])})"""
+
+
+def pooled_on_the_page(lg, page, timeout_s=30.0):
+    deadline = time.monotonic() + timeout_s
+    while True:
+        before = lg.status()["scenario"]["pooled"]
+        shown = page.evaluate(PAGE_TEXTS)
+        pairs = f"over {before['pairs']} pair{'' if before['pairs'] == 1 else 's'} of time slices"
+        if lg.status()["scenario"]["pooled"] == before and pairs in shown["note"] and pairs in shown["detail"]:
+            return before, shown
+        assert time.monotonic() < deadline, ("the page never showed the API's pooled pairs", before, shown)
+        time.sleep(0.2)
+
+
 def test_booth_view_fits_1080p_and_shows_the_headline_chart_and_routing_map(pair, browser):
     lg, _, _ = pair
     context = browser.new_context(viewport=BOOTH_VIEWPORT, bypass_csp=True)  # string predicates need eval (see the page fixture)
@@ -256,13 +276,7 @@ def test_auto_mode_shows_the_live_slice_and_compares_completed_slices(make_stub,
     assert any(row.startswith("Steady A/B") and ("×0." if enough else "too few") in row for row in rows), (rows, steady)
     # Issue 31: one number source. The headline, the chart's note and the table's first row read the pooled
     # completed pairs the API reports (read before and after the page, so no slice completed in between).
-    for _ in range(20):
-        before = lg.status()["scenario"]["pooled"]
-        shown = {key: page.locator(sel).inner_text() for key, sel in
-                 (("drop", "#hl-drop"), ("detail", "#hl-detail"), ("note", "#ttft-note"), ("first", "#slices-body tr >> nth=0"))}
-        if lg.status()["scenario"]["pooled"] == before and f"{before['pairs']} pair" in shown["note"]:
-            break
-        time.sleep(0.3)
+    before, shown = pooled_on_the_page(lg, page)
     follow = before["groups"]["2+"]
     pairs = f"{before['pairs']} pair{'' if before['pairs'] == 1 else 's'} of time slices"
     assert shown["first"].startswith(f"all {before['pairs']} so far (90%)"), shown
@@ -305,14 +319,8 @@ def test_with_enough_requests_the_headline_chart_and_table_show_the_pooled_slice
     lg.post("/api/scenario/auto")
     wait_for(lambda: lg.status()["scenario"]["pooled"].get("groups", {}).get("2+", {}).get("enough"),
              what="enough pooled follow-ups", timeout_s=240)
-    for _ in range(20):
-        before = lg.status()["scenario"]["pooled"]
-        shown = {key: page.locator(sel).inner_text() for key, sel in
-                 (("drop", "#hl-drop"), ("detail", "#hl-detail"), ("note", "#ttft-note"), ("first", "#slices-body tr >> nth=0"))}
-        bars = page.evaluate("() => { const c = Chart.getChart('chart-ttft'); return c.data.datasets.map((d) => d.data[1]); }")
-        if lg.status()["scenario"]["pooled"] == before and f"{before['pairs']} pair" in shown["note"]:
-            break
-        time.sleep(0.3)
+    before, shown = pooled_on_the_page(lg, page)
+    bars = shown["bars"]
     lg.post("/api/scenario/stop")
     follow, turn2 = before["groups"]["2+"], before["groups"]["2"]
     signed = lambda r: ("−" if r < 1 else "+") + f"{abs(math.floor((1 - r) * 100 + 0.5))}%"  # noqa: E731
