@@ -10,6 +10,7 @@ Values not known at preview, and Pulumi secrets, render as placeholder strings: 
 credential's value, and a value known only at `up` is checked then. Rendered objects are cached by
 what went in (archive bytes, values, versions), so a second preview of the same plan renders nothing.
 """
+import functools
 import hashlib
 import importlib.util
 import json
@@ -94,6 +95,7 @@ def plain(value: Any, depth: int = 0) -> Any:
     return value
 
 
+@functools.cache
 def kube_version(stack: str) -> str:
     """The stack's Kubernetes minor (`1.33.` -> `1.33.0`) from its committed file, as tools/render_charts does."""
     try:
@@ -107,14 +109,14 @@ def render(chart: str, version: Optional[str], release: str, namespace: str, val
     """Every object the release installs (CRDs left out: they carry no pods or grants; test hooks too)."""
     path = archive(chart, version)
     values = plain(values)
-    helm = _helm_module()
+    helm, version = _helm_module(), kube_version(stack)
     key = hashlib.sha256(json.dumps([hashlib.sha256(path.read_bytes()).hexdigest(), release, namespace, values,
-                                     kube_version(stack), helm.API_VERSIONS], sort_keys=True, default=str).encode()).hexdigest()
+                                     version, helm.API_VERSIONS], sort_keys=True, default=str).encode()).hexdigest()
     cached = CACHE / f"{key}.json"
     if cached.is_file():
         return json.loads(cached.read_text())
     try:
-        objects = helm.template(path, release, namespace, values, kube_version(stack), helm.API_VERSIONS)
+        objects = helm.template(path, release, namespace, values, version, helm.API_VERSIONS)
     except helm.HelmError as error:
         raise RenderError(str(error)) from None
     objects = [o for o in objects if isinstance(o, dict) and o.get("kind") != "CustomResourceDefinition"

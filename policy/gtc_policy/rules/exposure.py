@@ -72,11 +72,13 @@ def _frontend_pods(resources: List[Resource]) -> List[Tuple[str, Dict[str, str]]
         if resource_type not in DGD_TYPES:
             continue
         namespace = as_str(child(props, "metadata", "namespace")) or "default"
-        components = as_list(child(props, "spec", "components")) if resource_type == DGD_V1BETA1_TYPE else []
-        for (component, component_type), spec in zip(dgd_components(resource_type, props), components or [None] * 99):
+        # v1beta1 components carry a pod template with labels; a v1alpha1 service only the operator's labels.
+        templates = as_list(child(props, "spec", "components")) if resource_type == DGD_V1BETA1_TYPE else []
+        for i, (_component, component_type) in enumerate(dgd_components(resource_type, props)):
             if component_type.lower() != FRONTEND_COMPONENT:
                 continue
-            labels = {str(k): as_str(v) or "" for k, v in as_map(child(spec, "podTemplate", "metadata", "labels")).items()}
+            template = templates[i] if i < len(templates) else None
+            labels = {str(k): as_str(v) or "" for k, v in as_map(child(template, "podTemplate", "metadata", "labels")).items()}
             labels[DYNAMO_COMPONENT_TYPE_LABEL] = FRONTEND_COMPONENT
             pods.append((namespace, labels))
     return pods
