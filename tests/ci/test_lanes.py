@@ -30,8 +30,6 @@ def test_make_test_lanes_cover_the_suite_once():
     assert plan["realtime"].commands == [["python", "-m", "pytest", "--durations=15", "-m", "realtime and not booth"]]
     assert plan["unit"].commands == [["python", "-m", "pytest", "--durations=15", "-m", "not realtime"]]
     assert plan["e2e"].after == "tools"
-    # The booth acceptance runs alone: every lane but the tools build waits for it to end.
-    assert {name for name, lane in plan.items() if "booth" in lane.waits_for} == {"realtime", "unit", "e2e"}
     assert plan["booth"].rt_priority == BOOTH_RT_PRIORITY and all(
         lane.rt_priority is None for lane in plan.values() if lane.name != "booth")
     assert plan["booth"].nice == 0 < plan["realtime"].nice < min(plan[name].nice for name in ("unit", "tools", "e2e"))
@@ -45,19 +43,6 @@ def test_make_test_lanes_cover_the_suite_once():
     every = {line for line in everything.splitlines() if "::" in line}
     assert sum(len(v) for v in collected.values()) == len(every) and set().union(*collected.values()) == every
     assert [t for t in collected["booth"]] == [next(t for t in every if "booth_acceptance" in t)]
-
-
-def test_a_lane_that_waits_for_another_starts_when_it_ends_passed_or_not(tmp_path):
-    out = tmp_path / "out.txt"
-    plan = [Lane("first", 0, [py("import time; time.sleep(1.0); print('FIRST-ENDED', time.time()); raise SystemExit(4)")]),
-            Lane("beside", 0, [py("import time; print('BESIDE-AT', time.time())")]),
-            Lane("then", 0, [py("import time; print('THEN-AT', time.time())")], waits_for=("first",))]
-    with out.open("w") as f:
-        code = run(plan, out=f)
-    text = out.read_text()
-    stamp = lambda word: float(text.split(word + " ", 1)[1].split()[0])  # noqa: E731
-    assert code == 4 and "THEN-AT" in text, text
-    assert stamp("THEN-AT") >= stamp("FIRST-ENDED") > stamp("BESIDE-AT"), text
 
 
 def test_lanes_run_at_once_in_order_and_report_the_first_failure(tmp_path):
