@@ -141,3 +141,17 @@ def test_a_release_the_pack_cannot_render_is_refused(dev_plan):
     found = [d.message for d in policy_harness.analyze(release.type, release.name, inputs, release.urn)
              if d.policy == "helm-releases-rendered"]
     assert len(found) == 1 and "cannot render what it installs" in found[0] and "99.0.0" in found[0]
+
+
+def test_values_that_are_one_pulumi_secret_are_never_rendered_in_the_clear(dev_plan, tmp_path, monkeypatch):
+    """A release whose whole values tree is a Pulumi secret renders as a placeholder (so helm refuses it and the
+    release is refused as unrenderable): the pack never writes a secret's values into its render cache."""
+    import gtc_policy.charts as charts_module
+    monkeypatch.setattr(charts_module, "CACHE", tmp_path)
+    release = _kps(dev_plan)
+    inputs = copy.deepcopy(release.inputs)
+    inputs["values"] = policy_harness.secret(release.plain["values"])
+    found = [d.message for d in policy_harness.analyze(release.type, release.name, inputs, release.urn)
+             if d.policy == "helm-releases-rendered"]
+    assert len(found) == 1 and "cannot render what it installs" in found[0], found
+    assert list(tmp_path.iterdir()) == []

@@ -14,7 +14,7 @@ from typing import Callable, Dict, List, Mapping, Sequence, Tuple
 from pulumi_policy.proxy import UnknownValueError
 
 from ..charts import RenderError, render, resource_type as rendered_type
-from ..props import as_str, child, subject
+from ..props import as_str, child, raw_value, subject
 from .cluster_access import stack_of
 
 RELEASE_TYPES = ("kubernetes:helm.sh/v3:Release",)
@@ -49,7 +49,7 @@ def check(resource_type: str, name: str, props: Mapping, urn: str, rules: Sequen
     except UnknownValueError:
         return []  # decided at `up`
     try:
-        objects = render(chart, version, release, namespace, child(props, "values") or {}, stack_of(urn) or "dev")
+        objects = render(chart, version, release, namespace, raw_value(props, "values") or {}, stack_of(urn) or "dev")
     except RenderError as error:
         return [f"{subject(resource_type, name)}: cannot render what it installs, so no rule can check it: {error}"]
     accepted = baseline().get(release, {})
