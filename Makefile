@@ -9,8 +9,11 @@ POLICY_STAMP := policy/venv/.installed
 UI_PORT ?= 3000
 KV_PORT ?= 8000
 RR_PORT ?= 8001
-WORKERS ?= 2
+WORKERS ?=
 SPEC ?= none
+# The replica layout the mockers are timed for (70b-tp4: the booth's 2 x TP=4; 70b-tp2, 8b-tp1) and the GPU (h100: dev, h200: prod).
+LAYOUT ?= 70b-tp4
+CALIBRATION ?= h100
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -87,7 +90,8 @@ e2e-down:
 # Local rehearsal: real Dynamo KV + round-robin frontends over mocker workers, plus the loadgen UI, on 127.0.0.1.
 # SPEC=none|draft-target|eagle3 picks the speculative decoding the mockers model (phase 1, 2, 3).
 demo: $(STAMP)
-	$(BIN)/python -m rehearsal --ui-port $(UI_PORT) --kv-port $(KV_PORT) --rr-port $(RR_PORT) --workers $(WORKERS) --spec $(SPEC)
+	$(BIN)/python -m rehearsal --ui-port $(UI_PORT) --kv-port $(KV_PORT) --rr-port $(RR_PORT) --spec $(SPEC) \
+		--layout $(LAYOUT) --calibration $(CALIBRATION) $(if $(WORKERS),--workers $(WORKERS))
 
 # Router table at the demo's setting; redraws docs/img/ttft_by_turn.png (~4 min).
 bench: $(STAMP)

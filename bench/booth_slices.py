@@ -1,6 +1,6 @@
 """The booth's default story measured: auto mode's time slices on the local rehearsal, per phase.
 
-Starts the rehearsal (2 mocker workers timed from the measured table, the booth's router settings, the load
+Starts the rehearsal (one mocker worker per replica of `--layout`, timed from its measured table, the booth's router settings, the load
 generator at its defaults), starts auto mode (time slices: one router at a time on both replicas, twin slices
 from the same seed), waits for `--cycles` whole cycles, then prints per phase the mean TTFT of turn 1, turn 2
 and turns >= 2 for each router, KV / round-robin with a 90% bootstrap interval (conversations resampled within
@@ -8,6 +8,7 @@ each slice), and how each router's turn-2 TTFT moves from the steady phase to hi
 
     python -m bench.booth_slices                      # one cycle, H100 timing (dev)
     python -m bench.booth_slices --cycles 2 --calibration h200
+    python -m bench.booth_slices --cycles 3 --layout 70b-tp2 --out out/bench/slices-70b-tp2.json
 
 Prints numbers and writes out/bench/booth_slices.json; asserts nothing.
 """
@@ -22,6 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from loadgen.workload.scenario import PHASES
+from rehearsal import calibration
 from rehearsal.acceptance import AutoRun
 from rehearsal.ports import pick_free
 from rehearsal.settings import BOOTH, MockerTiming
@@ -66,7 +68,9 @@ def print_report(result: dict, title: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cycles", type=int, default=1)
-    parser.add_argument("--calibration", default="h100", choices=["h100", "h200"])
+    parser.add_argument("--calibration", default="h100", choices=sorted(calibration.GPUS))
+    parser.add_argument("--layout", default=calibration.BOOTH_LAYOUT, choices=sorted(calibration.LAYOUTS),
+                        help="the replica layout the mockers are timed for (one worker per replica)")
     parser.add_argument("--limit", type=float, default=1800.0, help="seconds to wait for the cycles at most")
     parser.add_argument("--out", default=str(OUT / "booth_slices.json"))
     parser.add_argument("--prefill-load-scale", type=float, default=None,
@@ -74,8 +78,9 @@ def main() -> None:
     args = parser.parse_args()
     router = BOOTH if args.prefill_load_scale is None else replace(BOOTH, prefill_load_scale=args.prefill_load_scale)
     kv_port, rr_port, ui_port = pick_free(3)
-    config = StackConfig(kv_port=kv_port, rr_port=rr_port, ui_port=ui_port, router=router,
-                         timing=replace(MockerTiming(), calibration=args.calibration))
+    timing = MockerTiming(calibration=args.calibration, layout=args.layout)
+    config = StackConfig(kv_port=kv_port, rr_port=rr_port, ui_port=ui_port, router=router, timing=timing,
+                         workers=timing.replicas)
     load_before = os.getloadavg()
     started = time.monotonic()
     with Stack(config, work_dir=Path(os.environ.get("TMPDIR", "/tmp")) / f"booth-slices-{ui_port}") as stack:
@@ -90,7 +95,8 @@ def main() -> None:
             run.close()
     elapsed = time.monotonic() - started
     result = analyse(pairs, conversations)
-    title = (f"auto mode, time slices, {args.cycles} cycle(s), {args.calibration} timing, 2 replicas; {elapsed:.0f} s; "
+    title = (f"auto mode, time slices, {args.cycles} cycle(s), {args.calibration} timing, "
+             f"{calibration.LAYOUTS[args.layout].label}; {elapsed:.0f} s; "
              f"load average {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after")
     print_report(result, title)
     out = Path(args.out)

@@ -19,7 +19,8 @@ from pulumi.runtime.config import get_config_env
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from components import models as catalog
+from serving import models as catalog
+from serving.engine import FREE_GPU_MEMORY_FRACTION, KV_CACHE_DTYPE, MAX_BATCH_SIZE, MAX_NUM_TOKENS
 from components.charts import EXACT_VERSION, ChartSource
 from components.isolation import check_isolation
 
@@ -228,11 +229,11 @@ class Spaces(_Model):
 class Engine(_Model):
     """TensorRT-LLM engine settings from seed 000 Group 1; rendered into the engine ConfigMap."""
 
-    max_batch_size: int = Field(16, ge=1)
-    max_num_tokens: int = Field(8192, ge=256)
-    free_gpu_memory_fraction: float = Field(0.85, gt=0.0, lt=1.0)
+    max_batch_size: int = Field(MAX_BATCH_SIZE, ge=1)
+    max_num_tokens: int = Field(MAX_NUM_TOKENS, ge=256)
+    free_gpu_memory_fraction: float = Field(FREE_GPU_MEMORY_FRACTION, gt=0.0, lt=1.0)
     enable_chunked_prefill: bool = True
-    kv_cache_dtype: Literal["fp8", "auto"] = "fp8"
+    kv_cache_dtype: Literal["fp8", "auto"] = KV_CACHE_DTYPE
     enable_block_reuse: bool = True
 
 

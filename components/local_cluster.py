@@ -2,10 +2,10 @@
 
 It plays the part `Infrastructure` plays on DigitalOcean (same attributes, so the rest of the
 program does not know the difference) with no DigitalOcean resource at all: no VPC, cluster, pools,
-NFS share, Spaces key or look-ups. What the cluster brings on DOKS and the program relies on is
-added here from the vendored copies: the Gateway API CRDs and CiliumNetworkPolicy (Cilium serves them on DOKS) and the
-DynamoGraphDeployment CRD (the Dynamo operator applies it itself once its container runs; no
-container runs on the local cluster).
+NFS share, Spaces key or look-ups. The local cluster brings what DOKS's Cilium brings (the Gateway API
+CRDs, Cilium's CRDs, the `cilium` GatewayClass, Cilium's own operator: localcluster/cilium.py); the
+DynamoGraphDeployment CRD, which the Dynamo operator applies itself once its container runs, is added here
+from the vendored copy (no container runs on the local cluster).
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from components.config import ConfigError
 from components.infra import InfrastructureArgs
 
 VENDOR_CRDS = Path(__file__).resolve().parents[1] / "vendor" / "crds"
-CLUSTER_CRDS = ("gateway-api-v1.2.1-standard-crds.yaml.gz", "nvidia.com_dynamographdeployments.yaml.gz",
-                "cilium-v1.18.4-ciliumnetworkpolicies.yaml.gz")
+# The Gateway API and Cilium CRDs come with the local cluster as they do with DOKS (localcluster/cilium.py:
+# Cilium's operator runs there); what the operator the cluster does not run would have applied is added here.
+CLUSTER_CRDS = ("nvidia.com_dynamographdeployments.yaml.gz",)
 
 
 def as_served(node):

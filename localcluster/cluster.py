@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from localcluster import tools
+from localcluster import cilium, tools
 from tools.priority import inherit_priority
 
 REPO = Path(__file__).resolve().parents[1]
@@ -217,6 +217,29 @@ def nodes() -> list[dict]:
     ]
 
 
+def _create(cluster: Cluster, items: list[dict], what: str) -> None:
+    made = _kubectl_json(cluster, ["create"], {"items": items})
+    if made.returncode != 0:
+        raise ClusterError(f"could not create {what}: {made.stderr.strip()[-2000:]}")
+
+
+def _start_cilium(cluster: Cluster, bins: dict[str, Path], pids: dict[str, int], save) -> None:
+    """What DOKS's Cilium brings: the Gateway API CRDs, then Cilium's operator, its GatewayClass and an address pool."""
+    crds = cilium.gateway_api_crds()
+    _create(cluster, crds, "the Gateway API CRDs")
+    names = [crd["metadata"]["name"] for crd in crds]
+    _wait("the Gateway API CRDs", lambda: _kubectl_json(cluster, ["established", *names]).returncode == 0, 30,
+          cluster, "kube-apiserver")
+    config_dir = cilium.write_config(cluster.root / "cilium-config")
+    pids["cilium-operator"] = _start(cluster, "cilium-operator",
+                                     cilium.argv(bins["cilium-operator-generic"], cluster.kubeconfig, config_dir))
+    save()  # before the wait: an interrupt during it must still find the operator to stop
+    _wait("Cilium's operator (its CRDs)",
+          lambda: _kubectl_json(cluster, ["established", *cilium.OPERATOR_CRDS]).returncode == 0, 90, cluster,
+          "cilium-operator")
+    _create(cluster, cilium.cluster_objects(), "the cilium GatewayClass and address pool")
+
+
 def up(cluster: Cluster | None = None) -> Cluster:
     """Start the control plane and the kwok nodes; idempotent if it is already up."""
     cluster = cluster or Cluster.for_this_clone()
@@ -250,7 +273,8 @@ def up(cluster: Cluster | None = None) -> Cluster:
         if made.returncode != 0:
             raise ClusterError(f"could not register the kwok nodes: {made.stderr.strip()}")
         _wait("kwok nodes Ready", lambda: _kubectl_json(cluster, ["nodes-ready"]).returncode == 0, 30, cluster, "kwok")
-        # Stand-ins for the Dynamo operator and Cilium's Gateway controller (status only; see standins).
+        _start_cilium(cluster, bins, pids, save)
+        # The stand-in for the Dynamo operator (the DGD's Ready condition only; see standins).
         pids["standins"] = _start(cluster, "standins",
                                   [sys.executable, "-m", "localcluster.standins", str(cluster.kubeconfig)])
         save()

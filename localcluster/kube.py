@@ -1,6 +1,7 @@
 """Small Kubernetes API calls made from inside the cluster's network namespace (Python client, no kubectl).
 
-    python -m localcluster.kube KUBECONFIG ready|nodes-ready|apply   (apply reads {"items": [...]} on stdin)
+    python -m localcluster.kube KUBECONFIG ready|nodes-ready|apply|create|established NAME...
+    (apply reads nodes, create CRDs and cluster-scoped custom objects, as {"items": [...]} on stdin)
 """
 
 from __future__ import annotations
@@ -41,6 +42,40 @@ def apply_nodes(kubeconfig: str, items: list[dict]) -> None:
                 raise
 
 
+def create_objects(kubeconfig: str, items: list[dict]) -> None:
+    """Create CRDs, namespaces and cluster-scoped custom objects; one that exists already is left as it is."""
+    client_ = api(kubeconfig)
+    for obj in items:
+        try:
+            if obj["kind"] == "CustomResourceDefinition":
+                client.ApiextensionsV1Api(client_).create_custom_resource_definition(obj)
+            elif obj["kind"] == "Namespace":
+                client.CoreV1Api(client_).create_namespace(obj)
+            else:
+                group, version = obj["apiVersion"].split("/")
+                kind = obj["kind"].lower()
+                plural = f"{kind}es" if kind.endswith("s") else f"{kind}s"  # GatewayClass -> gatewayclasses
+                client.CustomObjectsApi(client_).create_cluster_custom_object(group, version, plural, obj)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+
+
+def established(kubeconfig: str, names: list[str]) -> bool:
+    """Every named CRD exists and is Established."""
+    crds = client.ApiextensionsV1Api(api(kubeconfig))
+    for name in names:
+        try:
+            crd = crds.read_custom_resource_definition(name)
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        if not any(c.type == "Established" and c.status == "True" for c in (crd.status.conditions or [])):
+            return False
+    return True
+
+
 def main(argv: list[str]) -> int:
     kubeconfig, verb = argv[0], argv[1]
     if verb == "ready":
@@ -50,6 +85,11 @@ def main(argv: list[str]) -> int:
     if verb == "apply":
         apply_nodes(kubeconfig, json.load(sys.stdin)["items"])
         return 0
+    if verb == "create":
+        create_objects(kubeconfig, json.load(sys.stdin)["items"])
+        return 0
+    if verb == "established":
+        return 0 if established(kubeconfig, argv[2:]) else 1
     print(f"unknown verb {verb!r}", file=sys.stderr)
     return 2
 

@@ -39,6 +39,7 @@ LANGUAGE_HOST_VERSION = "v3.259.0"
 RANDOM_VERSION = "4.21.1"
 DIGITALOCEAN_VERSION = "4.76.0"
 DOCKER_BUILD_VERSION = "0.0.22"
+CILIUM_VERSION = "v1.18.4"  # DOKS's Cilium (its CiliumNetworkPolicy CRD in vendor/crds is the same release)
 _BRIDGE_REFUSED = (  # what pulumi-terraform-bridge v3.135.0 requires and the proxy refuses
     ("github.com/pulumi/pulumi-dotnet/pulumi-language-dotnet/v3", "../../pulumi-dotnet/pulumi-language-dotnet"),
     ("github.com/pulumi/pulumi-yaml", "../../pulumi-yaml"),
@@ -60,11 +61,13 @@ class Tool:
     binaries: dict[str, str]
     ldflags: dict[str, str] = field(default_factory=dict)  # Go package-qualified var -> value
     source: VendoredSource | None = None  # built from vendor/go-src instead of the module proxy
+    tags: tuple[str, ...] = ()  # Go build tags, as the upstream Makefile sets them
 
     @property
     def folder(self) -> Path:
-        """Keyed by version, link flags and sources, so a changed recipe never reuses an old binary."""
-        recipe = json.dumps(sorted(self.ldflags.items())) + (self.source.key() if self.source else "")
+        """Keyed by version, link flags, tags and sources, so a changed recipe never reuses an old binary."""
+        recipe = (json.dumps(sorted(self.ldflags.items())) + (self.source.key() if self.source else "")
+                  + (",".join(self.tags) if self.tags else ""))
         return TOOLS_DIR / f"{self.name}-{self.version}-{hashlib.sha256(recipe.encode()).hexdigest()[:8]}"
 
 
@@ -93,6 +96,11 @@ TOOLS: tuple[Tool, ...] = (
         for var, value in (("gitVersion", KUBERNETES_VERSION), ("gitMajor", KUBERNETES_VERSION.split(".")[0][1:]),
                            ("gitMinor", KUBERNETES_VERSION.split(".")[1]), ("gitTreeState", "clean"))
     }),
+    # Cilium's operator: its Gateway API controller and LB-IPAM give the local Gateway its status (localcluster/cilium.py).
+    Tool("cilium-operator", "github.com/cilium/cilium", CILIUM_VERSION, "cilium",
+         {"cilium-operator-generic": "github.com/cilium/cilium/operator"},
+         ldflags={"github.com/cilium/cilium/pkg/version.ciliumVersion": CILIUM_VERSION.lstrip("v")},
+         tags=("ipam_provider_operator",)),
     Tool("pulumi", "github.com/pulumi/pulumi/pkg/v3", PULUMI_VERSION, "pulumi",
          {"pulumi": "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi"},
          ldflags={"github.com/pulumi/pulumi/sdk/v3/go/common/version.Version": PULUMI_VERSION}),
@@ -124,7 +132,7 @@ TOOLS: tuple[Tool, ...] = (
 )
 
 # Binaries the control plane needs and the ones `pulumi up -s local` needs.
-CLUSTER_BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+CLUSTER_BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "cilium-operator-generic")
 PULUMI_BINARIES = ("pulumi", "pulumi-language-python", "pulumi-resource-kubernetes", "pulumi-resource-random",
                    "pulumi-resource-digitalocean", "pulumi-resource-docker-build")
 
@@ -199,7 +207,8 @@ def _build(tool: Tool, binaries: list[str]) -> None:
         started = time.monotonic()
         _log(f"building {binary} from {tool.module} {tool.version} (first run only; cached in {tool.folder}) ...")
         partial = tool.folder / f".{binary}.{os.getpid()}.partial"
-        cmd = ["nice", "-n", "10", "go", "build", *extra, "-trimpath", "-ldflags", f"-s -w {flags}".strip(),
+        tags = ["-tags", ",".join(tool.tags)] if tool.tags else []
+        cmd = ["nice", "-n", "10", "go", "build", *extra, *tags, "-trimpath", "-ldflags", f"-s -w {flags}".strip(),
                "-o", str(partial), tool.binaries[binary]]
         proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True)
         if proc.returncode != 0:
@@ -218,7 +227,7 @@ def _build(tool: Tool, binaries: list[str]) -> None:
 # Two builds at once: one go build leaves a core idle while it links or fetches modules (cold: ~42 CPU-min
 # over ~25 wall-min serially). Longest first, so the last to finish is a short one.
 BUILD_WORKERS = 2
-_BUILD_ORDER = ("pulumi-resource-kubernetes", "kubernetes", "pulumi", "pulumi-resource-random",
+_BUILD_ORDER = ("pulumi-resource-kubernetes", "kubernetes", "pulumi", "cilium-operator", "pulumi-resource-random",
                 "pulumi-resource-docker-build", "kwok", "etcd", "pulumi-language-python", "pulumi-resource-digitalocean")
 
 

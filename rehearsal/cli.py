@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from rehearsal import calibration
 from rehearsal.ports import PortTaken
 from rehearsal.speculative import METHODS, SpecDecoding
 from rehearsal.settings import (
@@ -23,6 +24,7 @@ from rehearsal.settings import (
     DEFAULT_UI_PORT,
     DEFAULT_WORKERS,
     ROUTER_PRESETS,
+    MockerTiming,
 )
 from rehearsal.stack import NotReady, Readiness, Stack, StackConfig
 from rehearsal.supervisor import ProcessDied
@@ -40,7 +42,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ui-port", type=int, default=DEFAULT_UI_PORT, help="load generator UI port")
     parser.add_argument("--kv-port", type=int, default=DEFAULT_KV_PORT, help="KV-routed frontend port")
     parser.add_argument("--rr-port", type=int, default=DEFAULT_RR_PORT, help="round-robin frontend port")
-    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="mocker workers (replicas)")
+    parser.add_argument("--calibration", choices=sorted(calibration.GPUS), default="h100",
+                        help="the GPU the mockers are timed for: h100 (the dev stack) or h200 (prod)")
+    parser.add_argument("--layout", choices=sorted(calibration.LAYOUTS), default=calibration.BOOTH_LAYOUT,
+                        help="the replica layout timed (the stack's model.replicas x model.tensorParallel); "
+                             "70b-tp4 is the booth's 2 x TP=4")
+    parser.add_argument("--workers", type=int, default=None,
+                        help=f"mocker workers (replicas); default: the layout's ({DEFAULT_WORKERS} for the booth's)")
     parser.add_argument("--router", choices=sorted(ROUTER_PRESETS), default="booth",
                         help="KV frontend router settings: the booth's chosen ones or Dynamo's defaults")
     parser.add_argument("--spec", choices=METHODS, default="none",
@@ -55,11 +63,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace) -> StackConfig:
+    if args.spec != "none" and args.layout != calibration.BOOTH_LAYOUT:
+        # rehearsal/speculative.py times drafting from the TP=4 70B spec-decode measurements only.
+        raise ValueError(f"--spec {args.spec} is timed for --layout {calibration.BOOTH_LAYOUT} only, not {args.layout}")
+    timing = MockerTiming(calibration=args.calibration, layout=args.layout)
     return StackConfig(
         kv_port=args.kv_port,
         rr_port=args.rr_port,
         ui_port=None if args.no_loadgen else args.ui_port,
-        workers=args.workers,
+        workers=args.workers or timing.replicas,
+        timing=timing,
         router=ROUTER_PRESETS[args.router],
         spec=SpecDecoding(args.spec, args.max_draft_len),
         itl_runs_file=args.itl_runs_file,
@@ -87,7 +100,9 @@ def run(config: StackConfig, ready_timeout: float, logs_dir: Path | None = None,
     """Start, wait, serve until a signal or a death; always stop everything."""
     stack = stack_factory(config, work_dir=logs_dir)
     try:
-        print(f"Starting Dynamo rehearsal: {config.workers} mocker workers, KV router ({config.router.label()}), "
+        layout = calibration.LAYOUTS[config.timing.layout].label
+        print(f"Starting Dynamo rehearsal: {config.workers} mocker workers timed as {layout} on {config.timing.calibration}, "
+              f"KV router ({config.router.label()}), "
               f"{config.spec.label()}", flush=True)
         stack.start()
         stack.wait_ready(ready_timeout, on_progress=_progress_printer(config))

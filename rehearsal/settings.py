@@ -11,6 +11,8 @@ from pathlib import Path
 
 import yaml
 
+from rehearsal.calibration import BOOTH_LAYOUT, LAYOUTS, load as load_calibration
+
 # Same served model name as the cloud stacks, so the load generator and any
 # client config work unchanged against the rehearsal.
 MODEL_NAME = "nvidia/Llama-3.1-70B-Instruct-FP8"
@@ -22,7 +24,7 @@ DEFAULT_KV_PORT = 8000
 DEFAULT_RR_PORT = 8001
 DEFAULT_WORKERS = 2  # the cloud stacks' replica count (2x TP=4 on one 8-GPU node)
 # The engine limits and the migration limit live in serving.engine (the cloud program reads them too).
-from serving.engine import MAX_BATCH_SIZE, MAX_NUM_TOKENS, MIGRATION_LIMIT, engine_limit_args  # noqa: E402,F401
+from serving.engine import MAX_BATCH_SIZE, MAX_NUM_TOKENS, MIGRATION_LIMIT, MOCKER_BLOCK_SIZE, engine_limit_args  # noqa: E402,F401
 from serving.router import router_policy  # noqa: E402
 
 # Dynamo without etcd or NATS: discovery through files in a temp dir, requests
@@ -45,11 +47,25 @@ class MockerTiming:
     speedup_ratio: float = 1.0
     decode_speedup_ratio: float = 1.0
     engine_type: str = "trtllm"
+    # The replica layout the table is measured for (rehearsal.calibration.LAYOUTS): 2 x 70B TP=4 is the booth's.
+    layout: str = BOOTH_LAYOUT
+
+    @property
+    def replicas(self) -> int:
+        """How many replicas this layout puts on the node's 8 GPUs (one mocker worker each)."""
+        return LAYOUTS[self.layout].replicas
+
+    def perf_data_name(self) -> str:
+        return f"perf-{self.calibration}-{self.layout}.npz"
 
     def args(self, perf_data: Path) -> list[str]:
-        """Mocker flags; `perf_data` is where the stack wrote `calibration.write_npz(self.calibration)`."""
+        """Mocker flags; `perf_data` is where the stack wrote `calibration.write_npz(self.calibration, ..., self.layout)`.
+
+        Each replica's mock KV cache holds what the engine would give it on that GPU in that layout."""
         return [
             "--engine-type", self.engine_type,
+            "--block-size", str(MOCKER_BLOCK_SIZE),
+            "--num-gpu-blocks-override", str(load_calibration(self.calibration, self.layout).kv_blocks()),
             "--planner-profile-data", str(perf_data),
             "--speedup-ratio", str(self.speedup_ratio),
             "--decode-speedup-ratio", str(self.decode_speedup_ratio),

@@ -188,7 +188,7 @@ class Stack:
         sup = self.supervisor
         sup.start("event-broker", [py, "-m", "rehearsal.event_broker", "--xsub-port", str(xsub), "--xpub-port", str(xpub)],
                   env=self._base_env(), restart=True)
-        self.perf_data = calibration.write_npz(cfg.timing.calibration, self.work_dir / f"perf-{cfg.timing.calibration}.npz")
+        self.perf_data = calibration.write_npz(cfg.timing.calibration, self.work_dir / cfg.timing.perf_data_name(), cfg.timing.layout)
         namespaces = cfg.worker_namespaces()
         self.worker_system_ports = pick_free_system_ports(len(namespaces))
         for index, (system_port, namespace) in enumerate(zip(self.worker_system_ports, namespaces)):

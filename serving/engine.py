@@ -13,6 +13,13 @@ MAX_BATCH_SIZE = 16
 # its in-flight requests and, until its registration expires, new ones routed to it; with 3 they go to the
 # surviving worker. The cluster's frontends and the rehearsal's use this one value.
 MIGRATION_LIMIT = 3
+# The share of a GPU's memory left after the weights that TensorRT-LLM gives the KV cache
+# (model.engine.freeGpuMemoryFraction) and the cache's element type (model.engine.kvCacheDtype): the config's
+# defaults, and what the rehearsal sizes each mock replica's KV cache with (rehearsal/calibration.py).
+FREE_GPU_MEMORY_FRACTION = 0.85
+KV_CACHE_DTYPE = "fp8"
+# Tokens per KV block: TensorRT-LLM's tokens_per_block default, and the mocker's for --engine-type trtllm.
+MOCKER_BLOCK_SIZE = 32
 
 
 def engine_limit_args(max_batch_size: int = MAX_BATCH_SIZE, max_num_tokens: int = MAX_NUM_TOKENS,

@@ -53,6 +53,8 @@ def marked_any() -> list[int]:
 PHASES = {
     # phase -> what shows it is under way
     "control plane starting": lambda cmd: "kube-apiserver" in cmd,
+    # up() waits up to 90 s for the operator's CRDs: a signal then must still stop the operator it started.
+    "Cilium's operator starting": lambda cmd: "cilium-operator-generic" in cmd,
     "pulumi CLI running": lambda cmd: cmd.split(" ", 1)[0].rsplit("/", 1)[-1] == "pulumi" and " preview " in cmd,
 }
 

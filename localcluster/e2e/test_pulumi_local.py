@@ -3,8 +3,8 @@
 The tests run in file order and share one stack: bad input first (nothing may be touched), then
 preview, up, what the API server holds, idempotence, an exact config diff, an interrupted update,
 the secret scan and destroy. Every binary is real (CLI, language host, Kubernetes and random providers,
-the policy pack, the API server); the only stand-ins are the controllers that run as containers on DOKS
-(the Dynamo operator's Ready condition, Cilium's Gateway status: localcluster/standins.py).
+the policy pack, the API server, Cilium's operator); the only stand-in is the Dynamo operator's Ready condition
+(localcluster/standins.py).
 """
 
 from __future__ import annotations
@@ -182,27 +182,92 @@ def test_dgd_accepted_by_its_real_crd(stack: Workspace, api):
     SUMMARY["notes"].append("DGD Ready is set by the Dynamo-operator STAND-IN (localcluster/standins.py)")
 
 
-def test_gateway_and_routes_accepted(stack: Workspace, api):
+def _self_signed_tls(hostname: str) -> dict[str, str]:
+    """A certificate for the Gateway's hostname, as cert-manager would store it (ACME cannot reach Let's Encrypt here)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname)]), critical=False).sign(key, hashes.SHA256()))
+    return {"tls.crt": base64.b64encode(cert.public_bytes(serialization.Encoding.PEM)).decode(),
+            "tls.key": base64.b64encode(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                          serialization.NoEncryption())).decode()}
+
+
+def _gateway_status(custom: client.CustomObjectsApi, namespace: str, name: str) -> tuple[dict, dict]:
+    gw = custom.get_namespaced_custom_object("gateway.networking.k8s.io", "v1", namespace, "gateways", name)
+    conditions = {c["type"]: c for c in gw["status"]["conditions"]}
+    listeners = {lst["name"]: {c["type"]: c for c in lst["conditions"]} for lst in gw["status"].get("listeners", [])}
+    return gw, {"gateway": conditions, **listeners}
+
+
+def test_gateway_and_routes_translated_by_ciliums_operator(stack: Workspace, api):
+    """Cilium's own operator (v1.18.4, localcluster/cilium.py) accepts the program's Gateway and routes and
+    turns them into Envoy configuration; the e2e reads what it produced, not conditions we wrote."""
+    from components.gateway import LOADGEN_REQUEST_TIMEOUT, TLS_SECRET
+    from localcluster.cilium import CONTROLLER_NAME, LB_POOL_CIDR
+
     resources = stack.resources()
     [gateway] = _types(resources, "gateway.networking.k8s.io/v1:Gateway")
     routes = _types(resources, "gateway.networking.k8s.io/v1:HTTPRoute")
     assert routes
     custom = client.CustomObjectsApi(api)
-    live = {}
+    meta = gateway["outputs"]["metadata"]
+    namespace, name = meta["namespace"], meta["name"]
     for res, plural in [(gateway, "gateways")] + [(r, "httproutes") for r in routes]:
-        meta = res["outputs"]["metadata"]
-        live[meta["name"]] = obj = custom.get_namespaced_custom_object(
-            "gateway.networking.k8s.io", "v1", meta["namespace"], plural, meta["name"])
-        assert obj["spec"] == res["outputs"]["spec"], "the API server pruned or defaulted what the program sent"
-    gw = live[gateway["outputs"]["metadata"]["name"]]
-    assert {c["type"] for c in gw["status"]["conditions"] if c["status"] == "True"} >= {"Accepted", "Programmed"}
-    for route in routes:
-        status = live[route["outputs"]["metadata"]["name"]]["status"]
-        assert any(p["parentRef"]["name"] == gw["metadata"]["name"] and
-                   {c["type"] for c in p["conditions"] if c["status"] == "True"} >= {"Accepted", "ResolvedRefs"}
-                   for p in status["parents"])
-    SUMMARY["notes"].append("Gateway/HTTPRoute conditions are set by the Cilium-controller STAND-IN "
-                            "(localcluster/standins.py); their specs are validated by the real Gateway API CRDs")
+        live = custom.get_namespaced_custom_object("gateway.networking.k8s.io", "v1", res["outputs"]["metadata"]["namespace"],
+                                                   plural, res["outputs"]["metadata"]["name"])
+        assert live["spec"] == res["outputs"]["spec"], "the API server pruned or defaulted what the program sent"
+    gw, status = _gateway_status(custom, namespace, name)
+    assert status["gateway"]["Accepted"]["status"] == status["gateway"]["Programmed"]["status"] == "True"
+    assert status["gateway"]["Programmed"]["reason"] == "Programmed" != STANDIN_REASON
+    assert gw["status"]["addresses"][0]["value"].startswith(LB_POOL_CIDR.rsplit(".", 2)[0])  # LB-IPAM, as DO's LB would
+    assert status["http"]["Programmed"]["status"] == "True"
+    # No cert-manager controller runs locally, so the HTTPS listener's Secret is missing until the test issues it.
+    assert status["https"]["ResolvedRefs"]["reason"] in ("InvalidCertificateRef", "ResolvedRefs")
+    hostname = gateway["outputs"]["spec"]["listeners"][0]["hostname"]
+    tls = client.V1Secret(metadata=client.V1ObjectMeta(name=TLS_SECRET, namespace=namespace), type="kubernetes.io/tls",
+                          data=_self_signed_tls(hostname))
+    core = client.CoreV1Api(api)
+    try:
+        core.create_namespaced_secret(namespace, tls)
+        deadline = time.monotonic() + 60
+        while status["https"]["Programmed"]["status"] != "True" and time.monotonic() < deadline:
+            time.sleep(1)
+            gw, status = _gateway_status(custom, namespace, name)
+        assert status["https"]["Programmed"]["status"] == "True", status["https"]
+        for route in routes:
+            route_meta = route["outputs"]["metadata"]
+            live = custom.get_namespaced_custom_object("gateway.networking.k8s.io", "v1", route_meta["namespace"],
+                                                       "httproutes", route_meta["name"])
+            [parent] = [p for p in live["status"]["parents"] if p["parentRef"]["name"] == name]
+            assert parent["controllerName"] == CONTROLLER_NAME
+            assert {c["type"] for c in parent["conditions"] if c["status"] == "True"} >= {"Accepted", "ResolvedRefs"}
+        cec = custom.get_namespaced_custom_object("cilium.io", "v2", namespace, "ciliumenvoyconfigs", f"cilium-gateway-{name}")
+        by_config = {rc["name"]: [route for host in rc.get("virtualHosts", []) for route in host["routes"]]
+                     for rc in cec["spec"]["resources"] if rc["@type"].endswith("RouteConfiguration")}
+        # What Cilium's translation made of the program's settings: the plain-HTTP listener only redirects to
+        # HTTPS; the load generator's routes carry its request timeout, its websocket route none; Grafana under /grafana.
+        redirecting = [routes for routes in by_config.values() if any("redirect" in r for r in routes)]
+        assert redirecting and all(r.get("redirect", {}).get("schemeRedirect") == "https" and "route" not in r
+                                   for routes in redirecting for r in routes)
+        forwarded = [r for routes in by_config.values() for r in routes if "route" in r]
+        to_loadgen = {json.dumps(r["match"], sort_keys=True): r["route"] for r in forwarded if ":loadgen:" in r["route"]["cluster"]}
+        assert to_loadgen['{"path": "/ws"}'].get("timeout") is None
+        assert to_loadgen['{"prefix": "/"}']["timeout"] == LOADGEN_REQUEST_TIMEOUT
+        assert any(r["match"].get("pathSeparatedPrefix") == "/grafana" and "grafana" in r["route"]["cluster"] for r in forwarded)
+    finally:
+        core.delete_namespaced_secret(TLS_SECRET, namespace)
+    SUMMARY["notes"].append("Gateway/HTTPRoute status and Envoy config by Cilium's own operator v1.18.4 "
+                            "(localcluster/cilium.py); TLS Secret self-signed by the test (no ACME here)")
 
 
 def test_workloads_available(stack: Workspace, api):

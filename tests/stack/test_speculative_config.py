@@ -3,7 +3,7 @@
 import pytest
 
 from components.config import ConfigError, parse_config
-from components.models import GPU_MEMORY_GIB, catalog
+from serving.models import GPU_MEMORY_GIB, catalog
 from components.config import GPU_SLUGS
 from test_config_validation import raw_config
 
