@@ -141,14 +141,22 @@ class Watch:
             assert abs(self.rate - rate) <= 0.1 * rate, f"workload ran {self.rate:.1f} requests/s, configured {rate:g}"
 
 
-def watch(served: Served, seconds: float, *, attack=None) -> Watch:
-    """Run `attack(stop_event)` in a thread for `seconds` while measuring; then Stop, 10 times."""
+def mark(served: Served) -> tuple[int, float]:
+    """(completed requests, now): where a watch's workload rate starts when the attack is set up before it."""
+    return served.completed(), time.monotonic()
+
+
+def watch(served: Served, seconds: float, *, attack=None, since: tuple[int, float] | None = None) -> Watch:
+    """Run `attack(stop_event)` in a thread for `seconds` while measuring; then Stop, 10 times.
+
+    The workload's rate counts from `since` when given: an attack set up before the watch may delay arrivals
+    that the engine then sends inside the window, so the window must cover the set-up too."""
     result, done = Watch(), threading.Event()
     threads = [threading.Thread(target=target, args=(served, result, done), daemon=True)
                for target in (_presenter, _feed, _probe)]
     if attack is not None:
         threads.append(threading.Thread(target=attack, args=(done,), daemon=True))
-    before, started = served.completed(), time.monotonic()
+    before, started = since if since is not None else mark(served)
     for thread in threads:
         thread.start()
     time.sleep(seconds)
