@@ -31,11 +31,6 @@ from loadgen.workload.scenario import PHASES
 from rehearsal.calibration import LAYOUTS, GpuCalibration, load
 
 
-def prefill_ms(cal: GpuCalibration, new_tokens: float) -> float:
-    """TTFT compute for `new_tokens` uncached tokens on one replica of the calibration's layout."""
-    return cal.prefill_ms(new_tokens)
-
-
 def predict(cal: GpuCalibration, opening: int, answer: int, question: int, turns: tuple[int, int], overhead_ms: float) -> dict:
     """Mean TTFT (ms) per turn for KV and round-robin, and the KV/RR ratios the booth reports."""
     n = cal.layout.replicas
@@ -44,14 +39,14 @@ def predict(cal: GpuCalibration, opening: int, answer: int, question: int, turns
     for k in range(1, turns[1] + 1):
         prompt = opening + (k - 1) * step
         if k == 1:
-            kv[k] = rr[k] = overhead_ms + prefill_ms(cal, prompt)
+            kv[k] = rr[k] = overhead_ms + cal.prefill_ms(prompt)
             continue
-        hit = overhead_ms + prefill_ms(cal, step)
+        hit = overhead_ms + cal.prefill_ms(step)
         never = ((n - 1) / n) ** (k - 1)  # this replica never served the conversation: full miss
         last = 1 / n  # it served turn k-1: a hit
         partial = 1 - never - last  # it served an earlier turn: re-prefill the turns since
         gap_tokens = min(prompt, step * min(k - 1, n))
-        rr[k] = never * (overhead_ms + prefill_ms(cal, prompt)) + last * hit + partial * (overhead_ms + prefill_ms(cal, gap_tokens))
+        rr[k] = never * (overhead_ms + cal.prefill_ms(prompt)) + last * hit + partial * (overhead_ms + cal.prefill_ms(gap_tokens))
         kv[k] = hit
     weights = {k: sum(1 for t in range(turns[0], turns[1] + 1) if t >= k) for k in range(2, turns[1] + 1)}
     pooled = lambda d: sum(d[k] * w for k, w in weights.items()) / sum(weights.values())
@@ -67,14 +62,14 @@ def _request_mix(cal: GpuCalibration, opening: int, answer: int, question: int,
         reach = sum(1 for t in range(turns[0], turns[1] + 1) if t >= k) / (turns[1] - turns[0] + 1)  # P(turn k exists)
         prompt = opening + (k - 1) * step
         if k == 1:
-            kinds.append((k, reach, prefill_ms(cal, prompt)))
+            kinds.append((k, reach, cal.prefill_ms(prompt)))
         elif router == "kv":
-            kinds.append((k, reach, prefill_ms(cal, step)))
+            kinds.append((k, reach, cal.prefill_ms(step)))
         else:
             never, last = ((n - 1) / n) ** (k - 1), 1 / n
             gap = min(prompt, step * min(k - 1, n))
-            kinds += [(k, reach * never, prefill_ms(cal, prompt)), (k, reach * last, prefill_ms(cal, step)),
-                      (k, reach * (1 - never - last), prefill_ms(cal, gap))]
+            kinds += [(k, reach * never, cal.prefill_ms(prompt)), (k, reach * last, cal.prefill_ms(step)),
+                      (k, reach * (1 - never - last), cal.prefill_ms(gap))]
     return kinds
 
 
