@@ -59,9 +59,9 @@ vendor-charts: setup-tools
 setup-prometheus:
 	@command -v prometheus >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 
-# The whole suite as lanes that run at once (tools/test_lanes.py): the booth acceptance and the other
-# real-time tests at full priority, the unit tests, the Go-built tools and the real-`pulumi` e2e beside
-# them at lower priority. Under tools/guard.py: nothing it started outlives it, whatever signal stops it.
+# The whole suite as lanes that run at once (tools/test_lanes.py): the booth acceptance (real-time, then the
+# edge's attack tests), the other real-time tests, the unit tests, the Go-built tools and the real-`pulumi`
+# e2e beside them at lower priority. Under tools/guard.py: nothing it started outlives it, whatever signal stops it.
 test: setup
 	@command -v ip >/dev/null 2>&1 && command -v openssl >/dev/null 2>&1 && command -v patch >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq iproute2 openssl patch >/dev/null; }
 	$(BIN)/python -m tools.guard --grace 90 -- $(BIN)/python -m tools.test_lanes

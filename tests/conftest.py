@@ -15,6 +15,8 @@ REALTIME_MODULES = {
     "test_loadgen_itl_runs.py", "test_loadgen_attacks.py",
 }
 BOOTH_MODULES = {"test_rehearsal_booth_acceptance.py"}
+# Real servers under attack (issue 28), CPU-heavy: a lane of their own that waits for the booth's rehearsals.
+EDGE_MODULES = {"test_loadgen_attacks.py"}
 
 
 def pytest_configure(config):
@@ -22,11 +24,13 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Which lane of tools/test_lanes.py runs a test: `realtime` (protected CPU share) or not."""
+    """Which lane of tools/test_lanes.py runs a test: `booth`, `edge`, `realtime` (protected CPU share) or not."""
     import pytest
     for item in items:
         name = item.path.name
         if name in BOOTH_MODULES:
             item.add_marker(pytest.mark.booth)
+        if name in EDGE_MODULES:
+            item.add_marker(pytest.mark.edge)
         if item.get_closest_marker("e2e") or name in REALTIME_MODULES or name in BOOTH_MODULES:
             item.add_marker(pytest.mark.realtime)

@@ -27,14 +27,16 @@ def py(code: str) -> list[str]:
 def test_make_test_lanes_cover_the_suite_once():
     plan = {lane.name: lane for lane in lanes("python")}
     assert [c[-2:] for c in plan["booth"].commands] == [["booth", "-rP"]]
-    assert plan["realtime"].commands == [["python", "-m", "pytest", "--durations=15", "-m", "realtime and not booth"]]
+    assert plan["realtime"].commands == [["python", "-m", "pytest", "--durations=15", "-m", "realtime and not booth and not edge"]]
+    assert plan["edge"].commands == [["python", "-m", "pytest", "--durations=15", "-m", "edge"]]
+    assert (plan["edge"].after, plan["edge"].needs_success) == ("booth", False)  # apart from the booth, not gated on it
     assert plan["unit"].commands == [["python", "-m", "pytest", "--durations=15", "-m", "not realtime"]]
     assert plan["e2e"].after == "tools"
     assert plan["booth"].rt_priority == BOOTH_RT_PRIORITY and all(
         lane.rt_priority is None for lane in plan.values() if lane.name != "booth")
     assert plan["booth"].nice == 0 < plan["realtime"].nice < min(plan[name].nice for name in ("unit", "tools", "e2e"))
     collected = {}
-    for marks in ("booth", "realtime and not booth", "not realtime"):
+    for marks in ("booth", "edge", "realtime and not booth and not edge", "not realtime"):
         out = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-m", marks, "-p", "no:cacheprovider"],
                              cwd=REPO, capture_output=True, text=True, timeout=120).stdout
         collected[marks] = {line for line in out.splitlines() if "::" in line}
@@ -43,6 +45,7 @@ def test_make_test_lanes_cover_the_suite_once():
     every = {line for line in everything.splitlines() if "::" in line}
     assert sum(len(v) for v in collected.values()) == len(every) and set().union(*collected.values()) == every
     assert [t for t in collected["booth"]] == [next(t for t in every if "booth_acceptance" in t)]
+    assert collected["edge"] and all("test_loadgen_attacks.py" in t for t in collected["edge"])
 
 
 def test_lanes_run_at_once_in_order_and_report_the_first_failure(tmp_path):
@@ -50,6 +53,7 @@ def test_lanes_run_at_once_in_order_and_report_the_first_failure(tmp_path):
     plan = [Lane("slow", 0, [py("import time; time.sleep(1.5); print('slow done')")]),
             Lane("first", 5, [py("print('first')"), py("print('second step'); raise SystemExit(3)")]),
             Lane("after-first", 5, [py("print('must not run')")], after="first"),
+            Lane("apart-from-first", 5, [py("print('ran after first ended')")], after="first", needs_success=False),
             Lane("fast", 5, [py("print('fast')")])]
     started = time.monotonic()
     with out.open("w") as f:
@@ -59,6 +63,7 @@ def test_lanes_run_at_once_in_order_and_report_the_first_failure(tmp_path):
     assert time.monotonic() - started < 4, "the lanes ran at once"
     assert "first\nsecond step" in text and "slow done" in text and "fast" in text
     assert "must not run" not in text and "not run, lane first failed" in text
+    assert text.index("lane first") < text.index("ran after first ended"), "a lane kept apart waits, then runs"
     assert text.index("lane fast") < text.index("lane slow"), "each lane is printed when it ends"
 
 

@@ -4,11 +4,14 @@ Starts the whole rehearsal on free ports exactly as `make demo` does (2 mocker w
 measured H100 table, the booth's router settings, the load generator with its defaults: 7k-token openings,
 2-4 turns) and starts auto mode through the API. Auto mode gives the replicas to one router at a time: each
 phase is a KV-aware slice and a round-robin slice from the same seed (same arrivals, documents, turn counts),
-drained between. It runs two whole cycles and the third cycle's first three phases (warm-up, steady, high load),
-so each gated phase pools three twin pairs (~75-150 conversations a router): two pairs were not enough at high
-load, where ~10% of KV's follow-ups are moved by the router off a replica busy with another opening (each a
-~370 ms re-prefill) and the pooled ratio read 0.25-0.60 over fourteen runs (docs/testing.md). One pair's turn-2 ratio moves by
-about +-0.1 (round-robin finds a history by chance half the time; KV's router moves 5-10% of follow-ups).
+drained between. Each gated phase pools three twin pairs (~75-150 conversations a router): two pairs were not
+enough at high load, where ~10% of KV's follow-ups are moved by the router off a replica busy with another
+opening (each a ~370 ms re-prefill) and the pooled ratio read 0.25-0.60 over fourteen runs (docs/testing.md).
+The three pairs come from three whole rehearsals run at once, each through its first cycle's warm-up, steady and
+high-load phases (issue 30: one rehearsal running three cycles waited ~20 minutes on real time at a load average
+of 0.1-0.4; three at once take a third of it, each with its own seeds, so the pairs are as independent as three
+cycles of one). One pair's turn-2 ratio moves by about +-0.1 (round-robin finds a history by chance half the
+time; KV's router moves 5-10% of follow-ups).
 It reads the compared twin slices and the per-turn records and gates what holds run after run (docs/rehearsal.md
 has the measured runs):
 no errors, turn 1 within 15%, KV serving at least 80% of turn 2 from the cached history and round-robin at most
@@ -20,9 +23,11 @@ The Stack context manager stops every process even when an assertion fails.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+
 import pytest
 
-from loadgen.workload.scenario import PHASES
 from rehearsal.acceptance import AutoRun
 from rehearsal.ports import pick_free
 from rehearsal.settings import BOOTH
@@ -30,7 +35,7 @@ from rehearsal.slice_stats import analyse
 from rehearsal.stack import Stack, StackConfig
 
 FIRST_THREE_PHASES = ("WARM_UP", "STEADY_AB", "HIGH_LOAD")
-CYCLES = (1, 2, 3)  # the gated phases' twin pairs pooled
+REHEARSALS = 3  # run at once; each gated phase pools one twin pair from each
 # What holds run after run (docs/rehearsal.md, "Time slices": at the booth defaults turn 2 0.25-0.38 and turns >= 2
 # 0.26-0.47 over the H100 runs; one run's 90% interval on turn 2 reaches 0.67 with ~25 conversations a slice). Issue 21's tighter
 # bounds (0.30 / 0.45) are printed and reported by `python -m bench.booth_slices`, not gated.
@@ -44,22 +49,43 @@ KV_TURN2_FROM_CACHE_MIN = 0.8
 RR_TURN2_FROM_CACHE_MAX = 0.7
 
 
+def _first_cycle(config: StackConfig) -> tuple[list[dict], list[dict]]:
+    """Auto mode on one running rehearsal until its first cycle's high load is compared: (pairs, conversations)."""
+    run = AutoRun(config.ui_url, token=config.control_token, metrics_url=config.ui_metrics_url)
+    try:
+        started = run.start()["scenario"]
+        assert (started["comparison"], started["live"]["router"]) == ("sliced", "kv")
+        pairs = run.slices(len(FIRST_THREE_PHASES), limit_s=900)
+        conversations = run.conversations()
+        run.stop()
+    finally:
+        run.close()
+    return pairs, conversations
+
+
+def _pooled(runs: list[tuple[list[dict], list[dict]]]) -> tuple[list[dict], list[dict]]:
+    """The rehearsals' pairs and conversations as one run's: slice tags (c1-STEADY_AB-kv...) made distinct."""
+    pairs, conversations = [], []
+    for index, (run_pairs, run_conversations) in enumerate(runs):
+        pairs += [p | {"rehearsal": index, **{side: p[side] | {"tag": f"r{index}/{p[side]['tag']}"} for side in ("kv", "roundRobin")}}
+                  for p in run_pairs]
+        conversations += [c | {"slice": f"r{index}/{c['slice']}"} if c.get("slice") else c for c in run_conversations]
+    return pairs, conversations
+
+
 @pytest.mark.e2e
 def test_booth_time_slices_show_the_kv_win_in_steady_and_high_load(tmp_path):
-    kv_port, rr_port, ui_port = pick_free(3)
-    config = StackConfig(kv_port=kv_port, rr_port=rr_port, ui_port=ui_port, router=BOOTH)
-    assert config.workers == 2  # the booth's replica count
-    with Stack(config, work_dir=tmp_path) as stack:
-        stack.wait_ready(timeout_s=180)
-        run = AutoRun(config.ui_url, token=config.control_token, metrics_url=config.ui_metrics_url)
-        try:
-            started = run.start()["scenario"]
-            assert (started["comparison"], started["live"]["router"]) == ("sliced", "kv")
-            pairs = run.slices(2 * len(PHASES) + len(FIRST_THREE_PHASES), limit_s=1800)
-            conversations = run.conversations()
-            run.stop()
-        finally:
-            run.close()
+    configs = []
+    with ExitStack() as running:
+        for index in range(REHEARSALS):  # one at a time: each binds its ports before the next picks its own
+            kv_port, rr_port, ui_port = pick_free(3)
+            config = StackConfig(kv_port=kv_port, rr_port=rr_port, ui_port=ui_port, router=BOOTH)
+            assert config.workers == 2  # the booth's replica count
+            running.enter_context(Stack(config, work_dir=tmp_path / f"rehearsal-{index}")).wait_ready(timeout_s=180)
+            configs.append(config)
+        with ThreadPoolExecutor(REHEARSALS) as pool:
+            runs = list(pool.map(_first_cycle, configs))
+    pairs, conversations = _pooled(runs)
 
     gated = [p for p in pairs if p["phase"] in FIRST_THREE_PHASES]
     result = analyse(gated, conversations)
@@ -72,7 +98,8 @@ def test_booth_time_slices_show_the_kv_win_in_steady_and_high_load(tmp_path):
         return f"{phase}: {groups}{cached}"
     report = "\n".join(line(phase, row) for phase, row in result.items())
     print(report)  # shown with -s / on failure
-    assert [(p["cycle"], p["phase"]) for p in gated] == [(c, ph) for c in CYCLES for ph in FIRST_THREE_PHASES], pairs
+    assert [(p["rehearsal"], p["cycle"], p["phase"]) for p in gated] == [
+        (r, 1, ph) for r in range(REHEARSALS) for ph in FIRST_THREE_PHASES], pairs
     assert not [t for c in conversations for t in c["turns"] if t["error"]], "failed turns"
     assert all(p[side]["cancelled"] == 0 for p in pairs for side in ("kv", "roundRobin")), "a drain ran out of time"
     for phase in ("STEADY_AB", "HIGH_LOAD"):
