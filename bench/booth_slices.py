@@ -9,6 +9,7 @@ each slice), and how each router's turn-2 TTFT moves from the steady phase to hi
     python -m bench.booth_slices                      # one cycle, H100 timing (dev)
     python -m bench.booth_slices --cycles 2 --calibration h200
     python -m bench.booth_slices --cycles 3 --layout 70b-tp2 --out out/bench/slices-70b-tp2.json
+    python -m bench.booth_slices --rehearsals 3 --cycles 2   # three rehearsals at once, pooled (six pairs a phase)
 
 Prints numbers and writes out/bench/booth_slices.json; asserts nothing.
 """
@@ -24,11 +25,11 @@ from pathlib import Path
 
 from loadgen.workload.scenario import PHASES
 from rehearsal import calibration
-from rehearsal.acceptance import AutoRun
+from rehearsal.acceptance import rehearsals_at_once
 from rehearsal.ports import pick_free
 from rehearsal.settings import BOOTH, MockerTiming
-from rehearsal.slice_stats import analyse
-from rehearsal.stack import Stack, StackConfig
+from rehearsal.slice_stats import analyse, pool
+from rehearsal.stack import StackConfig
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "out" / "bench"
@@ -67,7 +68,9 @@ def print_report(result: dict, title: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cycles", type=int, default=1)
+    parser.add_argument("--cycles", type=int, default=1, help="whole cycles per rehearsal")
+    parser.add_argument("--rehearsals", type=int, default=1,
+                        help="rehearsals run at once, their twin pairs pooled (as the booth acceptance does)")
     parser.add_argument("--calibration", default="h100", choices=sorted(calibration.GPUS))
     parser.add_argument("--layout", default=calibration.BOOTH_LAYOUT, choices=sorted(calibration.LAYOUTS),
                         help="the replica layout the mockers are timed for (one worker per replica)")
@@ -77,25 +80,17 @@ def main() -> None:
                         help="the KV router's prefill_load_scale instead of the stacks' (a diagnostic)")
     args = parser.parse_args()
     router = BOOTH if args.prefill_load_scale is None else replace(BOOTH, prefill_load_scale=args.prefill_load_scale)
-    kv_port, rr_port, ui_port = pick_free(3)
     timing = MockerTiming(calibration=args.calibration, layout=args.layout)
-    config = StackConfig(kv_port=kv_port, rr_port=rr_port, ui_port=ui_port, router=router, timing=timing,
-                         workers=timing.replicas)
+    ports = pick_free(3 * args.rehearsals)
+    configs = [StackConfig(kv_port=kv, rr_port=rr, ui_port=ui, router=router, timing=timing, workers=timing.replicas)
+               for kv, rr, ui in zip(*[iter(ports)] * 3)]
     load_before = os.getloadavg()
     started = time.monotonic()
-    with Stack(config, work_dir=Path(os.environ.get("TMPDIR", "/tmp")) / f"booth-slices-{ui_port}") as stack:
-        stack.wait_ready(timeout_s=180)
-        run = AutoRun(config.ui_url, token=config.control_token, metrics_url=config.ui_metrics_url)
-        try:
-            run.start()
-            pairs = run.slices(args.cycles * len(PHASES), args.limit)
-            conversations = run.conversations()
-            run.stop()
-        finally:
-            run.close()
+    work = Path(os.environ.get("TMPDIR", "/tmp")) / f"booth-slices-{ports[0]}"
+    pairs, conversations = pool(rehearsals_at_once(configs, work, args.cycles * len(PHASES), args.limit))
     elapsed = time.monotonic() - started
     result = analyse(pairs, conversations)
-    title = (f"auto mode, time slices, {args.cycles} cycle(s), {args.calibration} timing, "
+    title = (f"auto mode, time slices, {args.rehearsals} rehearsal(s) x {args.cycles} cycle(s), {args.calibration} timing, "
              f"{calibration.LAYOUTS[args.layout].label}; {elapsed:.0f} s; "
              f"load average {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after")
     print_report(result, title)

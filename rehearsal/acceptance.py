@@ -11,7 +11,10 @@ import math
 import statistics
 import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -170,6 +173,36 @@ class AutoRun:
 
     def close(self) -> None:
         self.http.close()
+
+
+def auto_slices(ui_url: str, token: str | None, metrics_url: str | None, count: int, limit_s: float) -> tuple[list[dict], list[dict]]:
+    """Time-sliced auto mode on one running rehearsal until `count` twin slices are compared: (pairs, conversations)."""
+    run = AutoRun(ui_url, token=token, metrics_url=metrics_url)
+    try:
+        started = run.start()["scenario"]
+        if (started["comparison"], started["live"]["router"]) != ("sliced", "kv"):
+            raise RuntimeError(f"auto mode did not start time-sliced on the KV router: {started}")
+        pairs = run.slices(count, limit_s=limit_s)
+        conversations = run.conversations()
+        run.stop()
+    finally:
+        run.close()
+    return pairs, conversations
+
+
+def rehearsals_at_once(configs: list, work_dir: Path, count: int, limit_s: float) -> list[tuple[list[dict], list[dict]]]:
+    """Start one rehearsal per config, one after the other (each binds its ports before the next picks its own),
+    then run auto mode on all of them at once until each has `count` twin slices; stops them all, whatever fails.
+
+    The rehearsals wait on real time (a load average of 0.1-0.4 for one), so three at once take a third of the
+    time one takes for three cycles, and their pairs are as independent (each auto run draws its own seeds)."""
+    from rehearsal.stack import Stack  # the processes; this module's readers of a running load generator need none
+
+    with ExitStack() as running:
+        for index, config in enumerate(configs):
+            running.enter_context(Stack(config, work_dir=Path(work_dir) / f"rehearsal-{index}")).wait_ready(timeout_s=180)
+        with ThreadPoolExecutor(len(configs)) as pool:
+            return list(pool.map(lambda c: auto_slices(c.ui_url, c.control_token, c.ui_metrics_url, count, limit_s), configs))
 
 
 def median_or_nan(values: list[float]) -> float:

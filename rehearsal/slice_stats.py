@@ -18,6 +18,17 @@ def by_slice(conversations: list[dict]) -> dict[str, list[dict]]:
     return out
 
 
+def pool(runs: list[tuple[list[dict], list[dict]]]) -> tuple[list[dict], list[dict]]:
+    """Several rehearsals' (twin pairs, conversations) as one run's: each pair names its rehearsal, and the slice
+    tags (c1-STEADY_AB-kv, the same in every rehearsal) are made distinct so analyse() keeps them apart."""
+    pairs, conversations = [], []
+    for index, (run_pairs, run_conversations) in enumerate(runs):
+        pairs += [p | {"rehearsal": index, **{side: p[side] | {"tag": f"r{index}/{p[side]['tag']}"} for side in ("kv", "roundRobin")}}
+                  for p in run_pairs]
+        conversations += [c | {"slice": f"r{index}/{c['slice']}"} if c.get("slice") else c for c in run_conversations]
+    return pairs, conversations
+
+
 def ttfts(convs: list[dict], group: str) -> list[float]:
     return [t["ttft_ms"] for c in convs for t in c["turns"] if not t["error"] and t["ttft_ms"] is not None and GROUPS[group](t["turn"])]
 

@@ -23,16 +23,13 @@ The Stack context manager stops every process even when an assertion fails.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
-
 import pytest
 
-from rehearsal.acceptance import AutoRun
+from rehearsal.acceptance import rehearsals_at_once
 from rehearsal.ports import pick_free
 from rehearsal.settings import BOOTH
-from rehearsal.slice_stats import analyse
-from rehearsal.stack import Stack, StackConfig
+from rehearsal.slice_stats import analyse, pool
+from rehearsal.stack import StackConfig
 
 FIRST_THREE_PHASES = ("WARM_UP", "STEADY_AB", "HIGH_LOAD")
 REHEARSALS = 3  # run at once; each gated phase pools one twin pair from each
@@ -49,43 +46,12 @@ KV_TURN2_FROM_CACHE_MIN = 0.8
 RR_TURN2_FROM_CACHE_MAX = 0.7
 
 
-def _first_cycle(config: StackConfig) -> tuple[list[dict], list[dict]]:
-    """Auto mode on one running rehearsal until its first cycle's high load is compared: (pairs, conversations)."""
-    run = AutoRun(config.ui_url, token=config.control_token, metrics_url=config.ui_metrics_url)
-    try:
-        started = run.start()["scenario"]
-        assert (started["comparison"], started["live"]["router"]) == ("sliced", "kv")
-        pairs = run.slices(len(FIRST_THREE_PHASES), limit_s=900)
-        conversations = run.conversations()
-        run.stop()
-    finally:
-        run.close()
-    return pairs, conversations
-
-
-def _pooled(runs: list[tuple[list[dict], list[dict]]]) -> tuple[list[dict], list[dict]]:
-    """The rehearsals' pairs and conversations as one run's: slice tags (c1-STEADY_AB-kv...) made distinct."""
-    pairs, conversations = [], []
-    for index, (run_pairs, run_conversations) in enumerate(runs):
-        pairs += [p | {"rehearsal": index, **{side: p[side] | {"tag": f"r{index}/{p[side]['tag']}"} for side in ("kv", "roundRobin")}}
-                  for p in run_pairs]
-        conversations += [c | {"slice": f"r{index}/{c['slice']}"} if c.get("slice") else c for c in run_conversations]
-    return pairs, conversations
-
-
 @pytest.mark.e2e
 def test_booth_time_slices_show_the_kv_win_in_steady_and_high_load(tmp_path):
-    configs = []
-    with ExitStack() as running:
-        for index in range(REHEARSALS):  # one at a time: each binds its ports before the next picks its own
-            kv_port, rr_port, ui_port = pick_free(3)
-            config = StackConfig(kv_port=kv_port, rr_port=rr_port, ui_port=ui_port, router=BOOTH)
-            assert config.workers == 2  # the booth's replica count
-            running.enter_context(Stack(config, work_dir=tmp_path / f"rehearsal-{index}")).wait_ready(timeout_s=180)
-            configs.append(config)
-        with ThreadPoolExecutor(REHEARSALS) as pool:
-            runs = list(pool.map(_first_cycle, configs))
-    pairs, conversations = _pooled(runs)
+    ports = pick_free(3 * REHEARSALS)  # one call: distinct
+    configs = [StackConfig(kv_port=kv, rr_port=rr, ui_port=ui, router=BOOTH) for kv, rr, ui in zip(*[iter(ports)] * 3)]
+    assert {c.workers for c in configs} == {2}  # the booth's replica count
+    pairs, conversations = pool(rehearsals_at_once(configs, tmp_path, len(FIRST_THREE_PHASES), limit_s=900))
 
     gated = [p for p in pairs if p["phase"] in FIRST_THREE_PHASES]
     result = analyse(gated, conversations)

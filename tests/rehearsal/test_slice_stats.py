@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from rehearsal.slice_stats import analyse, hit_share
+from rehearsal.slice_stats import analyse, hit_share, pool
 
 
 def turn(n, ttft, prompt, cached, error=None):
@@ -45,3 +45,19 @@ def test_analyse_pools_a_phase_over_cycles_and_reports_the_cache_share():
     assert row["2"]["rr_ms"] == pytest.approx((390 + 390 + 30) / 3)
     assert row["2"]["ratio"] == pytest.approx(row["2"]["kv_ms"] / row["2"]["rr_ms"])
     assert row["2"]["hits"] == (pytest.approx(2 / 3), pytest.approx(1 / 3))
+
+
+def test_rehearsals_run_at_once_pool_as_distinct_slices():
+    """Three rehearsals each name their first steady slice c1-STEADY_AB-kv: pooled, every conversation counts
+    once, each pair says which rehearsal it came from, and an untagged conversation stays untagged."""
+    other = [conv("c1-STEADY_AB-kv", turn(1, 370, 7000, 32), turn(2, 60, 7300, 7000)),
+             conv("c1-STEADY_AB-round-robin", turn(1, 370, 7000, 32), turn(2, 30, 7300, 7000)),
+             {"slice": None, "workload": "chat", "turns": [turn(1, 999, 7000, 32)]}]
+    pairs, conversations = pool([([PAIR], KV + RR), ([PAIR], other)])
+    assert [p["rehearsal"] for p in pairs] == [0, 1]
+    assert {p["kv"]["tag"] for p in pairs} == {"r0/c1-STEADY_AB-kv", "r1/c1-STEADY_AB-kv"}
+    assert conversations[-1]["slice"] is None
+    row = analyse(pairs, conversations)["STEADY_AB"]
+    assert row["conversations"] == {"kv": 3, "round-robin": 3}  # unpooled, the shared tag would count each twice
+    assert row["2"]["kv_ms"] == pytest.approx((40 + 380 + 60) / 3)
+    assert PAIR["kv"]["tag"] == "c1-STEADY_AB-kv"  # the rehearsals' own records are left as they were
