@@ -72,18 +72,30 @@ def _describe(pid: int) -> str:
 
 
 def stop_marked(run_id: str, kill_after: float = KILL_AFTER) -> list[str]:
-    """SIGTERM every process carrying `run_id`, SIGKILL what is left after `kill_after` s; who was stopped."""
-    described = [_describe(pid) for pid in marked(run_id)]
+    """SIGTERM every process carrying `run_id`, SIGKILL what is left after `kill_after` s; who was stopped.
+
+    Each phase scans again until nothing is left: a process still alive between a scan and its signal (a
+    supervisor restarting a child it saw die, a shell between commands) may start another, and one pass would
+    miss it (a cold CI run, /proc scans slowed by ~10 runnable processes, left 36 of a rehearsal's behind).
+    SIGTERM is sent once to each process, SIGKILL to whatever any scan of the last phase finds."""
+    described = {pid: _describe(pid) for pid in marked(run_id)}
     for signum in (signal.SIGTERM, signal.SIGKILL):
-        for pid in marked(run_id):
-            try:
-                os.kill(pid, signum)
-            except ProcessLookupError:
-                pass
+        signalled: set[int] = set()
         deadline = time.monotonic() + kill_after
-        while time.monotonic() < deadline and marked(run_id):
+        while True:
+            alive = marked(run_id)
+            if not alive or time.monotonic() >= deadline:
+                break
+            for pid in alive:
+                if signum == signal.SIGKILL or pid not in signalled:
+                    described.setdefault(pid, _describe(pid))
+                    try:
+                        os.kill(pid, signum)
+                    except ProcessLookupError:
+                        pass
+                    signalled.add(pid)
             time.sleep(0.1)
-    return described
+    return list(described.values())
 
 
 def _die_with_parent() -> None:

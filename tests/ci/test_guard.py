@@ -115,6 +115,41 @@ def test_nested_guards_the_outer_one_stops_the_inner_ones_tree(tmp_path):
     assert wait_gone(outer_id) == []
 
 
+# A supervisor that ignores SIGTERM and keeps starting children in sessions of their own (as the rehearsal's
+# supervisor restarts a worker it saw die): a child started between the guard's scan of /proc and its signal
+# to the supervisor is in no scan that came before it.
+RESPAWNER = textwrap.dedent("""
+    import signal, subprocess, sys, time
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    open(sys.argv[1], "w").write("ready")
+    while True:
+        subprocess.Popen([sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+                          "time.sleep(300)"], start_new_session=True)
+        time.sleep(0.002)
+""")
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_a_supervisor_that_keeps_starting_children_leaves_none_behind(tmp_path, attempt):
+    """Children started while the guard is killing: each scan finds the ones the last one missed."""
+    script, ready = tmp_path / "respawner.py", tmp_path / "ready"
+    script.write_text(RESPAWNER)
+    guard = subprocess.Popen([sys.executable, "-m", "tools.guard", "--grace", "1", "--", sys.executable, str(script), str(ready)],
+                             cwd=REPO, start_new_session=True, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while not ready.exists():
+        assert time.monotonic() < deadline, "the supervisor did not start"
+        time.sleep(0.05)
+    time.sleep(1)  # dozens of children by now
+    run_id = run_ids_below(guard.pid)
+    guard.send_signal(signal.SIGTERM)
+    assert guard.wait(timeout=60) == 128 + signal.SIGTERM
+    left = marked(run_id)
+    for pid in left:  # never leave them to the rest of the suite
+        os.kill(pid, signal.SIGKILL)
+    assert left == [], f"{len(left)} process(es) the supervisor started outlived the guard"
+
+
 def test_what_a_finished_command_leaves_behind_is_stopped_and_named(tmp_path):
     script = tmp_path / "leak.py"
     script.write_text("import subprocess, sys\n"
