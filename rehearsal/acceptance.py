@@ -19,6 +19,8 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from rehearsal.stack import Stack
+
 ROUTERS = ("kv", "round-robin")
 
 
@@ -196,8 +198,6 @@ def rehearsals_at_once(configs: list, work_dir: Path, count: int, limit_s: float
 
     The rehearsals wait on real time (a load average of 0.1-0.4 for one), so three at once take a third of the
     time one takes for three cycles, and their pairs are as independent (each auto run draws its own seeds)."""
-    from rehearsal.stack import Stack  # the processes; this module's readers of a running load generator need none
-
     with ExitStack() as running:
         for index, config in enumerate(configs):
             running.enter_context(Stack(config, work_dir=Path(work_dir) / f"rehearsal-{index}")).wait_ready(timeout_s=180)
