@@ -26,10 +26,9 @@ from pathlib import Path
 from loadgen.workload.scenario import PHASES
 from rehearsal import calibration
 from rehearsal.acceptance import rehearsals_at_once
-from rehearsal.ports import pick_free
 from rehearsal.settings import BOOTH, MockerTiming
 from rehearsal.slice_stats import analyse, pool
-from rehearsal.stack import StackConfig
+from rehearsal.stack import configs_on_free_ports
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "out" / "bench"
@@ -81,12 +80,10 @@ def main() -> None:
     args = parser.parse_args()
     router = BOOTH if args.prefill_load_scale is None else replace(BOOTH, prefill_load_scale=args.prefill_load_scale)
     timing = MockerTiming(calibration=args.calibration, layout=args.layout)
-    ports = pick_free(3 * args.rehearsals)
-    configs = [StackConfig(kv_port=kv, rr_port=rr, ui_port=ui, router=router, timing=timing, workers=timing.replicas)
-               for kv, rr, ui in zip(*[iter(ports)] * 3)]
+    configs = configs_on_free_ports(args.rehearsals, router=router, timing=timing, workers=timing.replicas)
     load_before = os.getloadavg()
     started = time.monotonic()
-    work = Path(os.environ.get("TMPDIR", "/tmp")) / f"booth-slices-{ports[0]}"
+    work = Path(os.environ.get("TMPDIR", "/tmp")) / f"booth-slices-{configs[0].ui_port}"
     pairs, conversations = pool(rehearsals_at_once(configs, work, args.cycles * len(PHASES), args.limit))
     elapsed = time.monotonic() - started
     result = analyse(pairs, conversations)

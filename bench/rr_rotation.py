@@ -22,8 +22,7 @@ from pathlib import Path
 
 from loadgen.workload.scenario import PHASES
 from rehearsal.acceptance import rehearsals_at_once
-from rehearsal.ports import pick_free
-from rehearsal.stack import StackConfig
+from rehearsal.stack import configs_on_free_ports
 
 
 def rotation(conversations: list[dict], tag: str) -> dict:
@@ -49,10 +48,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--slices", type=int, default=2 * len(PHASES), help="twin slices to wait for (8: one cycle)")
     args = parser.parse_args()
-    kv, rr, ui = pick_free(3)
-    config = StackConfig(kv_port=kv, rr_port=rr, ui_port=ui)
-    work = Path(os.environ.get("TMPDIR", "/tmp")) / f"rr-rotation-{ui}"
-    [(pairs, conversations)] = rehearsals_at_once([config], work, args.slices, limit_s=1800)
+    configs = configs_on_free_ports(1)
+    work = Path(os.environ.get("TMPDIR", "/tmp")) / f"rr-rotation-{configs[0].ui_port}"
+    [(pairs, conversations)] = rehearsals_at_once(configs, work, args.slices, limit_s=1800)
     print("| slice | requests | same replica twice in a row | follow-ups | on their previous replica | odd gap | agree |")
     print("|---|---|---|---|---|---|---|")
     for pair in pairs:

@@ -138,6 +138,12 @@ class StackConfig:
         return ports
 
 
+def configs_on_free_ports(count: int, **fields) -> list[StackConfig]:
+    """`count` rehearsal configs, each with its own KV, round-robin and UI ports (picked in one call: distinct)."""
+    ports = pick_free(3 * count)
+    return [StackConfig(kv_port=kv, rr_port=rr, ui_port=ui, **fields) for kv, rr, ui in zip(*[iter(ports)] * 3)]
+
+
 @dataclass
 class Readiness:
     """What the launcher shows while waiting: workers seen by each frontend, UI up."""

@@ -26,10 +26,9 @@ from __future__ import annotations
 import pytest
 
 from rehearsal.acceptance import rehearsals_at_once
-from rehearsal.ports import pick_free
 from rehearsal.settings import BOOTH
 from rehearsal.slice_stats import analyse, pool
-from rehearsal.stack import StackConfig
+from rehearsal.stack import configs_on_free_ports
 
 FIRST_THREE_PHASES = ("WARM_UP", "STEADY_AB", "HIGH_LOAD")
 REHEARSALS = 3  # run at once; each gated phase pools one twin pair from each
@@ -48,8 +47,7 @@ RR_TURN2_FROM_CACHE_MAX = 0.7
 
 @pytest.mark.e2e
 def test_booth_time_slices_show_the_kv_win_in_steady_and_high_load(tmp_path):
-    ports = pick_free(3 * REHEARSALS)  # one call: distinct
-    configs = [StackConfig(kv_port=kv, rr_port=rr, ui_port=ui, router=BOOTH) for kv, rr, ui in zip(*[iter(ports)] * 3)]
+    configs = configs_on_free_ports(REHEARSALS, router=BOOTH)
     assert {c.workers for c in configs} == {2}  # the booth's replica count
     pairs, conversations = pool(rehearsals_at_once(configs, tmp_path, len(FIRST_THREE_PHASES), limit_s=900))
 

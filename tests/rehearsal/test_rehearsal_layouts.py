@@ -5,6 +5,7 @@ each replica's KV cache sized by the config check's memory budget, and one mocke
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import statistics
 from pathlib import Path
@@ -26,8 +27,6 @@ def _row(model: str, tp: int) -> dict:
 
 def test_the_vendored_layout_table_is_the_shared_measurement_unchanged():
     """The copy is byte-identical to ../shared/calibration/h100-layouts.json: its sha256 is recorded beside it."""
-    import hashlib
-
     digest = hashlib.sha256((calibration.DATA_DIR / calibration.LAYOUTS_FILE).read_bytes()).hexdigest()
     assert f"sha256 {digest}" in (calibration.DATA_DIR / "README.md").read_text()
     assert MEASURED["gpu"] == "NVIDIA H100 80GB HBM3"
