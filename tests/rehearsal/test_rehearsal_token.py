@@ -58,11 +58,11 @@ def test_the_rehearsal_loadgen_serves_metrics_on_an_internal_port(tmp_path):
 
 
 def test_rehearsals_run_at_once_get_distinct_ports_and_tokens():
-    """The booth acceptance's three rehearsals: no port shared (one would fail to start), each its own token."""
+    """The booth acceptance's six rehearsals: no port shared (one would fail to start), each its own token."""
     from rehearsal.settings import BOOTH
     from rehearsal.stack import configs_on_free_ports
 
-    configs = configs_on_free_ports(3, router=BOOTH)
+    configs = configs_on_free_ports(6, router=BOOTH)
     ports = [port for c in configs for port in (c.kv_port, c.rr_port, c.ui_port)]
-    assert len(configs) == 3 and len(set(ports)) == 9
-    assert {c.router for c in configs} == {BOOTH} and len({c.control_token for c in configs}) == 3
+    assert len(configs) == 6 and len(set(ports)) == 18
+    assert {c.router for c in configs} == {BOOTH} and len({c.control_token for c in configs}) == 6
