@@ -56,14 +56,41 @@ def start(tmp_path: Path, *wrap: str):
 
 
 def run_ids_below(pid: int) -> str:
-    """The guard's id: the last one its command's processes carry (the guard itself does not)."""
+    """The guard's own id: the one its command carries beyond the guard's own chain.
+
+    A child read between fork and exec still shows the guard's environment, whose last id is the guard's
+    *parent* run (in CI, the whole `make test`): taking that one watched every process of the CI run (a
+    failed run read the booth lane's 49 processes as this guard's). So the child's chain must be the
+    guard's chain plus exactly one id."""
+    own = chain_of(pid)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         for child in children_of(pid):
-            if chain_of(child):
-                return chain_of(child)[-1]
+            chain = chain_of(child)
+            if len(chain) == len(own) + 1 and chain[:-1] == own:
+                return chain[-1]
         time.sleep(0.05)
     raise AssertionError(f"no guarded child of {pid}")
+
+
+def test_the_guards_id_is_never_read_from_a_child_still_between_fork_and_exec(tmp_path):
+    """What a CI run hit: a guard under an outer run whose child has forked but not yet exec'd (it still
+    shows the guard's environment). The id taken must be the one the exec'd child carries, not the outer run's."""
+    like_a_guard = textwrap.dedent("""
+        import os, sys, time
+        if os.fork() == 0:  # the child lingers between fork and exec, as under a starved CPU
+            time.sleep(1.0)
+            os.execve(sys.executable, [sys.executable, "-c", "import time; time.sleep(30)"],
+                      dict(os.environ, GTC_DEMO_RUN_IDS=os.environ["GTC_DEMO_RUN_IDS"] + ":inner"))
+        time.sleep(30)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", like_a_guard], env=dict(os.environ, GTC_DEMO_RUN_IDS="outer"),
+                            start_new_session=True)
+    try:
+        assert run_ids_below(proc.pid) == "inner"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def wait_gone(run_id: str, timeout: float = 20) -> list[int]:
