@@ -8,6 +8,8 @@ LoadBalancer Service and their status. The local cluster does the same with the 
   Cilium's controller will not start without it) are applied before the operator starts, as on DOKS;
 - `cilium-operator-generic` v1.18.4 (built from the Go module by localcluster/tools.py) runs with the
   Gateway API controller and LB-IPAM on; it creates Cilium's CRDs itself (CiliumNetworkPolicy, CiliumEnvoyConfig, ...);
+  it is started again whenever it exits (localcluster/restart_always.py), as kubelet restarts it on DOKS when it
+  exits on losing its leader lease;
 - the `cilium` GatewayClass as Cilium's chart creates it (install/kubernetes/cilium/templates/
   cilium-gateway-api-class.yaml), and one LB-IPAM pool so a Gateway's Service gets an address (on DOKS the
   DigitalOcean load balancer gives it one).

@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from localcluster import cilium, tools
+from localcluster import cilium, restart_always, tools
 from tools.priority import inherit_priority
 
 REPO = Path(__file__).resolve().parents[1]
@@ -231,8 +231,10 @@ def _start_cilium(cluster: Cluster, bins: dict[str, Path], pids: dict[str, int],
     _wait("the Gateway API CRDs", lambda: _kubectl_json(cluster, ["established", *names]).returncode == 0, 30,
           cluster, "kube-apiserver")
     config_dir = cilium.write_config(cluster.root / "cilium-config")
-    pids["cilium-operator"] = _start(cluster, "cilium-operator",
-                                     cilium.argv(bins["cilium-operator-generic"], cluster.kubeconfig, config_dir))
+    # Restarted whenever it exits, as kubelet restarts the Deployment's container on DOKS: the operator exits on
+    # purpose when a slow API server lets its leader lease lapse (localcluster/restart_always.py).
+    pids["cilium-operator"] = _start(cluster, "cilium-operator", restart_always.argv(
+        "cilium-operator", cilium.argv(bins["cilium-operator-generic"], cluster.kubeconfig, config_dir)))
     save()  # before the wait: an interrupt during it must still find the operator to stop
     _wait("Cilium's operator (its CRDs)",
           lambda: _kubectl_json(cluster, ["established", *cilium.OPERATOR_CRDS]).returncode == 0, 90, cluster,
