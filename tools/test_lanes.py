@@ -16,8 +16,8 @@ of an hour and then the real-time tests wait for the builds. Here they overlap:
   figures depend on getting the CPU when they need it (the rehearsal's KV/round-robin ratios, the load
   generator's deadlines and rates);
 - lane `edge` (nice 5): `pytest -m edge`, the load generator's edge under attack (issue 28: real servers driven to
-  saturation by attackers, the heaviest CPU users among the timed tests), once the booth lane has ended
-  (whatever its verdict): the booth's rehearsals never run beside them;
+  saturation by attackers, the heaviest CPU users among the timed tests) and the lanes' own CPU-weight test,
+  once the booth lane has ended (whatever its verdict): the booth's real-time rehearsals never run beside them;
 - lane `unit` (nice 15, weight 36): `pytest -m "not realtime"`;
 - lane `tools` (nice 10, weight 110): the Go-built tools (seconds when cached; on a cold machine ~42
   CPU-minutes and the run's critical path, so ahead of `unit`); then lane `e2e` (nice 15): the

@@ -1,6 +1,7 @@
 """tools/test_lanes.py and tools/priority.py: `make test` runs its lanes at once, in order where one needs another,
 with every lane's output kept whole, signals passed on, and the CPU weight of each lane kept by the
 processes that start sessions of their own (issue 30)."""
+import os
 import signal
 import subprocess
 import sys
@@ -45,7 +46,8 @@ def test_make_test_lanes_cover_the_suite_once():
     every = {line for line in everything.splitlines() if "::" in line}
     assert sum(len(v) for v in collected.values()) == len(every) and set().union(*collected.values()) == every
     assert [t for t in collected["booth"]] == [next(t for t in every if "booth_acceptance" in t)]
-    assert collected["edge"] and all("test_loadgen_attacks.py" in t for t in collected["edge"])
+    edge_modules = {t.split("::")[0].rsplit("/", 1)[-1] for t in collected["edge"]}
+    assert edge_modules == {"test_loadgen_attacks.py", "test_lanes.py"}  # never beside the booth's rehearsals
 
 
 def test_lanes_run_at_once_in_order_and_report_the_first_failure(tmp_path):
@@ -90,8 +92,13 @@ def test_a_session_leader_keeps_its_starters_weight(tmp_path):
 
 @pytest.mark.skipif(not AUTOGROUPS, reason="no autogroups on this kernel: plain nice applies")
 def test_a_lane_at_nice_19_leaves_the_cpu_to_a_lane_at_nice_0(tmp_path):
-    """What protects the booth acceptance: four burners on two cores, two per lane, each lane a session."""
-    burn = "import time, sys\nend = time.monotonic() + 3\nn = 0\nwhile time.monotonic() < end: n += 1\nprint(n)"
+    """What protects the booth acceptance: four burners, two per lane, each lane a session, all on one core.
+
+    On one core the split is the lanes' weights alone. Spread over two, the scheduler's balancing decides too:
+    beside the booth's real-time rehearsals (which take a core at moments) a CI run read 1.5x, with a lane's
+    burners left alone on the other core."""
+    burn = (f"import os, time, sys\nos.sched_setaffinity(0, {{{min(os.sched_getaffinity(0))}}})\n"
+            "end = time.monotonic() + 3\nn = 0\nwhile time.monotonic() < end: n += 1\nprint(n)")
     plan = [Lane(f"lane{nice}", nice, [[sys.executable, "-c", f"import subprocess, sys; ps = [subprocess.Popen("
                                         f"[sys.executable, '-c', {burn!r}]) for _ in range(2)]; [p.wait() for p in ps]"]])
             for nice in (0, 19)]
@@ -103,7 +110,7 @@ def test_a_lane_at_nice_19_leaves_the_cpu_to_a_lane_at_nice_0(tmp_path):
     for lane in ("lane0", "lane19"):
         block = text.split(f"lane {lane} ")[1].split("=====", 2)[1]
         counts[lane] = sum(int(x) for x in block.split()[:2])
-    assert counts["lane0"] > 2 * counts["lane19"], counts  # measured 4.3x quiet, 2.9x beside a running e2e
+    assert counts["lane0"] > 2 * counts["lane19"], counts  # measured 4.3x quiet unpinned; on one core 4.0x and 11.5x quiet
 
 
 def test_a_signal_reaches_every_lane_and_their_teardown_runs(tmp_path):
