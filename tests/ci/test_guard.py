@@ -61,9 +61,10 @@ def run_ids_below(pid: int) -> str:
     A child read between fork and exec still shows the guard's environment, whose last id is the guard's
     *parent* run (in CI, the whole `make test`): taking that one watched every process of the CI run (a
     failed run read the booth lane's 49 processes as this guard's). So the child's chain must be the
-    guard's chain plus exactly one id."""
+    guard's chain plus exactly one id. Waits up to 60 s for the exec: beside the booth lane's six real-time
+    rehearsals starting up, a guard's child took more than 10 s to get there in CI."""
     own = chain_of(pid)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         for child in children_of(pid):
             chain = chain_of(child)
