@@ -19,7 +19,7 @@ from localcluster import cilium, cluster, restart_always
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _loop(tmp_path: Path, child: str, **backoff) -> subprocess.Popen:
+def _loop(child: str, **backoff) -> subprocess.Popen:
     """The restart loop around a Python child, with a short backoff, in a session of its own."""
     code = textwrap.dedent(f"""
         import sys
@@ -51,7 +51,7 @@ def _group(pgid: int) -> list[int]:
 
 def test_a_command_that_exits_is_started_again_with_a_growing_backoff(tmp_path):
     runs = tmp_path / "runs"
-    loop = _loop(tmp_path, f"import time; open({str(runs)!r}, 'a').write(f'{{time.monotonic()}}\\n')",
+    loop = _loop(f"import time; open({str(runs)!r}, 'a').write(f'{{time.monotonic()}}\\n')",
                  first_s=0.1, max_s=0.4, healthy_s=60)
     try:
         _wait_for(lambda: runs.exists() and len(runs.read_text().split()) >= 5)
@@ -66,7 +66,7 @@ def test_a_command_that_exits_is_started_again_with_a_growing_backoff(tmp_path):
 
 def test_stopping_the_group_stops_the_loop_and_its_command(tmp_path):
     started = tmp_path / "started"
-    loop = _loop(tmp_path, f"import time; open({str(started)!r}, 'w').write('x'); time.sleep(300)")
+    loop = _loop(f"import time; open({str(started)!r}, 'w').write('x'); time.sleep(300)")
     _wait_for(started.exists)
     assert len(_group(loop.pid)) == 2  # the loop and its command, in one group
     cluster._stop(loop.pid)  # how `localcluster down` stops each process it started
