@@ -46,6 +46,13 @@ _BRIDGE_REFUSED = (  # what pulumi-terraform-bridge v3.135.0 requires and the pr
 )
 
 
+# Compiler flags for every package of every tool: no inlining and no DWARF. Measured on kwok v0.7.0 with an
+# empty build cache (2 cores, 2026-12-07): 198 CPU-s as upstream builds it, 175 without DWARF, 139 without
+# inlining as well (-30%; `-N -l` saves no more and runs far slower). The link already drops DWARF (-s -w),
+# so the binaries lose only inlining's speed-up; they serve a local control plane and `pulumi up`, not traffic.
+GO_COMPILE_FLAGS = "all=-l -dwarf=false"
+
+
 class ToolBuildError(RuntimeError):
     """A tool could not be built; the message names the Go module and version."""
 
@@ -65,9 +72,9 @@ class Tool:
 
     @property
     def folder(self) -> Path:
-        """Keyed by version, link flags, tags and sources, so a changed recipe never reuses an old binary."""
+        """Keyed by version, compile and link flags, tags and sources, so a changed recipe never reuses an old binary."""
         recipe = (json.dumps(sorted(self.ldflags.items())) + (self.source.key() if self.source else "")
-                  + (",".join(self.tags) if self.tags else ""))
+                  + (",".join(self.tags) if self.tags else "") + GO_COMPILE_FLAGS)
         return TOOLS_DIR / f"{self.name}-{self.version}-{hashlib.sha256(recipe.encode()).hexdigest()[:8]}"
 
 
@@ -208,7 +215,7 @@ def _build(tool: Tool, binaries: list[str]) -> None:
         _log(f"building {binary} from {tool.module} {tool.version} (first run only; cached in {tool.folder}) ...")
         partial = tool.folder / f".{binary}.{os.getpid()}.partial"
         tags = ["-tags", ",".join(tool.tags)] if tool.tags else []
-        cmd = ["nice", "-n", "10", "go", "build", *extra, *tags, "-trimpath", "-ldflags", f"-s -w {flags}".strip(),
+        cmd = ["nice", "-n", "10", "go", "build", *extra, *tags, "-trimpath", "-gcflags", GO_COMPILE_FLAGS, "-ldflags", f"-s -w {flags}".strip(),
                "-o", str(partial), tool.binaries[binary]]
         proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True)
         if proc.returncode != 0:
