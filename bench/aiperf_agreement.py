@@ -7,6 +7,8 @@ trace (a ~7k-token opening, 2-4 turns, ~40-token follow-ups, 256-token answers, 
 live answers into each follow-up) on a fixed schedule at the offered load of one auto-mode phase (`--phase`,
 Poisson conversation starts) against the KV frontend, then the round-robin one, on the same replicas, in
 alternating order over `--repeats` rounds, each run with its own seed so no run finds another's prompts cached.
+The seeds start at `--seed-base` (default: drawn per invocation and printed), so two invocations replay different
+conversations and their rounds can be pooled as independent units; pass the printed base to repeat a run.
 It prints turn-1 and turn-2 mean TTFT per router, KV / RR with a 90% bootstrap interval (whole conversations
 resampled), and, given a `bench.booth_slices` output (`--pooled`), whether AIPerf's ratio lies inside the page's
 pooled interval for the phase of the same load.
@@ -65,6 +67,11 @@ def write_trace(path: Path, conversations: int, rps: float, seed: int) -> Path:
     return path
 
 
+def round_seed(base: int, round_: int, router: str) -> int:
+    """One seed per (round, router): session ids and prompts follow it, so distinct seeds share no cache."""
+    return base + 10 * round_ + ROUTERS.index(router)
+
+
 def aiperf_command(aiperf: str, url: str, trace: Path, artifacts: Path, seed: int) -> list[str]:
     return [aiperf, "profile", "--model", MODEL_NAME, "--tokenizer", str(TOKENIZER_DIR), "--url", url,
             "--endpoint-type", "chat", "--streaming", "--input-file", str(trace), "--custom-dataset-type",
@@ -112,10 +119,13 @@ def main() -> None:
     parser.add_argument("--pooled", type=Path, help="a bench.booth_slices output to compare with")
     parser.add_argument("--phase", default="STEADY_AB", choices=[p.name for p in PHASES],
                         help="the auto-mode phase whose offered load (requests/s) the schedule replays")
+    parser.add_argument("--seed-base", type=int, default=None,
+                        help="first seed (round k, router i: base + 10 k + i); default: drawn per run, printed")
     parser.add_argument("--out", default=str(OUT / "aiperf_agreement.json"))
     args = parser.parse_args()
 
     [rps] = [p.rps for p in PHASES if p.name == args.phase]
+    seed_base = args.seed_base if args.seed_base is not None else random.SystemRandom().randrange(1, 10**6) * 1000
     timing = MockerTiming(calibration=args.calibration, layout=args.layout)
     kv_port, rr_port = pick_free(2)
     config = StackConfig(kv_port=kv_port, rr_port=rr_port, ui_port=None, timing=timing, workers=timing.replicas)
@@ -128,7 +138,7 @@ def main() -> None:
         for round_ in range(args.repeats):
             order = ROUTERS if round_ % 2 == 0 else ROUTERS[::-1]
             for router in order:
-                seed = 1000 * (round_ + 1) + ROUTERS.index(router)
+                seed = round_seed(seed_base, round_, router)
                 trace = write_trace(work / f"trace-{seed}.jsonl", args.conversations, rps, seed)
                 artifacts = work / f"aiperf-{router}-{round_}"
                 subprocess.run(aiperf_command(args.aiperf, urls[router], trace, artifacts, seed),
@@ -143,7 +153,7 @@ def main() -> None:
     reference = pooled_figure(args.pooled, args.phase) if args.pooled else None
     title = (f"AIPerf multi-turn, {calibration.LAYOUTS[args.layout].label} on {args.calibration}, {args.repeats} round(s) x "
              f"{args.conversations} conversations per router at {args.phase}'s {rps:g} requests/s; {elapsed:.0f} s; "
-             f"load average {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after")
+             f"load average {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after; --seed-base {seed_base}")
     print(f"\n## {title}\n")
     print("| turns | KV / round-robin [90%] | served from cache KV · RR | conversations KV · RR |")
     print("|---|---|---|---|")
@@ -158,7 +168,7 @@ def main() -> None:
               f"{'inside' if inside else 'OUTSIDE'} that interval.")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"title": title, "summary": summary, "reference": reference, "runs": runs}, indent=1))
+    out.write_text(json.dumps({"title": title, "seed_base": seed_base, "summary": summary, "reference": reference, "runs": runs}, indent=1))
     print(f"\nwritten: {out}")
 
 

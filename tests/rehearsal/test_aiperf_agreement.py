@@ -7,7 +7,7 @@ import json
 import statistics
 from pathlib import Path
 
-from bench.aiperf_agreement import ANSWER_TOKENS, OPENING_TOKENS, read_records, write_trace
+from bench.aiperf_agreement import ANSWER_TOKENS, OPENING_TOKENS, ROUTERS, read_records, round_seed, write_trace
 
 EXPORT = Path(__file__).parent / "data" / "aiperf-0.13.0" / "profile_export.jsonl"
 
@@ -51,3 +51,14 @@ def test_a_replayed_conversation_counts_once(tmp_path):
     conversations = {c["id"]: c for c in read_records(tmp_path)}
     assert all(t["ttft_ms"] != 1.0 for c in conversations.values() for t in c["turns"])
     assert [t["turn"] for t in conversations[replay["metadata"]["conversation_id"]]["turns"]] == [1, 2]
+
+
+def test_two_runs_with_different_seed_bases_replay_different_conversations(tmp_path):
+    """Rounds pool as independent units only if no run repeats another's: the old seeds (1000 x round) made every
+    run replay the same conversations. Within a run and across the drawn bases (multiples of 1000), no seed repeats."""
+    seeds = [round_seed(base, round_, router) for base in (7000, 8000) for round_ in range(50) for router in ROUTERS]
+    assert len(set(seeds)) == len(seeds)
+    first = write_trace(tmp_path / "a.jsonl", 24, 1.5, round_seed(7000, 0, "kv")).read_text()
+    second = write_trace(tmp_path / "b.jsonl", 24, 1.5, round_seed(8000, 0, "kv")).read_text()
+    assert first != second
+    assert not {json.loads(r)["session_id"] for r in first.splitlines()} & {json.loads(r)["session_id"] for r in second.splitlines()}
