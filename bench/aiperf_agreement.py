@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import random
+import re
 import subprocess
 import time
 from collections import defaultdict
@@ -80,8 +81,22 @@ def aiperf_command(aiperf: str, url: str, trace: Path, artifacts: Path, seed: in
             "--no-gpu-telemetry", "--no-server-metrics", "--ui-type", "none"]
 
 
-def read_records(artifacts: Path) -> list[dict]:
-    """AIPerf's per-request records as conversations in rehearsal.slice_stats' shape (turn numbers from 1).
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_ROUTED = re.compile(r'route request completed.*? x_request_id="([0-9a-f-]+)".*? worker_id=(\d+)')
+
+
+def routed_workers(frontend_log: Path) -> dict[str, str]:
+    """x_request_id -> the Dynamo worker id that served it, from the frontend's own log line per request
+    (`route request completed ... worker_id=...`): AIPerf does not know which replica answered; the router does."""
+    if not frontend_log.exists():
+        return {}
+    found = (_ROUTED.search(_ANSI.sub("", line)) for line in frontend_log.read_text(errors="replace").splitlines())
+    return {m.group(1): m.group(2) for m in found if m}
+
+
+def read_records(artifacts: Path, workers: dict[str, str] | None = None) -> list[dict]:
+    """AIPerf's per-request records as conversations in rehearsal.slice_stats' shape (turn numbers from 1), with
+    each request's send time, duration and (given the frontend's `routed_workers`) serving replica.
 
     A session is one x_correlation_id; should AIPerf replay a conversation (wrapping past the dataset's end), only
     its first replay counts: a second one would find its own prompts cached on both routers."""
@@ -98,7 +113,10 @@ def read_records(artifacts: Path) -> list[dict]:
         sessions[meta["conversation_id"]].append(
             {"turn": meta["turn_index"] + 1, "ttft_ms": ttft, "error": error if error or ttft is not None else "no TTFT",
              "prompt_tokens": (metrics.get("usage_prompt_tokens") or {}).get("value"),
-             "cached_tokens": (metrics.get("usage_prompt_cache_read_tokens") or {}).get("value")})
+             "cached_tokens": (metrics.get("usage_prompt_cache_read_tokens") or {}).get("value"),
+             "started_at": meta["request_start_ns"] / 1e9,
+             "e2e_ms": (meta["request_end_ns"] - meta["request_start_ns"]) / 1e6,
+             "worker": (workers or {}).get(meta["x_request_id"])})
     return [{"id": cid, "workload": "chat", "turns": sorted(turns, key=lambda t: t["turn"])} for cid, turns in sessions.items()]
 
 
@@ -143,7 +161,7 @@ def main() -> None:
                 artifacts = work / f"aiperf-{router}-{round_}"
                 subprocess.run(aiperf_command(args.aiperf, urls[router], trace, artifacts, seed),
                                check=True, stdout=subprocess.DEVNULL, timeout=1800)
-                runs[router] += read_records(artifacts)
+                runs[router] += read_records(artifacts, routed_workers(work / "logs" / f"frontend-{router}.log"))
     elapsed = time.monotonic() - started
     summary = {}
     for group in ("1", "2", "2+"):

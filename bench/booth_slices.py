@@ -94,7 +94,8 @@ def main() -> None:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     turns = [{"slice": c["slice"], "conversation": c["id"], "turn": t["turn"], "ttft_ms": t["ttft_ms"], "error": t["error"],
-              "worker": t.get("worker"), "cached_tokens": t.get("cached_tokens"), "prompt_tokens": t.get("prompt_tokens")}
+              "worker": t.get("worker"), "cached_tokens": t.get("cached_tokens"), "prompt_tokens": t.get("prompt_tokens"),
+              "started_at": t.get("started_at"), "e2e_ms": t.get("e2e_ms")}
              for c in conversations if c.get("slice") for t in c["turns"]]
     out.write_text(json.dumps({"title": title, "result": result, "pairs": pairs, "turns": turns}, indent=1, default=str))
     print(f"\nwritten: {out}")

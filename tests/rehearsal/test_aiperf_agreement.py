@@ -7,7 +7,7 @@ import json
 import statistics
 from pathlib import Path
 
-from bench.aiperf_agreement import ANSWER_TOKENS, OPENING_TOKENS, ROUTERS, read_records, round_seed, write_trace
+from bench.aiperf_agreement import ANSWER_TOKENS, OPENING_TOKENS, ROUTERS, read_records, round_seed, routed_workers, write_trace
 
 EXPORT = Path(__file__).parent / "data" / "aiperf-0.13.0" / "profile_export.jsonl"
 
@@ -39,6 +39,20 @@ def test_a_real_export_reads_as_conversations_by_turn():
     assert four[1]["cached_tokens"] * 2 >= four[1]["prompt_tokens"] and four[2]["cached_tokens"] == 0
     assert four[2]["ttft_ms"] > 5 * four[1]["ttft_ms"]
     assert statistics.fmean(t["prompt_tokens"] for t in four) > OPENING_TOKENS  # history is resent every turn
+    assert all(a["started_at"] + a["e2e_ms"] / 1000 <= b["started_at"] for a, b in zip(four, four[1:]))  # one turn at a time
+
+
+def test_each_request_is_joined_with_the_replica_the_router_chose():
+    """AIPerf cannot know which replica answered; the frontend's log line per request can (real lines of the same run):
+    a follow-up that found history ran where an earlier turn ran (turn 4 found turn 2's), one that re-prefilled did not."""
+    workers = routed_workers(EXPORT.parent / "frontend-round-robin.log")
+    assert len(workers) == 6 and all(w.isdigit() for w in workers.values())
+    four = {c["id"]: c for c in read_records(EXPORT.parent, workers)}["s1001-3"]["turns"]
+    assert all(t["worker"] for t in four)
+    assert [t["cached_tokens"] > 0 for t in four] == [False, True, False, True]
+    for index, turn in enumerate(four[1:], start=1):
+        served_before = {t["worker"] for t in four[:index]}
+        assert (turn["worker"] in served_before) == (turn["cached_tokens"] > 0), turn["turn"]
 
 
 def test_a_replayed_conversation_counts_once(tmp_path):
