@@ -33,6 +33,7 @@ def test_make_test_lanes_cover_the_suite_once():
     assert (plan["edge"].after, plan["edge"].needs_success) == ("booth", False)  # apart from the booth, not gated on it
     assert plan["unit"].commands == [["python", "-m", "pytest", "--durations=15", "-m", "not realtime"]]
     assert plan["e2e"].after == "tools"
+    assert plan["unit"].yields_to == "tools" and all(lane.yields_to is None for lane in plan.values() if lane.name != "unit")
     assert plan["booth"].rt_priority == BOOTH_RT_PRIORITY and all(
         lane.rt_priority is None for lane in plan.values() if lane.name != "booth")
     assert plan["booth"].nice == 0 < plan["realtime"].nice < min(plan[name].nice for name in ("unit", "tools", "e2e"))
@@ -67,6 +68,19 @@ def test_lanes_run_at_once_in_order_and_report_the_first_failure(tmp_path):
     assert "must not run" not in text and "not run, lane first failed" in text
     assert text.index("lane first") < text.index("ran after first ended"), "a lane kept apart waits, then runs"
     assert text.index("lane fast") < text.index("lane slow"), "each lane is printed when it ends"
+
+
+@pytest.mark.skipif(not AUTOGROUPS, reason="no autogroups on this kernel: plain nice applies")
+def test_a_lane_that_yields_sits_at_nice_19_until_the_other_lane_ends(tmp_path):
+    """A cold run's builds are its critical path: `unit` weighs least while they run, then gets its own weight back."""
+    read = "open('/proc/self/autogroup').read().split()[-1]"
+    plan = [Lane("builds", 10, [py("import time; time.sleep(1.5)")]),
+            Lane("tests", 15, [py(f"import time; time.sleep(0.7); a = {read}; time.sleep(2); print('nice', a, {read})")],
+                 yields_to="builds")]
+    out = tmp_path / "out.txt"
+    with out.open("w") as f:
+        assert run(plan, out=f) == 0
+    assert "nice 19 15" in out.read_text()
 
 
 @pytest.mark.skipif(not AUTOGROUPS, reason="no autogroups on this kernel: plain nice applies")
