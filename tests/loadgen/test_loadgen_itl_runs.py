@@ -31,8 +31,10 @@ def test_line_compares_latest_baseline_with_latest_speculative_run():
 
 def test_baseline_survives_a_restart_through_the_runs_file(make_stub, make_loadgen, tmp_path):
     runs_file = tmp_path / "itl-runs.json"
-    # 24 ms, then 9 ms per token: a loaded CI machine's stalls (+3 ms seen at 3 ms) stay inside the bounds.
-    kv, rr = make_stub(itl_ms=24.0, max_tokens_cap=12), make_stub(itl_ms=24.0, max_tokens_cap=12, prefix_cache=False)
+    # 36 ms, then 9 ms per token, each bound midway or further: a loaded CI machine's stalls only add (+3 ms seen
+    # at 3 ms; a cold run's builds beside the booth's real-time peak once read 9 ms as 18.7), and the line must
+    # still tell the baseline's run from the speculative one's.
+    kv, rr = make_stub(itl_ms=36.0, max_tokens_cap=12), make_stub(itl_ms=36.0, max_tokens_cap=12, prefix_cache=False)
     before = make_loadgen(kv.url, rr.url, speculative="none", itl_runs_file=str(runs_file))
     finish_run(before, "kv")
     finish_run(before, "round-robin")
@@ -51,7 +53,7 @@ def test_baseline_survives_a_restart_through_the_runs_file(make_stub, make_loadg
     line = view["line"]["kv"]
     assert line.startswith("ITL p50: ") and "without speculative decoding \u2192" in line and "with EAGLE3" in line
     x, y = (float(part.split(" ms")[0]) for part in line.removeprefix("ITL p50: ").split("\u2192"))
-    assert x > 21.0 and y < 13.5, line
+    assert x > 30.0 and y < 22.5, line  # the baseline's 36 ms, then EAGLE3's 9 ms (midway: 22.5)
     assert json.loads(runs_file.read_text())["format"] == "gtc-demo/itl-runs/v1"
 
 
