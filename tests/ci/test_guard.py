@@ -63,10 +63,13 @@ def run_ids_below(pid: int) -> str:
     failed run read the booth lane's 49 processes as this guard's). So the child's chain must be the
     guard's chain plus exactly one id. Waits up to 60 s for the exec: beside the booth lane's six real-time
     rehearsals starting up, a guard's child took more than 10 s to get there in CI."""
-    own = chain_of(pid)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        for child in children_of(pid):
+        children = children_of(pid)
+        # Read the guard's own chain only once it has children: until it has exec'd, /proc shows its starter's
+        # environment (a warm CI run read an empty chain there, and took the child's "outer" as the guard's id).
+        own = chain_of(pid) if children else None
+        for child in children:
             chain = chain_of(child)
             if len(chain) == len(own) + 1 and chain[:-1] == own:
                 return chain[-1]
