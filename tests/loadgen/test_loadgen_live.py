@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from loadgen_testkit import FAST
 from websockets.sync.client import connect
 
 
-def test_ws_pushes_snapshots_that_track_the_workload(pair):
-    lg, _, _ = pair
+@pytest.fixture
+def slow_prefill_pair(make_stub, make_loadgen):
+    """Like `pair`, with a re-prefill of the history costing ~0.35 s, not ~0.06 s: with three turn-2
+    requests a router, a cold run at load 10 read KV's cached turn 2 at 163 ms against round-robin's 108."""
+    kv = make_stub(ttft_ms=15, prefill_ms_per_1k=300)
+    rr = make_stub(ttft_ms=15, prefill_ms_per_1k=300, prefix_cache=False)
+    return make_loadgen(kv.url, rr.url), kv, rr
+
+
+def test_ws_pushes_snapshots_that_track_the_workload(slow_prefill_pair):
+    lg, _, _ = slow_prefill_pair
     with connect(lg.url.replace("http", "ws") + "/ws", open_timeout=10) as ws:
         first = json.loads(ws.recv(timeout=10))
         assert first["type"] == "snapshot"
