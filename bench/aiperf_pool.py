@@ -79,15 +79,16 @@ def main() -> None:
           f"{len(kv)} · {len(rr)} conversations\n")
     print("| turns | KV · RR (ms) | KV / RR [90%, conversations] | [90%, rounds as clusters] | served from cache KV · RR |")
     print("|---|---|---|---|---|")
+    ratios = {}
     for group in ("1", "2", "2+"):
-        ratio, low, high = interval(kv, rr, group)
+        ratio, low, high = ratios[group] = interval(kv, rr, group)
         clustered = round_clustered(rounds, group)
         hits = " · ".join("–" if h is None else f"{h:.0%}" for h in (hit_share(kv, group), hit_share(rr, group)))
         print(f"| {group} | {clustered['kvMs']:.0f} · {clustered['rrMs']:.0f} | {ratio:.2f} [{low:.2f}-{high:.2f}] | "
               f"[{clustered['low']:.2f}-{clustered['high']:.2f}] | {hits} |")
     reference = pooled_figure(args.pooled, args.phase) if args.pooled else None
     if reference:
-        ratio = interval(kv, rr, "2")[0]
+        ratio = ratios["2"][0]
         inside = reference["low"] <= ratio <= reference["high"]
         print(f"\nThe page's pooled {args.phase} turn 2 ({args.pooled.name}): {reference['ratio']:.2f} "
               f"[{reference['low']:.2f}-{reference['high']:.2f}]; AIPerf's pooled {ratio:.2f} is "
