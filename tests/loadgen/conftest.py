@@ -52,8 +52,17 @@ def make_loadgen() -> Iterator[Callable[..., Loadgen]]:
 
 
 @pytest.fixture
-def pair(make_stub, make_loadgen):
-    """(loadgen, kv stub, round-robin stub): the KV stub keeps a prefix cache, the baseline does not."""
-    kv = make_stub(ttft_ms=15, prefill_ms_per_1k=40)
-    rr = make_stub(ttft_ms=15, prefill_ms_per_1k=40, prefix_cache=False)
-    return make_loadgen(kv.url, rr.url), kv, rr
+def make_pair(make_stub, make_loadgen):
+    """(loadgen, kv stub, round-robin stub) for a re-prefill cost: the KV stub keeps a prefix cache, the baseline does not."""
+
+    def make(prefill_ms_per_1k: float = 40):
+        kv = make_stub(ttft_ms=15, prefill_ms_per_1k=prefill_ms_per_1k)
+        rr = make_stub(ttft_ms=15, prefill_ms_per_1k=prefill_ms_per_1k, prefix_cache=False)
+        return make_loadgen(kv.url, rr.url), kv, rr
+
+    return make
+
+
+@pytest.fixture
+def pair(make_pair):
+    return make_pair()

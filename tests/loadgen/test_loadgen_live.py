@@ -10,12 +10,10 @@ from websockets.sync.client import connect
 
 
 @pytest.fixture
-def slow_prefill_pair(make_stub, make_loadgen):
+def slow_prefill_pair(make_pair):
     """Like `pair`, with a re-prefill of the history costing ~0.35 s, not ~0.06 s: with three turn-2
     requests a router, a cold run at load 10 read KV's cached turn 2 at 163 ms against round-robin's 108."""
-    kv = make_stub(ttft_ms=15, prefill_ms_per_1k=300)
-    rr = make_stub(ttft_ms=15, prefill_ms_per_1k=300, prefix_cache=False)
-    return make_loadgen(kv.url, rr.url), kv, rr
+    return make_pair(prefill_ms_per_1k=300)
 
 
 def test_ws_pushes_snapshots_that_track_the_workload(slow_prefill_pair):
