@@ -6,6 +6,7 @@ import itertools
 import re
 import statistics
 import time
+from collections import Counter
 
 from loadgen_testkit import FAST, wait_for
 
@@ -26,8 +27,11 @@ def _metric(text: str, name: str, **labels) -> float:
     return total
 
 
-def test_bounded_ab_run_records_every_turn_and_shows_the_kv_gap(pair):
-    lg, kv, _rr = pair
+def test_bounded_ab_run_records_every_turn_and_shows_the_kv_gap(make_pair):
+    # A re-prefill of ~0.5-0.9 s (turn 1, round-robin's follow-ups) against ~15 ms for a cached one, so the gap stands
+    # clear of the stalls this lane sees beside the booth lane's real-time rehearsals (a 10 ms sleep at nice 5 woke
+    # 0.1-0.47 s late through their high-load phase, 0.95 s at their start): the old ~0.12 s gap was within them.
+    lg, kv, _rr = make_pair(prefill_ms_per_1k=300)
     status = _run(lg, {"totalRPS": 40, "router": "ab", "maxConversations": 12, "openingTokens": 3000, **FAST})
     assert status["counters"]["sessionsCompleted"] == 12 and status["counters"]["requestsError"] == 0
     data = lg.conversations(run=status["run"])
@@ -42,8 +46,6 @@ def test_bounded_ab_run_records_every_turn_and_shows_the_kv_gap(pair):
             # > 1000: the first openings are sized with the corpus's own token estimate; the stub counts chars / 4
             assert t["prompt_tokens"] > 1000 and t["completion_tokens"] == 8 and t["error"] is None
             assert t["cached_tokens"] is not None
-    # ... and the service learns the server's count from usage reports, so later openings hit the target.
-    assert abs(data["conversations"][0]["turns"][0]["prompt_tokens"] / 3000 - 1) < 0.25
     # A/B replays each conversation on both routers: same document, same turn count.
     by_source = {}
     for conv in data["conversations"]:
@@ -66,6 +68,11 @@ def test_bounded_ab_run_records_every_turn_and_shows_the_kv_gap(pair):
     assert _metric(metrics, "loadgen_ttft_seconds_count", router="kv", turn="2", workload="chat") == len(kv_turns)
     assert _metric(metrics, "loadgen_cached_tokens_total", router="kv", turn="2") > 0
     assert _metric(metrics, "loadgen_requests_total", router="round-robin", status="ok") == 3 * len(rr_turns)
+    # ... and the service learned the server's token count from those usage reports, so the next run's openings hit
+    # the target (read after the run: within one run, which openings come after a report depends on the scheduler).
+    later = _run(lg, {"totalRPS": 40, "router": "kv", "maxConversations": 2, "openingTokens": 3000, **FAST})
+    for conv in lg.conversations(run=later["run"])["conversations"]:
+        assert abs(conv["turns"][0]["prompt_tokens"] / 3000 - 1) < 0.25, conv["turns"][0]["prompt_tokens"]
 
 
 def test_server_without_cached_tokens_reports_null(make_stub, make_loadgen):
@@ -132,9 +139,14 @@ def test_upstream_failures_are_counted_and_the_service_keeps_running(make_stub, 
     stub = make_stub(fail_status=503, fail_count=-1)
     dead = f"http://127.0.0.1:{free_port()}"  # nothing listens: connection refused
     lg = make_loadgen(stub.url, dead)
-    _run(lg, {"totalRPS": 40, "maxConversations": 4, "router": "ab", **FAST})
+    first = _run(lg, {"totalRPS": 40, "maxConversations": 4, "router": "ab", **FAST})
+    # Both frontends are down after their first failure, so later arrivals wait for each one's backoff probe: which
+    # router the other sessions land on depends on when the scheduler runs the arrival loop, so the split is not
+    # always 2 / 2 on a loaded machine. Each failure must carry its own frontend's kind.
+    routers = Counter(c["router"] for c in lg.conversations(run=first["run"])["conversations"])
+    assert sum(routers.values()) == 4 and routers["kv"] >= 1 and routers["round-robin"] >= 1
     counters = lg.status()["counters"]
-    assert counters["errorsByKind"] == {"http_5xx": 2, "connect": 2}
+    assert counters["errorsByKind"] == {"http_5xx": routers["kv"], "connect": routers["round-robin"]}
     stub.config.fail_status = None
     stub.config.cut_after = 3
     _run(lg, {"totalRPS": 40, "maxConversations": 2, "router": "kv", **FAST})
@@ -143,8 +155,8 @@ def test_upstream_failures_are_counted_and_the_service_keeps_running(make_stub, 
     convs = lg.conversations(status="error")["conversations"]
     assert len(convs) == 6 and all(c["turns"][-1]["error"] for c in convs)
     metrics = lg.metrics()
-    assert _metric(metrics, "loadgen_errors_total", kind="http_5xx") == 2
-    assert _metric(metrics, "loadgen_errors_total", kind="connect", router="round-robin") == 2
+    assert _metric(metrics, "loadgen_errors_total", kind="http_5xx", router="kv") == routers["kv"]
+    assert _metric(metrics, "loadgen_errors_total", kind="connect", router="round-robin") == routers["round-robin"]
     assert _metric(metrics, "loadgen_errors_total", kind="stream_cut") == 2
     assert _metric(metrics, "loadgen_requests_total", status="error") == 6
     # Still serving and able to run clean traffic once the upstream recovers.
