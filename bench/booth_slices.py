@@ -23,7 +23,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from loadgen.workload.scenario import PHASES
+from loadgen.workload.scenario import KEPT_SLICES, PHASES
 from rehearsal import calibration
 from rehearsal.acceptance import rehearsals_at_once
 from rehearsal.settings import BOOTH, MockerTiming
@@ -73,18 +73,25 @@ def main() -> None:
     parser.add_argument("--calibration", default="h100", choices=sorted(calibration.GPUS))
     parser.add_argument("--layout", default=calibration.BOOTH_LAYOUT, choices=sorted(calibration.LAYOUTS),
                         help="the replica layout the mockers are timed for (one worker per replica)")
-    parser.add_argument("--limit", type=float, default=1800.0, help="seconds to wait for the cycles at most")
+    parser.add_argument("--limit", type=float, default=None,
+                        help="seconds to wait for the cycles at most (default: 600 a cycle and 300 more); at the limit "
+                             "the twin pairs compared so far are kept and reported")
     parser.add_argument("--out", default=str(OUT / "booth_slices.json"))
     parser.add_argument("--prefill-load-scale", type=float, default=None,
                         help="the KV router's prefill_load_scale instead of the stacks' (a diagnostic)")
     args = parser.parse_args()
+    most = KEPT_SLICES // (2 * len(PHASES))
+    if args.cycles > most:  # more would never arrive: the oldest twin pairs are dropped as new ones complete
+        parser.error(f"--cycles {args.cycles}: auto mode keeps its last {KEPT_SLICES // 2} twin pairs, {most} cycles; "
+                     f"run several and pool them with `python -m bench.slices_pool`")
     router = BOOTH if args.prefill_load_scale is None else replace(BOOTH, prefill_load_scale=args.prefill_load_scale)
     timing = MockerTiming(calibration=args.calibration, layout=args.layout)
     configs = configs_on_free_ports(args.rehearsals, router=router, timing=timing, workers=timing.replicas)
     load_before = os.getloadavg()
     started = time.monotonic()
     work = Path(os.environ.get("TMPDIR", "/tmp")) / f"booth-slices-{configs[0].ui_port}"
-    pairs, conversations = pool(rehearsals_at_once(configs, work, args.cycles * len(PHASES), args.limit))
+    limit = args.limit if args.limit is not None else 600.0 * args.cycles + 300.0  # one cycle takes ~410 s
+    pairs, conversations = pool(rehearsals_at_once(configs, work, args.cycles * len(PHASES), limit, keep_partial=True))
     elapsed = time.monotonic() - started
     result = analyse(pairs, conversations)
     title = (f"auto mode, time slices, {args.rehearsals} rehearsal(s) x {args.cycles} cycle(s), {args.calibration} timing, "

@@ -1,12 +1,22 @@
 """bench.slices_pool pools booth_slices runs into one figure a phase: two runs' slices merged by their shared tags
-would mix twin pairs, and an interval blind to slice-to-slice spread would claim a figure more precise than it is."""
+would mix twin pairs, and an interval blind to slice-to-slice spread would claim a figure more precise than it is.
+And bench.booth_slices asks only for what auto mode keeps, and keeps what it measured when it overruns."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
 
 from bench.slices_pool import pool_runs, slice_clustered
+from rehearsal.acceptance import AutoRun
 from rehearsal.slice_stats import analyse
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _run(tmp_path, name: str, slices: list[tuple[float, float]], per_slice: int = 30):
@@ -51,3 +61,22 @@ def test_slices_as_clusters_widen_the_interval_when_slices_disagree(tmp_path):
     calm, calm_conversations = pool_runs([_run(tmp_path, "b.json", [(60, 220)] * 8)])
     steady = slice_clustered(calm, calm_conversations, "STEADY_AB", "2")
     assert steady["high"] - steady["low"] < 0.05
+
+
+def test_booth_slices_refuses_more_cycles_than_auto_mode_keeps():
+    """Auto mode keeps its last 16 twin pairs: a longer run waited an hour for pairs that could never all be there."""
+    done = subprocess.run([sys.executable, "-m", "bench.booth_slices", "--cycles", "5"], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "--cycles 5: auto mode keeps its last 16 twin pairs, 4 cycles" in done.stderr and "bench.slices_pool" in done.stderr
+
+
+def test_a_benchmark_past_its_limit_keeps_the_pairs_compared_so_far():
+    """The acceptance test fails at its limit; a benchmark keeps what it measured (newest first on the wire)."""
+    status = {"scenario": {"phase": "STEADY_AB", "slices": [{"tag": "second"}, {"tag": "first"}]}}
+    run = AutoRun("http://127.0.0.1:9")
+    run.http = httpx.Client(base_url="http://127.0.0.1:9", transport=httpx.MockTransport(lambda _: httpx.Response(200, json=status)))
+    assert [s["tag"] for s in run.slices(3, limit_s=0.05, poll_s=0.01, keep_partial=True)] == ["first", "second"]
+    with pytest.raises(TimeoutError, match="fewer than 3 twin slices"):
+        run.slices(3, limit_s=0.05, poll_s=0.01)
+    run.close()
