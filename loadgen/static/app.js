@@ -139,7 +139,8 @@ function tokens(n) {
   return String(n);
 }
 
-// The one number source (loadgen/stats/slice_pool.py): completed twin slices pooled over the cycles so far. Once a
+// The one number source (loadgen/stats/slice_pool.py): completed twin slices pooled over the cycles so far (the last
+// 16 pairs: auto mode keeps that many). Once a
 // pair has completed, the headline, the TTFT-by-turn chart and the slice table's first row all read it.
 function pooledFrom(status) {
   const p = status && status.scenario && status.scenario.pooled;
