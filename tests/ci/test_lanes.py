@@ -111,8 +111,9 @@ def test_a_lane_at_nice_19_leaves_the_cpu_to_a_lane_at_nice_0(tmp_path):
     On one core the split is the lanes' weights alone. Spread over two, the scheduler's balancing decides too:
     beside the booth's real-time rehearsals (which take a core at moments) a CI run read 1.5x, with a lane's
     burners left alone on the other core."""
-    # One window for all four burners, whenever each one's interpreter got going: on a loaded machine the nice-19
-    # lane's starter came up seconds late and its burners then had the core alone (a CI run read 1.3x).
+    # One window for all four burners, whenever each one's interpreter got going: a CI-shaped run read 1.3x, most
+    # likely because the nice-19 lane's starter came up late on the loaded machine and its burners then had the core
+    # alone after the nice-0 lane's had finished (each counted its own 3 s).
     start = time.time() + 5
     burn = (f"import os, time, sys\nos.sched_setaffinity(0, {{{min(os.sched_getaffinity(0))}}})\n"
             f"start = {start!r}\nwhile time.time() < start: time.sleep(0.005)\n"
