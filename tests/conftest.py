@@ -12,7 +12,7 @@ from tools.guard import sigterm_as_interrupt  # noqa: E402
 REALTIME_MODULES = {
     "test_loadgen_lockout.py", "test_loadgen_workload.py", "test_loadgen_scenario.py", "test_loadgen_edge.py",
     "test_loadgen_feed.py", "test_loadgen_upstream_trouble.py", "test_loadgen_control.py", "test_loadgen_booth.py",
-    "test_loadgen_itl_runs.py", "test_loadgen_cli.py", "test_loadgen_live.py",
+    "test_loadgen_itl_runs.py", "test_loadgen_cli.py", "test_loadgen_live.py", "test_loadgen_check_report.py",
 }
 BOOTH_MODULES = {"test_rehearsal_booth_acceptance.py"}
 # The `edge` lane, which starts once the booth lane has ended, so none of these runs beside its real-time
