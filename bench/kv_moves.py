@@ -81,10 +81,11 @@ def mean_split(states: list[dict]) -> dict:
     stayed = [s["ttft_ms"] for s in states if not s["moved"]]
     moved = [s["ttft_ms"] for s in states if s["moved"]]
     n = len(states)
-    return {"mean": (sum(stayed) + sum(moved)) / n if n else None,
+    from_stays, from_moves = (sum(stayed) / n, sum(moved) / n) if n else (None, None)
+    return {"mean": from_stays + from_moves if n else None,
             "stayed": len(stayed), "stayed_mean": sum(stayed) / len(stayed) if stayed else None,
             "moved": len(moved), "moved_mean": sum(moved) / len(moved) if moved else None,
-            "from_moves_ms": sum(moved) / n if n else None, "from_stays_ms": sum(stayed) / n if n else None}
+            "from_moves_ms": from_moves, "from_stays_ms": from_stays}
 
 
 def report(name: str, states: list[dict]) -> None:
